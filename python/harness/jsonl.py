@@ -1,0 +1,281 @@
+"""Fast JSONL operations, run in Rust: scan, read, dedup, split, filter, count_by.
+
+See docs/jsonl.md for the line format, key semantics and every option.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from harness import _fastjsonl
+from harness._fastjsonl import JsonlError
+
+__all__ = [
+    "JsonlError",
+    "ScanReport",
+    "FileScan",
+    "DedupReport",
+    "SplitReport",
+    "FilterReport",
+    "CountReport",
+    "Reader",
+    "scan",
+    "read",
+    "dedup",
+    "split",
+    "filter",
+    "count_by",
+]
+
+Errors = Literal["raise", "skip", "collect"]
+PathLike = str | os.PathLike[str]
+Paths = PathLike | Sequence[PathLike]
+
+
+def _paths(paths: Paths) -> list[str]:
+    if isinstance(paths, (str, os.PathLike)):
+        return [os.fspath(paths)]
+    out = [os.fspath(p) for p in paths]
+    if not out:
+        raise ValueError("no input files given")
+    return out
+
+
+def _threads(threads: int | None) -> int:
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be at least 1, not {threads}")
+    return threads or 0
+
+
+@dataclass(frozen=True)
+class FileScan:
+    path: str
+    records: int
+    bytes: int
+    blank_lines: int
+    malformed: int
+    bom: bool
+    crlf_lines: int
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    records: int
+    bytes: int
+    blank_lines: int
+    malformed: int
+    errors: list[JsonlError] = field(repr=False)
+    files: list[FileScan] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class DedupReport:
+    records: int
+    written: int
+    unique_keys: int
+    missing: int
+    malformed: int
+    errors: list[JsonlError] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SplitReport:
+    records: int
+    written: int
+    missing: int
+    malformed: int
+    errors: list[JsonlError] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class FilterReport:
+    records: int
+    written: int
+    malformed: int
+    errors: list[JsonlError] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CountReport:
+    counts: dict[str | None, int]
+    records: int
+    malformed: int
+    errors: list[JsonlError] = field(repr=False)
+
+
+def scan(paths: Paths, *, threads: int | None = None, max_errors: int = 1000) -> ScanReport:
+    """Validate every line of `paths`; malformed lines are counted, never raised."""
+    raw = _fastjsonl.scan(_paths(paths), _threads(threads), max_errors)
+    files = [FileScan(**f) for f in raw.pop("files")]
+    return ScanReport(files=files, **raw)
+
+
+class Reader(Iterator[Any]):
+    """Iterator over records; `malformed` and `errors` fill as it goes."""
+
+    def __init__(
+        self,
+        paths: Paths,
+        *,
+        fields: Sequence[str] | None = None,
+        errors: Errors = "raise",
+        locations: bool = False,
+        batch_size: int = 1024,
+        max_errors: int = 1000,
+    ) -> None:
+        self._paths = _paths(paths)
+        self._errors_mode = errors
+        self._inner = _fastjsonl.Reader(
+            self._paths, list(fields) if fields is not None else None, errors, locations, batch_size, max_errors
+        )
+        self._batch: list[Any] = []
+        self._pos = 0
+        self._finished = False
+
+    @property
+    def malformed(self) -> int:
+        return self._inner.malformed
+
+    @property
+    def errors(self) -> list[JsonlError]:
+        return self._inner.errors
+
+    def __iter__(self) -> Reader:
+        return self
+
+    def __next__(self) -> Any:
+        if self._pos == len(self._batch):
+            batch = None if self._finished else self._inner.next_batch()
+            if batch is None:
+                self._finish()
+                raise StopIteration
+            self._batch, self._pos = batch, 0
+        item = self._batch[self._pos]
+        self._pos += 1
+        return item
+
+    def _finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        if self.malformed:
+            warnings.warn(
+                f"left out {self.malformed} malformed line(s) of {', '.join(self._paths)}"
+                f" (errors={self._errors_mode!r})",
+                stacklevel=3,
+            )
+
+
+def read(
+    paths: Paths,
+    *,
+    fields: Sequence[str] | None = None,
+    errors: Errors = "raise",
+    locations: bool = False,
+    batch_size: int = 1024,
+) -> Reader:
+    """Iterate the records of `paths` as dicts (or `(path, line, record)` with `locations`)."""
+    return Reader(paths, fields=fields, errors=errors, locations=locations, batch_size=batch_size)
+
+
+def dedup(
+    inputs: Paths,
+    output: PathLike,
+    key: str,
+    *,
+    score: str | Sequence[str] | None = None,
+    keep: Literal["best", "first", "last"] = "best",
+    missing: Literal["error", "skip", "keep"] = "error",
+    errors: Errors = "raise",
+    threads: int | None = None,
+    max_errors: int = 1000,
+) -> DedupReport:
+    """Write one record per `key` across `inputs`; see docs/jsonl.md for the ranking rules."""
+    scores = [] if score is None else [score] if isinstance(score, str) else list(score)
+    if keep == "best" and not scores:
+        raise ValueError("keep='best' needs a score pointer; use keep='first' or 'last' without one")
+    raw = _fastjsonl.dedup(
+        _paths(inputs), os.fspath(output), key, scores, keep, missing, errors, _threads(threads), max_errors
+    )
+    return DedupReport(**raw)
+
+
+def split(
+    inputs: Paths,
+    output: PathLike,
+    steps: str,
+    *,
+    on: tuple[str, Any],
+    carry: Sequence[str] | Mapping[str, str] = (),
+    keep_empty: bool = False,
+    missing: Literal["error", "skip"] = "error",
+    errors: Errors = "raise",
+    threads: int | None = None,
+    max_errors: int = 1000,
+) -> SplitReport:
+    """Write one record per split point of each trace at `steps` (see docs/jsonl.md)."""
+    on_pointer, on_value = on
+    raw = _fastjsonl.split(
+        _paths(inputs),
+        os.fspath(output),
+        steps,
+        on_pointer,
+        on_value,
+        _carry(carry),
+        keep_empty,
+        missing,
+        errors,
+        _threads(threads),
+        max_errors,
+    )
+    return SplitReport(**raw)
+
+
+def _carry(carry: Sequence[str] | Mapping[str, str]) -> list[tuple[str, str]]:
+    if isinstance(carry, Mapping):
+        pairs = list(carry.items())
+    else:
+        pairs = []
+        for pointer in carry:
+            if not pointer.startswith("/"):
+                raise ValueError(f"carry pointers start with '/': {pointer!r}")
+            name = pointer.rsplit("/", 1)[1].replace("~1", "/").replace("~0", "~")
+            pairs.append((name, pointer))
+    names = [n for n, _ in pairs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"carried fields share a name: {duplicates}; pass a mapping {{name: pointer}}")
+    return pairs
+
+
+def filter(  # noqa: A001 - the operation's name in the CLI and the docs
+    inputs: Paths,
+    output: PathLike,
+    where: Iterable[tuple[str, str, Any] | tuple[str, str]],
+    *,
+    errors: Errors = "raise",
+    threads: int | None = None,
+    max_errors: int = 1000,
+) -> FilterReport:
+    """Write the records meeting every `(pointer, op, value)` condition, byte for byte."""
+    conditions = [(c[0], c[1], c[2] if len(c) > 2 else None) for c in where]
+    raw = _fastjsonl.filter(_paths(inputs), os.fspath(output), conditions, errors, _threads(threads), max_errors)
+    return FilterReport(**raw)
+
+
+def count_by(
+    inputs: Paths,
+    key: str,
+    *,
+    errors: Errors = "raise",
+    threads: int | None = None,
+    max_errors: int = 1000,
+) -> CountReport:
+    """Count records per key (`None`: missing or null), largest count first."""
+    raw = _fastjsonl.count_by(_paths(inputs), key, errors, _threads(threads), max_errors)
+    counts = dict(raw.pop("counts"))
+    return CountReport(counts=counts, **raw)

@@ -1,0 +1,226 @@
+//! `dedup`: one record per key across many files. A first pass keeps, per unique key, where
+//! the winning line is and its score; a second pass copies the winning lines byte for byte.
+//! Memory holds one small entry per unique key, never the input.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::chunks::open_all;
+use crate::error::{Error, LineError, Problem};
+use crate::keys::{better, key_of, score_of, Score, ScoreSpec};
+use crate::output::AtomicOutput;
+use crate::parse::Parser;
+use crate::pipeline::{each_record, run, Options, Reject, Totals};
+use crate::pointer::Pointer;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    First,
+    Last,
+    Best,
+}
+
+/// What to do with a record whose key (or score) is missing or null.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Missing {
+    Error,
+    Skip,
+    Keep,
+}
+
+#[derive(Clone, Debug)]
+pub struct DedupSpec {
+    pub key: Pointer,
+    pub scores: Vec<ScoreSpec>,
+    pub keep: Keep,
+    pub missing: Missing,
+}
+
+#[derive(Debug, Default)]
+pub struct DedupReport {
+    pub records: u64,
+    pub written: u64,
+    pub unique_keys: u64,
+    pub missing: u64,
+    pub malformed: u64,
+    pub errors: Vec<LineError>,
+}
+
+/// Where a candidate line is, and how it ranks.
+struct Candidate {
+    key: Option<Vec<u8>>,
+    score: Score,
+    offset: u64,
+    len: usize,
+}
+
+struct Winner {
+    file: usize,
+    offset: u64,
+    len: usize,
+    score: Score,
+}
+
+#[derive(Default)]
+struct ChunkFinds {
+    candidates: Vec<Candidate>,
+    missing: u64,
+}
+
+pub fn dedup(inputs: &[PathBuf], output: &Path, spec: &DedupSpec, options: &Options) -> Result<DedupReport, Error> {
+    match (spec.keep, spec.scores.is_empty()) {
+        (Keep::Best, true) => return Err(Error::Usage("keep='best' needs a score pointer".into())),
+        (Keep::First | Keep::Last, false) => {
+            return Err(Error::Usage("a score is only used with keep='best'".into()))
+        }
+        _ => {}
+    }
+    let mut pointers = vec![spec.key.clone()];
+    pointers.extend(spec.scores.iter().map(|s| s.pointer.clone()));
+    if pointers.len() > crate::parse::MAX_POINTERS {
+        return Err(Error::Usage(format!("at most {} score pointers", crate::parse::MAX_POINTERS - 1)));
+    }
+
+    let mut best: HashMap<Vec<u8>, Winner> = HashMap::new();
+    let mut keyless: Vec<Winner> = Vec::new();
+    let mut totals = Totals::default();
+    let mut missing = 0;
+    run(
+        inputs,
+        options,
+        |chunk| {
+            let mut parser = Parser::new(pointers.clone());
+            let mut finds = ChunkFinds::default();
+            let tally = each_record(chunk, &mut parser, options, |parser, line| {
+                let key = key_of(parser, 0, chunk, line)?;
+                let score = if spec.keep == Keep::Best {
+                    score_of(parser, 1, &spec.scores, chunk, line)?
+                } else {
+                    Vec::new()
+                };
+                let incomplete = key.is_none() || score.iter().any(Option::is_none);
+                if incomplete {
+                    finds.missing += 1;
+                    match spec.missing {
+                        Missing::Skip => return Ok(()),
+                        Missing::Error => {
+                            let what: Vec<String> = std::iter::once(&spec.key)
+                                .chain(spec.scores.iter().map(|s| &s.pointer))
+                                .map(|p| p.to_string())
+                                .collect();
+                            return Err(Reject::Missing(Problem::at(
+                                chunk,
+                                line,
+                                0,
+                                format!(
+                                    "the record has no value (or null) at {}; pass missing='skip' or 'keep' to accept such records",
+                                    what.join(" or ")
+                                ),
+                            )));
+                        }
+                        Missing::Keep => {}
+                    }
+                }
+                finds.candidates.push(Candidate {
+                    key,
+                    score,
+                    offset: chunk.offset + line.start as u64,
+                    len: line.bytes.len(),
+                });
+                Ok(())
+            });
+            (tally, finds)
+        },
+        |chunk, (tally, finds)| {
+            totals.add(chunk, tally, inputs, options)?;
+            missing += finds.missing;
+            for c in finds.candidates {
+                let winner = Winner { file: chunk.file, offset: c.offset, len: c.len, score: c.score };
+                let Some(key) = c.key else {
+                    keyless.push(winner);
+                    continue;
+                };
+                match best.entry(key) {
+                    Entry::Vacant(v) => {
+                        v.insert(winner);
+                    }
+                    Entry::Occupied(mut o) => {
+                        let replace = match spec.keep {
+                            Keep::First => false,
+                            Keep::Last => true,
+                            Keep::Best => better(&winner.score, &o.get().score),
+                        };
+                        if replace {
+                            o.insert(winner);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        },
+    )?;
+
+    let unique_keys = best.len() as u64;
+    let mut winners: Vec<Winner> = best.into_values().chain(keyless).collect();
+    winners.sort_unstable_by_key(|w| (w.file, w.offset));
+    let written = winners.len() as u64;
+    copy_lines(inputs, &winners, output)?;
+    Ok(DedupReport {
+        records: totals.records,
+        written,
+        unique_keys,
+        missing,
+        malformed: totals.malformed,
+        errors: totals.errors,
+    })
+}
+
+/// Copies the winners' lines (sorted by file and offset) to `output`, each followed by `\n`.
+/// Nearby lines are served from one large read, far-apart ones each by their own.
+fn copy_lines(inputs: &[PathBuf], winners: &[Winner], output: &Path) -> Result<(), Error> {
+    const WINDOW: usize = 8 << 20;
+    let files: Vec<File> = open_all(inputs)?;
+    let mut out = AtomicOutput::create(output)?;
+    let mut window = vec![0u8; WINDOW];
+    let mut window_file = usize::MAX;
+    let (mut window_start, mut window_end) = (0u64, 0u64);
+    for w in winners {
+        let end = w.offset + w.len as u64;
+        if w.len > WINDOW {
+            let mut buf = vec![0u8; w.len];
+            files[w.file].read_exact_at(&mut buf, w.offset).map_err(|e| Error::io(&inputs[w.file], e))?;
+            out.write(&buf)?;
+        } else {
+            if w.file != window_file || w.offset < window_start || end > window_end {
+                let n = read_at_most(&files[w.file], &mut window, w.offset).map_err(|e| Error::io(&inputs[w.file], e))?;
+                if (n as u64) < w.len as u64 {
+                    return Err(Error::io(
+                        &inputs[w.file],
+                        std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file shrank while it was being deduplicated"),
+                    ));
+                }
+                (window_file, window_start, window_end) = (w.file, w.offset, w.offset + n as u64);
+            }
+            let from = (w.offset - window_start) as usize;
+            out.write(&window[from..from + w.len])?;
+        }
+        out.write(b"\n")?;
+    }
+    out.finish()
+}
+
+fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}

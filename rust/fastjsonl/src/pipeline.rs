@@ -1,0 +1,255 @@
+//! The shape every operation shares: chunks parsed in parallel by a thread pool, their results
+//! consumed in input order on the calling thread, and malformed lines raised, skipped or
+//! collected as the caller asked.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use crate::chunks::{count_lines, Chunk, ChunkStream, Line, CHUNK_SIZE};
+use crate::error::{Error, LineError, Problem};
+use crate::parse::Parser;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnError {
+    Raise,
+    Skip,
+    Collect,
+}
+
+impl OnError {
+    pub fn parse(text: &str) -> Result<OnError, Error> {
+        match text {
+            "raise" => Ok(OnError::Raise),
+            "skip" => Ok(OnError::Skip),
+            "collect" => Ok(OnError::Collect),
+            other => Err(Error::Usage(format!("errors must be 'raise', 'skip' or 'collect', not {other:?}"))),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Parsing threads; 0 means one per core.
+    pub threads: usize,
+    pub on_error: OnError,
+    /// How many errors `Collect` keeps (all are counted).
+    pub max_errors: usize,
+    pub chunk_size: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { threads: 0, on_error: OnError::Raise, max_errors: 1000, chunk_size: CHUNK_SIZE }
+    }
+}
+
+impl Options {
+    fn pool(&self) -> Result<rayon::ThreadPool, Error> {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads)
+            .thread_name(|i| format!("fastjsonl-{i}"))
+            .build()
+            .map_err(|e| Error::Usage(format!("cannot start worker threads: {e}")))
+    }
+
+    /// How many problems a chunk needs to keep: the first one when raising, up to
+    /// `max_errors` when collecting, none when skipping (they are only counted).
+    fn keep_problems(&self) -> usize {
+        match self.on_error {
+            OnError::Raise => 1,
+            OnError::Skip => 0,
+            OnError::Collect => self.max_errors,
+        }
+    }
+}
+
+/// What one chunk's worker found, besides the operation's own output.
+#[derive(Debug, Default)]
+pub struct ChunkTally {
+    pub lines: u64,
+    pub records: u64,
+    pub blank_lines: u64,
+    pub crlf_lines: u64,
+    pub malformed: u64,
+    pub problems: Vec<Problem>,
+    /// The first valid record lacking a field the operation was told to insist on.
+    pub missing: Option<Problem>,
+    keep: usize,
+}
+
+/// Why a record handler turned a valid line down.
+pub enum Reject {
+    /// A value of the wrong type: the line counts as malformed.
+    Malformed(Problem),
+    /// A required field is absent: always an error, whatever `on_error` says.
+    Missing(Problem),
+}
+
+impl From<Problem> for Reject {
+    fn from(p: Problem) -> Reject {
+        Reject::Malformed(p)
+    }
+}
+
+impl ChunkTally {
+    pub fn problem(&mut self, problem: Problem) {
+        self.malformed += 1;
+        if self.problems.len() < self.keep {
+            self.problems.push(problem);
+        }
+    }
+}
+
+/// Parses every non-blank line of `chunk`, handing valid records to `record`, which may reject
+/// one by returning a problem (a key of the wrong type, say).
+pub fn each_record(
+    chunk: &Chunk,
+    parser: &mut Parser,
+    options: &Options,
+    mut record: impl FnMut(&Parser, &Line<'_>) -> Result<(), Reject>,
+) -> ChunkTally {
+    let mut tally = ChunkTally { keep: options.keep_problems(), ..ChunkTally::default() };
+    for line in chunk.lines() {
+        tally.lines += 1;
+        tally.crlf_lines += u64::from(line.crlf);
+        if line.is_blank() {
+            tally.blank_lines += 1;
+            continue;
+        }
+        match parser.parse(line.bytes) {
+            Err(e) => tally.problem(Problem::syntax(chunk, &line, &e)),
+            Ok(()) => match record(parser, &line) {
+                Ok(()) => tally.records += 1,
+                Err(Reject::Malformed(p)) => tally.problem(p),
+                Err(Reject::Missing(p)) => {
+                    tally.records += 1;
+                    tally.missing.get_or_insert(p);
+                }
+            },
+        }
+    }
+    debug_assert_eq!(tally.lines, count_lines(chunk));
+    tally
+}
+
+/// Running totals of the consumer, in input order; turns chunk problems into located errors.
+#[derive(Debug, Default)]
+pub struct Totals {
+    pub records: u64,
+    pub bytes: u64,
+    pub blank_lines: u64,
+    pub malformed: u64,
+    pub errors: Vec<LineError>,
+    current_file: Option<usize>,
+    lines_before: u64,
+}
+
+impl Totals {
+    /// Lines of `chunk`'s file that come before it.
+    pub fn lines_before(&self, chunk: &Chunk) -> u64 {
+        if self.current_file == Some(chunk.file) {
+            self.lines_before
+        } else {
+            0
+        }
+    }
+
+    /// Adds a chunk's tally; in `Raise` mode the first malformed line becomes the error.
+    pub fn add(&mut self, chunk: &Chunk, tally: ChunkTally, paths: &[PathBuf], options: &Options) -> Result<(), Error> {
+        if self.current_file != Some(chunk.file) {
+            self.current_file = Some(chunk.file);
+            self.lines_before = 0;
+        }
+        let path = &paths[chunk.file];
+        if let Some(missing) = tally.missing {
+            let malformed_first = options.on_error == OnError::Raise
+                && tally.problems.first().is_some_and(|p| p.line_in_chunk < missing.line_in_chunk);
+            if !malformed_first {
+                return Err(Error::Malformed(missing.locate(path, self.lines_before)));
+            }
+        }
+        if options.on_error == OnError::Raise {
+            if let Some(problem) = tally.problems.into_iter().next() {
+                return Err(Error::Malformed(problem.locate(path, self.lines_before)));
+            }
+        } else {
+            for problem in tally.problems {
+                if self.errors.len() < options.max_errors {
+                    self.errors.push(problem.locate(path, self.lines_before));
+                }
+            }
+        }
+        self.records += tally.records;
+        self.bytes += chunk.data().len() as u64;
+        self.blank_lines += tally.blank_lines;
+        self.malformed += tally.malformed;
+        self.lines_before += tally.lines;
+        Ok(())
+    }
+}
+
+/// Runs `work` on every chunk of `paths` in parallel and `consume` on the results in input
+/// order. Stops at the first error `consume` returns, or at a read error. At most twice as many
+/// chunks as threads are in memory at once, however large the input.
+pub fn run<T, W, C>(paths: &[PathBuf], options: &Options, work: W, consume: C) -> Result<(), Error>
+where
+    T: Send,
+    W: Fn(&Chunk) -> T + Sync,
+    C: FnMut(&Chunk, T) -> Result<(), Error>,
+{
+    let pool = options.pool()?;
+    let window = pool.current_num_threads() * 2;
+    let mut stream = ChunkStream::open(paths, options.chunk_size, window)?;
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Chunk, T)>();
+    let mut order = InOrder { pending: BTreeMap::new(), next: 0, consume, result: Ok(()) };
+    let work = &work;
+    pool.in_place_scope(|scope| {
+        let mut sent = 0;
+        while order.result.is_ok() {
+            let chunk = match stream.next() {
+                None => break,
+                Some(Err(e)) => {
+                    order.result = Err(e);
+                    break;
+                }
+                Some(Ok(chunk)) => chunk,
+            };
+            while sent - order.next >= window {
+                order.settle(done_rx.recv().expect("a worker always reports back"), &stream);
+            }
+            let done = done_tx.clone();
+            let index = sent;
+            scope.spawn(move |_| {
+                let out = work(&chunk);
+                let _ = done.send((index, chunk, out));
+            });
+            sent += 1;
+        }
+        while order.next < sent {
+            order.settle(done_rx.recv().expect("a worker always reports back"), &stream);
+        }
+    });
+    order.result
+}
+
+/// Puts finished chunks back in input order before consuming them.
+struct InOrder<T, C> {
+    pending: BTreeMap<usize, (Chunk, T)>,
+    next: usize,
+    consume: C,
+    result: Result<(), Error>,
+}
+
+impl<T, C: FnMut(&Chunk, T) -> Result<(), Error>> InOrder<T, C> {
+    fn settle(&mut self, (index, chunk, out): (usize, Chunk, T), stream: &ChunkStream) {
+        self.pending.insert(index, (chunk, out));
+        while let Some((chunk, out)) = self.pending.remove(&self.next) {
+            self.next += 1;
+            if self.result.is_ok() {
+                self.result = (self.consume)(&chunk, out);
+            }
+            stream.recycle(chunk);
+        }
+    }
+}
