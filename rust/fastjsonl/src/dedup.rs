@@ -5,7 +5,6 @@
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::chunks::open_all;
@@ -55,12 +54,16 @@ struct Candidate {
     score: Score,
     offset: u64,
     len: usize,
+    newline_after: bool,
 }
 
 struct Winner {
     file: usize,
     offset: u64,
     len: usize,
+    /// The line ends with a plain `\n` right after its bytes (not `\r\n`, not end of file),
+    /// so it can be copied together with its neighbours in one range.
+    newline_after: bool,
     score: Score,
 }
 
@@ -129,6 +132,7 @@ pub fn dedup(inputs: &[PathBuf], output: &Path, spec: &DedupSpec, options: &Opti
                     score,
                     offset: chunk.offset + line.start as u64,
                     len: line.bytes.len(),
+                    newline_after: !line.crlf && !line.unterminated,
                 });
                 Ok(())
             });
@@ -138,7 +142,8 @@ pub fn dedup(inputs: &[PathBuf], output: &Path, spec: &DedupSpec, options: &Opti
             totals.add(chunk, tally, inputs, options)?;
             missing += finds.missing;
             for c in finds.candidates {
-                let winner = Winner { file: chunk.file, offset: c.offset, len: c.len, score: c.score };
+                let winner =
+                    Winner { file: chunk.file, offset: c.offset, len: c.len, newline_after: c.newline_after, score: c.score };
                 let Some(key) = c.key else {
                     keyless.push(winner);
                     continue;
@@ -179,48 +184,31 @@ pub fn dedup(inputs: &[PathBuf], output: &Path, spec: &DedupSpec, options: &Opti
 }
 
 /// Copies the winners' lines (sorted by file and offset) to `output`, each followed by `\n`.
-/// Nearby lines are served from one large read, far-apart ones each by their own.
+/// Runs of adjacent lines go out as one range copied by the kernel.
 fn copy_lines(inputs: &[PathBuf], winners: &[Winner], output: &Path) -> Result<(), Error> {
-    const WINDOW: usize = 8 << 20;
     let files: Vec<File> = open_all(inputs)?;
     let mut out = AtomicOutput::create(output)?;
-    let mut window = vec![0u8; WINDOW];
-    let mut window_file = usize::MAX;
-    let (mut window_start, mut window_end) = (0u64, 0u64);
-    for w in winners {
-        let end = w.offset + w.len as u64;
-        if w.len > WINDOW {
-            let mut buf = vec![0u8; w.len];
-            files[w.file].read_exact_at(&mut buf, w.offset).map_err(|e| Error::io(&inputs[w.file], e))?;
-            out.write(&buf)?;
-        } else {
-            if w.file != window_file || w.offset < window_start || end > window_end {
-                let n = read_at_most(&files[w.file], &mut window, w.offset).map_err(|e| Error::io(&inputs[w.file], e))?;
-                if (n as u64) < w.len as u64 {
-                    return Err(Error::io(
-                        &inputs[w.file],
-                        std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file shrank while it was being deduplicated"),
-                    ));
-                }
-                (window_file, window_start, window_end) = (w.file, w.offset, w.offset + n as u64);
-            }
-            let from = (w.offset - window_start) as usize;
-            out.write(&window[from..from + w.len])?;
+    let mut i = 0;
+    while i < winners.len() {
+        let first = &winners[i];
+        let mut end = first.offset + first.len as u64;
+        let mut j = i;
+        while winners[j].newline_after
+            && j + 1 < winners.len()
+            && winners[j + 1].file == first.file
+            && winners[j + 1].offset == end + 1
+        {
+            j += 1;
+            end = winners[j].offset + winners[j].len as u64;
         }
-        out.write(b"\n")?;
+        let last = &winners[j];
+        let with_newline = last.newline_after;
+        let len = end - first.offset + u64::from(with_newline);
+        out.copy_range(&files[first.file], &inputs[first.file], first.offset, len)?;
+        if !with_newline {
+            out.write(b"\n")?;
+        }
+        i = j + 1;
     }
     out.finish()
-}
-
-fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }

@@ -83,7 +83,7 @@ impl Problem {
     /// A syntax error, named `truncated last line` when the file ends inside the record.
     pub fn syntax(chunk: &Chunk, line: &Line<'_>, e: &SyntaxError) -> Problem {
         let reason = if line.unterminated && e.kind == SyntaxErrorKind::UnexpectedEnd {
-            "truncated last line: the file ends in the middle of a record".to_owned()
+            "truncated last line".to_owned()
         } else {
             e.kind.message()
         };

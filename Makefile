@@ -1,0 +1,26 @@
+# The README's two commands: `make demo` (set up, run the main job) and `make test` (set up,
+# run every test). Both start from a fresh clone: all they need is python3 (3.11+), cargo and
+# the package registries.
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test
+
+# Creates the virtual environment and installs the harness (building the Rust extension)
+# with its test dependencies. Re-running it only rebuilds what changed.
+setup:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --editable '.[test]'
+
+demo: setup
+	$(BIN)/harness demo
+
+# pytest exits 5 when it collects nothing: a suite that finds no test is broken, so say so.
+test: setup
+	cargo test --workspace --quiet
+	$(BIN)/python -m pytest; status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; exit 1; fi; \
+	  exit $$status

@@ -1,0 +1,241 @@
+"""`harness jsonl …`: the fastjsonl operations from the shell (see docs/jsonl.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from harness import jsonl as fj
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_ERRORS = click.Choice(["raise", "skip", "collect"])
+
+
+def _common(func: F) -> F:
+    """Options every operation takes."""
+    func = click.option(
+        "--errors",
+        type=_ERRORS,
+        default="raise",
+        show_default=True,
+        help="Malformed lines: stop at the first, leave them out, or leave them out and list them.",
+    )(func)
+    func = click.option("--threads", type=click.IntRange(min=1), help="Parsing threads [default: one per core].")(func)
+    return func
+
+
+def _inputs(func: F) -> F:
+    return click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))(func)
+
+
+def _output(func: F) -> F:
+    return click.option(
+        "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write (atomically)."
+    )(func)
+
+
+def _run(what: str, files: tuple[Path, ...], action: Callable[[], Any]) -> Any:
+    """Runs an operation, reporting malformed lines and speed on stderr; exits 1 on a JsonlError."""
+    start = time.perf_counter()
+    try:
+        result = action()
+    except fj.JsonlError as e:
+        click.echo(f"{e}\n    {e.snippet}", err=True)
+        sys.exit(1)
+    except OSError as e:
+        raise click.ClickException(str(e)) from e
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
+    seconds = time.perf_counter() - start
+    size = sum(f.stat().st_size for f in files)
+    click.echo(f"{what}: {size / 1e6:,.1f} MB in {seconds:.2f} s ({size / 1e9 / max(seconds, 1e-9):.2f} GB/s)", err=True)
+    for err in getattr(result, "errors", [])[:20]:
+        click.echo(f"  {err}", err=True)
+    if getattr(result, "malformed", 0):
+        click.echo(f"  {result.malformed} malformed line(s) left out", err=True)
+    return result
+
+
+def _report(result: Any, fields: list[str]) -> None:
+    click.echo("  ".join(f"{name}={getattr(result, name):,}" for name in fields), err=True)
+
+
+@click.group()
+def jsonl() -> None:
+    """Scan, read, deduplicate, split, filter and count JSONL files, fast.
+
+    Fields are named by JSON pointers (/info/puzzle_id). Outputs are written to a temporary
+    file and renamed into place. Details: docs/jsonl.md.
+    """
+
+
+@jsonl.command()
+@_inputs
+@click.option("--threads", type=click.IntRange(min=1), help="Parsing threads [default: one per core].")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+def scan(files: tuple[Path, ...], threads: int | None, as_json: bool) -> None:
+    """Count records and find every malformed line (exit 1 if any)."""
+    report = _run("scan", files, lambda: fj.scan(list(files), threads=threads))
+    if as_json:
+        out = {k: v for k, v in vars(report).items() if k not in ("errors", "files")}
+        out["files"] = [vars(f) for f in report.files]
+        out["errors"] = [
+            {"path": e.path, "line": e.line, "column": e.column, "byte_offset": e.byte_offset, "reason": e.reason}
+            for e in report.errors
+        ]
+        click.echo(json.dumps(out, indent=2))
+    else:
+        for f in report.files:
+            extras = (" BOM" if f.bom else "") + (f" {f.crlf_lines} CRLF lines" if f.crlf_lines else "")
+            click.echo(
+                f"{f.path}: {f.records:,} records, {f.blank_lines:,} blank, {f.malformed:,} malformed, {f.bytes:,} bytes{extras}"
+            )
+    sys.exit(1 if report.malformed else 0)
+
+
+@jsonl.command()
+@_inputs
+@click.option("--field", "fields", multiple=True, help="Keep only this field (a name or a JSON pointer); repeatable.")
+@click.option("--errors", type=_ERRORS, default="raise", show_default=True, help="Malformed lines: stop, skip or list.")
+def read(files: tuple[Path, ...], fields: tuple[str, ...], errors: str) -> None:
+    """Print the records as JSON lines (only some fields with --field)."""
+    reader = fj.read(list(files), fields=list(fields) or None, errors=errors)  # type: ignore[arg-type]
+    try:
+        for record in reader:
+            click.echo(json.dumps(record, ensure_ascii=False))
+    except fj.JsonlError as e:
+        click.echo(f"{e}\n    {e.snippet}", err=True)
+        sys.exit(1)
+    for err in reader.errors[:20]:
+        click.echo(f"  {err}", err=True)
+
+
+@jsonl.command()
+@_inputs
+@_output
+@click.option("--key", required=True, help="JSON pointer of the key (7 and \"7\" are the same key).")
+@click.option("--score", "scores", multiple=True, help="Pointer of a number to rank by, higher wins; prefix '-' for lower wins. Repeat to break ties.")
+@click.option("--keep", type=click.Choice(["best", "first", "last"]), help="Which record wins [default: best with --score, else first].")
+@click.option("--missing", type=click.Choice(["error", "skip", "keep"]), default="error", show_default=True, help="Records without a key or score.")
+@_common
+def dedup(
+    files: tuple[Path, ...],
+    output: Path,
+    key: str,
+    scores: tuple[str, ...],
+    keep: str | None,
+    missing: str,
+    errors: str,
+    threads: int | None,
+) -> None:
+    """Keep one record per key across FILES, written byte for byte."""
+    keep = keep or ("best" if scores else "first")
+    report = _run(
+        "dedup",
+        files,
+        lambda: fj.dedup(list(files), output, key, score=list(scores) or None, keep=keep, missing=missing, errors=errors, threads=threads),  # type: ignore[arg-type]
+    )
+    _report(report, ["records", "written", "unique_keys", "missing"])
+
+
+def _split_on(value: str) -> tuple[str, Any]:
+    pointer, sep, raw = value.partition("=")
+    if not sep:
+        raise click.BadParameter("expected POINTER=VALUE, e.g. /type=search_result")
+    return pointer, _literal(raw)
+
+
+def _literal(raw: str) -> Any:
+    """A JSON value when `raw` parses as one, else the plain string."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+@jsonl.command()
+@_inputs
+@_output
+@click.option("--steps", required=True, help="Pointer of the array of steps, e.g. /trace.")
+@click.option("--on", "on", required=True, help="POINTER=VALUE inside a step marking a split point, e.g. /type=search_result.")
+@click.option("--carry", multiple=True, help="Parent field to copy into each split (pointer); repeatable.")
+@click.option("--keep-empty", is_flag=True, help="Also write split points followed by no step.")
+@click.option("--missing", type=click.Choice(["error", "skip"]), default="error", show_default=True, help="Records without the steps array.")
+@_common
+def split(
+    files: tuple[Path, ...],
+    output: Path,
+    steps: str,
+    on: str,
+    carry: tuple[str, ...],
+    keep_empty: bool,
+    missing: str,
+    errors: str,
+    threads: int | None,
+) -> None:
+    """One record per split point of each trace: context up to it, response up to the next."""
+    try:
+        on_pair = _split_on(on)
+    except click.BadParameter as e:
+        raise click.UsageError(f"--on: {e.message}") from e
+    report = _run(
+        "split",
+        files,
+        lambda: fj.split(list(files), output, steps, on=on_pair, carry=list(carry), keep_empty=keep_empty, missing=missing, errors=errors, threads=threads),  # type: ignore[arg-type]
+    )
+    _report(report, ["records", "written", "missing"])
+
+
+_OPS = ["not in", "exists", "missing", "==", "!=", "<=", ">=", "<", ">", "in"]
+
+
+def parse_where(text: str) -> tuple[str, str, Any]:
+    """'/reward >= 0.5' → ('/reward', '>=', 0.5); '/error exists' → ('/error', 'exists', None)."""
+    pointer, _, rest = text.strip().partition(" ")
+    rest = rest.strip()
+    for op in _OPS:
+        if rest == op or rest.startswith(op + " "):
+            raw = rest[len(op) :].strip()
+            if op in ("exists", "missing"):
+                if raw:
+                    raise click.UsageError(f"--where {text!r}: '{op}' takes no value")
+                return pointer, op, None
+            if not raw:
+                raise click.UsageError(f"--where {text!r}: '{op}' needs a value")
+            return pointer, op, _literal(raw)
+    raise click.UsageError(f"--where {text!r}: expected 'POINTER OP VALUE' with OP one of {', '.join(_OPS)}")
+
+
+@jsonl.command(name="filter")
+@_inputs
+@_output
+@click.option("--where", "conditions", multiple=True, required=True, help="'POINTER OP VALUE', e.g. '/reward >= 0.5', '/env/name == connections', '/error missing'. All must hold.")
+@_common
+def filter_(files: tuple[Path, ...], output: Path, conditions: tuple[str, ...], errors: str, threads: int | None) -> None:
+    """Copy the records meeting every --where condition, byte for byte."""
+    where = [parse_where(c) for c in conditions]
+    report = _run("filter", files, lambda: fj.filter(list(files), output, where, errors=errors, threads=threads))  # type: ignore[arg-type]
+    _report(report, ["records", "written"])
+
+
+@jsonl.command(name="count-by")
+@_inputs
+@click.option("--key", required=True, help="JSON pointer of the key.")
+@click.option("--json", "as_json", is_flag=True, help='Print [{"key": …, "count": …}, …] on stdout (missing keys as null).')
+@_common
+def count_by(files: tuple[Path, ...], key: str, as_json: bool, errors: str, threads: int | None) -> None:
+    """Count records per key, largest first (missing keys as null)."""
+    report = _run("count-by", files, lambda: fj.count_by(list(files), key, errors=errors, threads=threads))  # type: ignore[arg-type]
+    if as_json:
+        rows = [{"key": k, "count": n} for k, n in report.counts.items()]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for k, n in report.counts.items():
+            click.echo(f"{n:>10,}  {'(missing)' if k is None else k}")
