@@ -27,6 +27,7 @@ import os
 import platform
 import subprocess
 import sys
+import textwrap
 import time
 from collections import Counter
 from importlib import metadata
@@ -132,12 +133,10 @@ def child_orjson_dedup(inp: str, out: str) -> dict[str, Any]:
 def child_msgspec_dedup(inp: str, out: str) -> dict[str, Any]:
     import msgspec
 
-    class Task(msgspec.Struct):
-        id: str | int
-
-    class Rec(msgspec.Struct):
-        task: Task
-        reward: float
+    # defstruct, not a class body: this module's annotations are strings (PEP 563) that msgspec
+    # could not resolve for classes local to a function.
+    Task = msgspec.defstruct("Task", [("id", str | int)])
+    Rec = msgspec.defstruct("Rec", [("task", Task), ("reward", float)])
 
     decode = msgspec.json.Decoder(Rec).decode
     t0 = time.perf_counter()
@@ -412,28 +411,31 @@ def fmt(x: float | None, spec: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0] + " Times deduplication by /task/id (best /reward wins) "
-        "on one synthetic rollout file, one fresh subprocess per variant.",
-        epilog="Variants: " + "; ".join(f"{n} [{g}]: {d}" for n, (g, d) in VARIANTS.items()),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description=textwrap.fill(__doc__.split("\n\n")[0] + " Times deduplication by /task/id (best /reward "
+                                  "wins) on one synthetic rollout file, one fresh subprocess per variant.", 100),
+        epilog="variants (kind: dedup = byte-exact output, selection = winners only, reference = no dedup):\n"
+        + "\n".join(f"  {n} [{g}]:\n" + textwrap.fill(d, 100, initial_indent="    ", subsequent_indent="    ")
+                    for n, (g, d) in VARIANTS.items())
+        + "\n\nexit status: 0 whatever the figures (a benchmark, not a test); 1 if a variant crashes.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--size-mb", type=int, default=None,
                    help="size of the generated input in MiB (default 1024; 64 with --quick)")
     p.add_argument("--unique-keys", type=int, default=None,
                    help=f"number of distinct /task/id values (default 100000; {QUICK_UNIQUE_KEYS} with --quick, "
                    "so that keys repeat in the small file)")
-    p.add_argument("--seed", type=int, default=0, help="generator seed")
+    p.add_argument("--seed", type=int, default=0, help="generator seed (default %(default)s)")
     p.add_argument("--quick", action="store_true",
                    help=f"smoke run: {QUICK_SIZE_MB} MiB input and {QUICK_UNIQUE_KEYS} keys unless "
                    "--size-mb/--unique-keys say otherwise")
     p.add_argument("--data-dir", type=Path, default=REPO / "bench" / "out",
                    help="where the input (reused when a file with the same parameters and generator exists) "
-                   "and the temporary outputs go; bench/out is git-ignored")
+                   "and the temporary outputs go; bench/out is git-ignored (default %(default)s)")
     p.add_argument("--variants", default=",".join(VARIANTS),
-                   help="comma-separated variants to run, in this order (see the list below)")
+                   help="comma-separated variants to run, in this order (default: all, as listed below)")
     p.add_argument("--repeat", type=int, default=1,
                    help="run every variant this many times (round-robin) and report the fastest run "
-                   "and the highest peak RSS")
+                   "and the highest peak RSS (default %(default)s)")
     p.add_argument("--keep-outputs", action="store_true",
                    help="keep each variant's output file in --data-dir instead of deleting it after the check")
     p.add_argument("--json", type=Path, default=None, metavar="PATH",

@@ -8,6 +8,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::chunks::open_all;
+use crate::copy::{copy_ranges, Range};
 use crate::error::{Error, LineError, Problem};
 use crate::keys::{better, key_of, score_of, Score, ScoreSpec};
 use crate::output::AtomicOutput;
@@ -172,7 +173,7 @@ pub fn dedup(inputs: &[PathBuf], output: &Path, spec: &DedupSpec, options: &Opti
     let mut winners: Vec<Winner> = best.into_values().chain(keyless).collect();
     winners.sort_unstable_by_key(|w| (w.file, w.offset));
     let written = winners.len() as u64;
-    copy_lines(inputs, &winners, output)?;
+    copy_lines(inputs, &winners, output, options.worker_threads())?;
     Ok(DedupReport {
         records: totals.records,
         written,
@@ -184,10 +185,11 @@ pub fn dedup(inputs: &[PathBuf], output: &Path, spec: &DedupSpec, options: &Opti
 }
 
 /// Copies the winners' lines (sorted by file and offset) to `output`, each followed by `\n`.
-/// Runs of adjacent lines go out as one range copied by the kernel.
-fn copy_lines(inputs: &[PathBuf], winners: &[Winner], output: &Path) -> Result<(), Error> {
-    let files: Vec<File> = open_all(inputs)?;
-    let mut out = AtomicOutput::create(output)?;
+/// Runs of adjacent lines become one range; ranges are copied by the kernel from `threads`
+/// threads at once, each to its known place in the output.
+fn copy_lines(inputs: &[PathBuf], winners: &[Winner], output: &Path, threads: usize) -> Result<(), Error> {
+    let mut ranges = Vec::new();
+    let mut to = 0;
     let mut i = 0;
     while i < winners.len() {
         let first = &winners[i];
@@ -201,14 +203,25 @@ fn copy_lines(inputs: &[PathBuf], winners: &[Winner], output: &Path) -> Result<(
             j += 1;
             end = winners[j].offset + winners[j].len as u64;
         }
-        let last = &winners[j];
-        let with_newline = last.newline_after;
-        let len = end - first.offset + u64::from(with_newline);
-        out.copy_range(&files[first.file], &inputs[first.file], first.offset, len)?;
-        if !with_newline {
-            out.write(b"\n")?;
-        }
+        // A plain `\n` after the last line comes along with it; otherwise one is written.
+        let newline_in_input = winners[j].newline_after;
+        let range = Range {
+            file: first.file,
+            from: first.offset,
+            to,
+            len: end - first.offset + u64::from(newline_in_input),
+            newline: !newline_in_input,
+        };
+        to += range.out_len();
+        ranges.push(range);
         i = j + 1;
     }
+    let files: Vec<File> = open_all(inputs)?;
+    let mut out = AtomicOutput::create(output)?;
+    let temp = out.temp_path().to_owned();
+    copy_ranges(&files, &ranges, out.file()?, threads).map_err(|(file, e)| match inputs.get(file) {
+        Some(path) => Error::io(path, e),
+        None => Error::io(&temp, e),
+    })?;
     out.finish()
 }

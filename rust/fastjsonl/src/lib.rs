@@ -10,6 +10,7 @@
 //! what to keep from each record.
 
 pub mod chunks;
+pub mod copy;
 pub mod count;
 pub mod dedup;
 pub mod error;

@@ -2,7 +2,7 @@
 //! complete and synced, so a crash or an error never leaves a partial output behind.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
@@ -36,20 +36,16 @@ impl AtomicOutput {
         writer.write_all(bytes).map_err(|e| Error::io(&self.temp, e))
     }
 
-    /// Appends `len` bytes of `source` from `offset`. The kernel copies them file to file
-    /// (copy_file_range or sendfile, through std's specialisation of `io::copy`), so the bytes
-    /// never pass through this process.
-    pub fn copy_range(&mut self, source: &File, source_path: &Path, offset: u64, len: u64) -> Result<(), Error> {
+    /// The temporary file itself, for positional writes from several threads (what is
+    /// buffered is written first).
+    pub fn file(&mut self) -> Result<&File, Error> {
         let writer = self.writer.as_mut().expect("writer is open until finish");
         writer.flush().map_err(|e| Error::io(&self.temp, e))?;
-        let mut src = source;
-        src.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(source_path, e))?;
-        let copied = io::copy(&mut src.take(len), writer.get_mut()).map_err(|e| Error::io(&self.temp, e))?;
-        if copied != len {
-            let shrank = io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank while it was being read");
-            return Err(Error::io(source_path, shrank));
-        }
-        Ok(())
+        Ok(writer.get_ref())
+    }
+
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
     }
 
     /// Flushes, syncs and renames the temporary file onto the target.

@@ -383,71 +383,164 @@ pub fn scan_number(s: &[u8], start: usize) -> Result<(usize, bool), SyntaxError>
 /// Scans the string starting at the quote `s[start]`; returns the offset past the closing
 /// quote and whether it contains escapes.
 pub fn scan_string(s: &[u8], start: usize) -> Result<(usize, bool), SyntaxError> {
-    let mut i = start + 1;
-    let mut escaped = false;
-    loop {
-        i = find_special(s, i);
-        match s.get(i) {
-            None => return err(s.len(), SyntaxErrorKind::UnexpectedEnd),
-            Some(b'"') => return Ok((i + 1, escaped)),
-            Some(b'\\') => {
-                escaped = true;
-                match s.get(i + 1) {
-                    None => return err(s.len(), SyntaxErrorKind::UnexpectedEnd),
-                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
-                    Some(b'u') => {
-                        for k in 0..4 {
-                            match s.get(i + 2 + k) {
-                                None => return err(s.len(), SyntaxErrorKind::UnexpectedEnd),
-                                Some(c) if c.is_ascii_hexdigit() => {}
-                                Some(_) => return unexpected(s, i + 2 + k, "4 hex digits after \\u"),
-                            }
-                        }
-                        i += 6;
-                    }
-                    Some(_) => return unexpected(s, i + 1, "a valid escape after '\\'"),
-                }
-            }
-            Some(_) => {
-                return unexpected(s, i, "an escaped control character (raw ones are not allowed in strings)")
-            }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { simd::scan_string_avx2(s, start) };
         }
+        // SAFETY: SSE2 is part of the x86_64 baseline.
+        unsafe { simd::scan_string_sse2(s, start) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    scan_string_tail(s, start + 1, false)
+}
+
+/// What a byte that ends a run of plain string bytes means.
+enum Special {
+    /// The closing quote is at this offset.
+    End(usize),
+    /// An escape; the string goes on at this offset.
+    Escape(usize),
+}
+
+/// Handles the special byte at `i` (a quote, a backslash or a control character).
+#[inline(always)]
+fn special(s: &[u8], i: usize) -> Result<Special, SyntaxError> {
+    match s[i] {
+        b'"' => Ok(Special::End(i)),
+        b'\\' => match s.get(i + 1) {
+            None => err(s.len(), SyntaxErrorKind::UnexpectedEnd),
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(Special::Escape(i + 2)),
+            Some(b'u') => {
+                for k in 0..4 {
+                    match s.get(i + 2 + k) {
+                        None => return err(s.len(), SyntaxErrorKind::UnexpectedEnd),
+                        Some(c) if c.is_ascii_hexdigit() => {}
+                        Some(_) => return unexpected(s, i + 2 + k, "4 hex digits after \\u"),
+                    }
+                }
+                Ok(Special::Escape(i + 6))
+            }
+            Some(_) => unexpected(s, i + 1, "a valid escape after '\\'"),
+        },
+        _ => unexpected(s, i, "an escaped control character (raw ones are not allowed in strings)"),
     }
 }
 
-/// The first offset at or after `i` holding `"`, `\` or a control character, or `s.len()`.
-#[inline]
-fn find_special(s: &[u8], mut i: usize) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SSE2 is part of the x86_64 baseline: 16 bytes per step, no feature detection needed.
-        use std::arch::x86_64::*;
-        unsafe {
-            let quote = _mm_set1_epi8(b'"' as i8);
-            let backslash = _mm_set1_epi8(b'\\' as i8);
-            let control = _mm_set1_epi8(0x1f);
-            while i + 16 <= s.len() {
-                let v = _mm_loadu_si128(s.as_ptr().add(i) as *const __m128i);
-                let is_control = _mm_cmpeq_epi8(_mm_max_epu8(v, control), control);
-                let hits = _mm_or_si128(
-                    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                    is_control,
-                );
-                let bits = _mm_movemask_epi8(hits);
-                if bits != 0 {
-                    return i + bits.trailing_zeros() as usize;
+/// The byte-at-a-time scan, for the last bytes of a line (and for CPUs without SIMD here).
+fn scan_string_tail(s: &[u8], mut i: usize, mut escaped: bool) -> Result<(usize, bool), SyntaxError> {
+    while let Some(&b) = s.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            match special(s, i)? {
+                Special::End(at) => return Ok((at + 1, escaped)),
+                Special::Escape(next) => {
+                    escaped = true;
+                    i = next;
                 }
-                i += 16;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    err(s.len(), SyntaxErrorKind::UnexpectedEnd)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    //! Strings are most of a rollout's bytes (messages, code), so their scan is the hot loop:
+    //! a block of 16 or 32 bytes is compared at once, and every quote, backslash or control
+    //! character in a block is handled from its bit mask without reloading the block.
+    use super::{scan_string_tail, special, Special, SyntaxError};
+    use std::arch::x86_64::*;
+
+    macro_rules! scan_blocks {
+        ($s:ident, $start:ident, $width:expr, $mask:ident) => {{
+            let s = $s;
+            let mut i = $start + 1;
+            let mut escaped = false;
+            while i + $width <= s.len() {
+                let mut bits: u32 = $mask(s.as_ptr().add(i));
+                let mut next_block = i + $width;
+                while bits != 0 {
+                    let at = i + bits.trailing_zeros() as usize;
+                    match special(s, at)? {
+                        Special::End(end) => return Ok((end + 1, escaped)),
+                        Special::Escape(next) => {
+                            escaped = true;
+                            let skip = next - i;
+                            if skip >= $width {
+                                next_block = next; // the escape runs past this block
+                                bits = 0;
+                            } else {
+                                bits &= !((1u32 << skip) - 1);
+                            }
+                        }
+                    }
+                }
+                i = next_block;
+            }
+            scan_string_tail(s, i, escaped)
+        }};
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn scan_string_avx2(s: &[u8], start: usize) -> Result<(usize, bool), SyntaxError> {
+        #[inline(always)]
+        unsafe fn mask(p: *const u8) -> u32 {
+            let v = _mm256_loadu_si256(p as *const __m256i);
+            let control = _mm256_set1_epi8(0x1f);
+            let hits = _mm256_or_si256(
+                _mm256_or_si256(
+                    _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8)),
+                    _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8)),
+                ),
+                _mm256_cmpeq_epi8(_mm256_max_epu8(v, control), control),
+            );
+            _mm256_movemask_epi8(hits) as u32
+        }
+        scan_blocks!(s, start, 32, mask)
+    }
+
+    pub unsafe fn scan_string_sse2(s: &[u8], start: usize) -> Result<(usize, bool), SyntaxError> {
+        #[inline(always)]
+        unsafe fn mask(p: *const u8) -> u32 {
+            let v = _mm_loadu_si128(p as *const __m128i);
+            let control = _mm_set1_epi8(0x1f);
+            let hits = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)), _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8))),
+                _mm_cmpeq_epi8(_mm_max_epu8(v, control), control),
+            );
+            _mm_movemask_epi8(hits) as u32 & 0xffff
+        }
+        scan_blocks!(s, start, 16, mask)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn sse2_and_avx2_agree_with_the_byte_scan() {
+            let mut cases: Vec<String> = Vec::new();
+            for pad in 0..70 {
+                let a = "a".repeat(pad);
+                cases.push(format!("\"{a}\\n{}\\u00e9{}\\\\\"", "b".repeat(pad % 33), "c".repeat(31)));
+                cases.push(format!("\"{a}\\x\""));
+                cases.push(format!("\"{a}\\u12"));
+                cases.push(format!("\"{a}\t\""));
+                cases.push(format!("\"{a}é\\\"{a}\""));
+            }
+            for case in cases {
+                let s = case.as_bytes();
+                let want = scan_string_tail(s, 1, false);
+                assert_eq!(unsafe { scan_string_sse2(s, 0) }, want, "{case}");
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    assert_eq!(unsafe { scan_string_avx2(s, 0) }, want, "{case}");
+                }
             }
         }
     }
-    while let Some(&b) = s.get(i) {
-        if b == b'"' || b == b'\\' || b < 0x20 {
-            return i;
-        }
-        i += 1;
-    }
-    i
 }
 
 /// Decodes the escapes of a validated string body (the bytes between the quotes). Lone

@@ -45,6 +45,15 @@ impl Default for Options {
 }
 
 impl Options {
+    /// The number of worker threads `threads` stands for.
+    pub fn worker_threads(&self) -> usize {
+        if self.threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            self.threads
+        }
+    }
+
     fn pool(&self) -> Result<rayon::ThreadPool, Error> {
         rayon::ThreadPoolBuilder::new()
             .num_threads(self.threads)
