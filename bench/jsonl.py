@@ -86,6 +86,16 @@ PYTHON_BASELINES = ("orjson-dedup", "msgspec-dedup")
 # ------------------------------------------------------------------------------------------
 
 
+FSYNC = os.environ.get("BENCH_JSONL_FSYNC") == "1"  # set by the parent for --fsync
+
+
+def _finish(f: Any) -> None:
+    """With --fsync, flush and sync an output before the clock stops, as fastjsonl does."""
+    if FSYNC:
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def _write_winners(inp: str, out: str, winners: list[tuple[int, int]]) -> int:
     """Copy the lines at (offset, length), sorted by offset, from `inp` to `out`."""
     winners.sort()
@@ -99,6 +109,7 @@ def _write_winners(inp: str, out: str, winners: list[tuple[int, int]]) -> int:
                 write(line)
                 if not line.endswith(b"\n"):  # an unterminated last line
                     write(b"\n")
+            _finish(f)
     finally:
         os.close(fd)
     return len(winners)
@@ -210,6 +221,7 @@ def child_polars_dedup(inp: str, out: str) -> dict[str, Any]:
                 break
             if wanted[i]:
                 write(line if line.endswith(b"\n") else line + b"\n")
+        _finish(g)
     t2 = time.perf_counter()
     return {"seconds": t2 - t0, "phases": {"select": t1 - t0, "write": t2 - t1},
             "written": n, "unique_keys": n}
@@ -295,37 +307,93 @@ def run_child(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------
-# Parent: kept small (no heavy imports), since a child's ru_maxrss can include the parent's
-# resident set at the time of the fork/exec.
+# Spawning. On Linux a process's ru_maxrss includes the resident set of the address space it
+# exec'd from: a child started by a 500 MB parent reports at least 500 MB, even `/bin/true`.
+# So the children are started by a launcher, a small process the parent starts first thing
+# (before it reads or hashes anything); a child's peak RSS is then floored only by the
+# launcher's own few MiB, less than any Python child's interpreter.
 # ------------------------------------------------------------------------------------------
 
 
-def spawn(child: str, extra: list[str]) -> dict[str, Any]:
-    """Run this script as `--child CHILD` in a fresh process; add its wall/RSS/CPU figures."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", child, *extra]
+def _vm_hwm_mib() -> float:
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+# The launcher's whole program: a bare interpreter (-S -I) with a handful of modules, a few MiB.
+LAUNCHER = r"""
+import json, os, subprocess, sys, time
+
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+sys.stdout.write(json.dumps({"launcher_peak_rss_mib": hwm()}) + "\n")
+sys.stdout.flush()
+for request in sys.stdin:
+    req = json.loads(request)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, close_fds=True)
-    assert proc.stdout is not None
+    proc = subprocess.Popen(req["cmd"], stdout=subprocess.PIPE, env=req["env"], close_fds=True)
     stdout = proc.stdout.read()
     proc.stdout.close()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
-    elapsed = time.perf_counter() - t0
-    info: dict[str, Any] = {
+    reply = {
         "exit_code": proc.returncode,
         "peak_rss_mib": usage.ru_maxrss / 1024,  # KiB on Linux
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "process_seconds": elapsed,
+        "user_seconds": usage.ru_utime,
+        "sys_seconds": usage.ru_stime,
+        "process_seconds": time.perf_counter() - t0,
+        "stdout": stdout.decode(errors="replace"),
+        "launcher_peak_rss_mib": hwm(),
     }
-    if proc.returncode != 0:
-        info["error"] = f"exited with {proc.returncode}"
+    sys.stdout.write(json.dumps(reply) + "\n")
+    sys.stdout.flush()
+"""
+
+
+class Launcher:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-S", "-I", "-c", LAUNCHER],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        self.peak_rss_mib = json.loads(self.proc.stdout.readline())["launcher_peak_rss_mib"]
+
+    def spawn(self, child: str, extra: list[str], fsync: bool = False) -> dict[str, Any]:
+        """Run this script as `--child CHILD` in a fresh process; its result plus wall/RSS/CPU."""
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", child, *extra]
+        env = {**os.environ, "BENCH_JSONL_FSYNC": "1" if fsync else "0"}
+        self.proc.stdin.write(json.dumps({"cmd": cmd, "env": env}) + "\n")
+        self.proc.stdin.flush()
+        reply = self.proc.stdout.readline()
+        if not reply:
+            return {"exit_code": -1, "error": "the launcher died"}
+        info = json.loads(reply)
+        stdout = info.pop("stdout")
+        self.peak_rss_mib = max(self.peak_rss_mib, info.pop("launcher_peak_rss_mib"))
+        if info["exit_code"] != 0:
+            info["error"] = f"exited with {info['exit_code']}"
+            return info
+        try:
+            info.update(json.loads(stdout.strip().splitlines()[-1]))
+        except (ValueError, IndexError) as exc:
+            info["exit_code"] = -1
+            info["error"] = f"unreadable child output: {exc}: {stdout[-500:]!r}"
         return info
-    try:
-        info.update(json.loads(stdout.decode().strip().splitlines()[-1]))
-    except (ValueError, IndexError) as exc:
-        info["exit_code"] = -1
-        info["error"] = f"unreadable child output: {exc}: {stdout[-500:]!r}"
-    return info
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
 
 
 def data_path(data_dir: Path, size_mb: int, unique_keys: int, seed: int) -> Path:
@@ -402,6 +470,7 @@ def machine_info() -> dict[str, Any]:
                          f"built {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(so[0].stat().st_mtime))} UTC")
         if so else "not found",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -436,13 +505,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1,
                    help="run every variant this many times (round-robin) and report the fastest run "
                    "and the highest peak RSS (default %(default)s)")
+    p.add_argument("--fsync", action="store_true",
+                   help="make the Python dedup variants (orjson, msgspec, polars-dedup) fsync their output before "
+                   "their clock stops; fastjsonl always does (it syncs a temporary file and renames it into "
+                   "place), the Python loops by default do not")
     p.add_argument("--keep-outputs", action="store_true",
                    help="keep each variant's output file in --data-dir instead of deleting it after the check")
     p.add_argument("--json", type=Path, default=None, metavar="PATH",
                    help="also write machine info, parameters and every figure to PATH as JSON")
     p.add_argument("--child", choices=[*VARIANTS, "generate"], default=None,
                    help="internal: run one variant (or the generator) in this process and print its result "
-                   "as JSON; the parent starts itself with it for each variant")
+                   "as JSON; the parent has each variant started this way by a small launcher process, so "
+                   "that a variant's peak RSS is not floored by the parent's")
     p.add_argument("--input", default=None, help="internal, with --child: the input file")
     p.add_argument("--output", default=None, help="internal, with --child: the output file")
     args = p.parse_args(argv)
@@ -461,11 +535,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1:
         p.error("--repeat must be at least 1")
 
+    launcher = Launcher()  # first, while this process is small
+    try:
+        return _main(args, launcher)
+    finally:
+        launcher.close()
+
+
+def _main(args: argparse.Namespace, launcher: Launcher) -> int:
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     info = machine_info()
     print(f"machine: {info['cores']} cores ({info['usable_cores']} usable), {info['cpu_model']}, {info['memory']} RAM, "
-          f"Linux {info['kernel']}")
+          f"Linux {info['kernel']}; load average {info['loadavg_at_start']} (other work skews the figures)")
     print(f"versions: Python {info['python']}, orjson {info['orjson']}, msgspec {info['msgspec']}, "
           f"polars {info['polars']}; fastjsonl {info['fastjsonl_so']}")
+    print(f"children are started by a launcher process of {launcher.peak_rss_mib:.0f} MiB peak RSS: the floor of "
+          "every peak RSS below (Linux counts the address space a process exec'd from)")
 
     # 1. Input.
     args.data_dir.mkdir(parents=True, exist_ok=True)
@@ -476,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"input: generating {path} ({args.size_mb} MiB, {args.unique_keys} keys, seed {args.seed}) ...",
               flush=True)
-        gen = spawn("generate", ["--input", str(path), "--size-mb", str(args.size_mb),
+        gen = launcher.spawn("generate", ["--input", str(path), "--size-mb", str(args.size_mb),
                                  "--unique-keys", str(args.unique_keys), "--seed", str(args.seed)])
         if gen["exit_code"] != 0:
             print(f"generation failed: {gen.get('error')}", file=sys.stderr)
@@ -499,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
                 out.unlink()
             label = f"[{round_ + 1}/{args.repeat}] " if args.repeat > 1 else ""
             print(f"{label}{v} ...", end=" ", flush=True)
-            r = spawn(v, ["--input", str(path), "--output", str(out)])
+            r = launcher.spawn(v, ["--input", str(path), "--output", str(out)], fsync=args.fsync)
             runs[v].append(r)
             if r["exit_code"] != 0:
                 crashed = True
@@ -544,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
                     key=lambda v: results[v]["seconds"], default=None)
     base = results[base_name]["seconds"] if base_name else None
 
-    headers = ["variant", "kind", "seconds", "GB/s", "peak RSS MiB", "CPU s", f"x vs {base_name or 'Python'}",
+    headers = ["variant", "kind", "seconds", "GB/s", "peak RSS MiB", "CPU user+sys s", f"x vs {base_name or 'Python'}",
                "output"]
     rows = []
     for v in variants:
@@ -557,12 +642,13 @@ def main(argv: list[str] | None = None) -> int:
         if v == "polars-select" and v in checks:
             output += " (selection only, no byte-exact output)"
         rows.append([v, VARIANTS[v][0], fmt(r["seconds"], ".2f"), fmt(r["gb_per_s"], ".2f"),
-                     fmt(r["peak_rss_mib"], ".0f"), fmt(r["cpu_seconds"], ".1f"),
+                     fmt(r["peak_rss_mib"], ".0f"), f"{r['user_seconds']:.2f}+{r['sys_seconds']:.2f}",
                      fmt(base / r["seconds"] if base else None, ".2f"), output])
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
     print()
     print(f"input: {path.name}: {size:,} bytes ({size / 2**20:.0f} MiB), {n_lines:,} records; "
-          f"best of {args.repeat} run(s) per variant; GB/s = input bytes / seconds / 1e9")
+          f"best of {args.repeat} run(s) per variant; GB/s = input bytes / seconds / 1e9; "
+          f"Python outputs {'fsynced' if args.fsync else 'not fsynced'} (fastjsonl always syncs)")
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
     print("  ".join("-" * w for w in widths))
     for row in rows:
@@ -575,8 +661,20 @@ def main(argv: list[str] | None = None) -> int:
     for v in variants:
         if v in checks:
             dedup_info = results[v]
-            print(f"  {v}: {dedup_info.get('output_lines')} winning lines, hash {dedup_info.get('output_hash')}")
+            print(f"  winners: {dedup_info.get('output_lines'):,} lines of {n_lines:,} records "
+                  f"({n_lines / max(1, dedup_info.get('output_lines') or 1):.2f} records per key), "
+                  f"sorted-line-hash {dedup_info.get('output_hash')}")
             break
+
+    for d, sc in (("fastjsonl-dedup-t1", "fastjsonl-scan-t1"), ("fastjsonl-dedup-t2", "fastjsonl-scan-t2")):
+        if "seconds" in results.get(d, {}) and "seconds" in results.get(sc, {}):
+            rd, rs = results[d], results[sc]
+            print(f"  {d} - {sc}: {rd['seconds'] - rs['seconds']:+.2f} s wall, "
+                  f"{rd['user_seconds'] - rs['user_seconds']:+.2f} s user, {rd['sys_seconds'] - rs['sys_seconds']:+.2f} s sys "
+                  f"(what dedup adds to validating: key/score lookup, the per-key map, copying "
+                  f"{rd.get('written', 0):,} winning lines and syncing the output)")
+    print(f"  load average at the end: {[round(x, 2) for x in os.getloadavg()]}; RSS floor (launcher) "
+          f"{launcher.peak_rss_mib:.0f} MiB")
 
     # 4. Targets.
     print()
@@ -629,9 +727,12 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "machine": info,
             "params": {"size_mb": args.size_mb, "unique_keys": args.unique_keys, "seed": args.seed,
+                       "fsync": args.fsync,
                        "repeat": args.repeat, "input": str(path), "input_bytes": size, "records": n_lines},
             "generation": gen,
             "baseline": base_name,
+            "launcher_peak_rss_mib": launcher.peak_rss_mib,
+            "parent_peak_rss_mib": _vm_hwm_mib(),
             "results": results,
             "verdicts": verdicts,
         }, indent=2) + "\n")

@@ -611,9 +611,13 @@ def scan(paths, max_errors: int = 1000, check: bool = True) -> dict:
         fd = load(p, check)
         fs = dict(path=fd.path, records=0, bytes=fd.size, blank_lines=0, malformed=0,
                   bom=fd.bom, crlf_lines=0)
+        # AMBIGUITY: is a last line that ends in \r but lacks its \n a CRLF line (one that
+        # "may lack its \n")?  crlf_lines_alt counts it, crlf_lines does not.
+        fs_alt = 0
         for ln in fd.lines:
-            # AMBIGUITY: a line ending in \r\n counts in crlf_lines whether blank, malformed or not
+            # a line ending in \r\n counts in crlf_lines whether blank, malformed or not
             fs["crlf_lines"] += ln.crlf
+            fs_alt += ln.crlf or (not ln.has_newline and ln.content.endswith(b"\r"))
             if ln.blank:
                 fs["blank_lines"] += 1
             elif ln.rec.error is not None:
@@ -625,6 +629,7 @@ def scan(paths, max_errors: int = 1000, check: bool = True) -> dict:
         for k in tot:
             tot[k] += fs[k]
         files.append(fs)
+        fs["crlf_lines_alt"] = fs_alt
     return dict(tot, errors=errors, files=files)
 
 
@@ -828,9 +833,7 @@ def split(inputs, steps: str, on: tuple[str, Any], carry=(), keep_empty: bool = 
     numbering (AMBIGUITY: are skipped empty-response split points counted?):
       "all":       k indexes all split points of the trace, n = number of split points
       "renumber":  k and n count only the split points that are written
-    wrong_steps (AMBIGUITY: is a non-array at `steps` missing or a wrong type?):
-      "malformed": the line is malformed (a value of the wrong type, as for keys/scores)
-      "missing":   the record follows `missing`
+    wrong_steps: what a non-array at `steps` is: "malformed" (docs/jsonl.md) or "missing"
     """
     assert missing in ("error", "skip")
     on_ptr, on_val = on
@@ -844,8 +847,8 @@ def split(inputs, steps: str, on: tuple[str, Any], carry=(), keep_empty: bool = 
                 pol.bad(rec.error)
                 continue
             sv = resolve(rec.value, steps)
-            # AMBIGUITY: "a record without the steps array" -- absent (and, here, null) is
-            # missing; any other non-array is a value of the wrong type (malformed).
+            # "A record without the steps array (or with null there) follows missing; a steps
+            # value that is not an array makes the line malformed."
             wrong = sv is not ABSENT and sv is not None and not isinstance(sv, list)
             if wrong and wrong_steps == "malformed":
                 pol.bad(_type_error(rec, steps, f"steps is {type(sv).__name__}"))

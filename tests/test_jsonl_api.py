@@ -499,6 +499,23 @@ def test_dedup_score_wrong_type_is_error(dirs, score):
     assert (rep.records, rep.written, rep.malformed) == (1, 1, 1)
 
 
+def test_dedup_big_integer_scores_compare_exactly(dirs):
+    """"Higher wins": 2**53 + 1 is higher than 2**53 (a float64 comparison calls it a tie)."""
+    d, out = dirs
+    lo, hi = b'{"k":1,"s":9007199254740992}', b'{"k":1,"s":9007199254740993}'
+    p = write(d, "in.jsonl", lo + b"\n" + hi + b"\n")
+    o = os.path.join(out, "o.jsonl")
+    jsonl.dedup([p], o, "/k", score="/s")
+    assert lines_of(o) == [hi]
+    jsonl.dedup([p], o, "/k", score="-/s")
+    assert lines_of(o) == [lo]
+    big = [b'{"k":1,"s":123456789012345678901234567890}',
+           b'{"k":1,"s":123456789012345678901234567891}']
+    q = write(d, "in2.jsonl", b"\n".join(big) + b"\n")
+    jsonl.dedup([q], o, "/k", score="/s")
+    assert lines_of(o) == [big[1]]
+
+
 MISSING_INPUT = [b'{"k":1,"s":1}', b'{"s":9}', b'{"k":null,"s":9}', b'{"k":1}',
                  b'{"k":1,"s":null}', b'{"k":2}', b'{"k":1,"s":0}']
 
@@ -623,7 +640,8 @@ def test_split_no_split_point_and_numeric_on(dirs):
 
 def test_split_missing_and_wrong_type(dirs):
     d, out = dirs
-    p = write(d, "in.jsonl", b'{"s":[{"t":"r"},{"t":"x"}]}\n{"q":1}\n{"s":"nope"}\n')
+    p = write(d, "in.jsonl", b'{"s":[{"t":"r"},{"t":"x"}]}\n{"q":1}\n{"s":"nope"}\n'
+                             b'{"s":null}\n{"s":{"0":{"t":"r"}}}\n')
     o = os.path.join(out, "o.jsonl")
     with pytest.raises(JsonlError) as ei:
         jsonl.split([p], o, "/s", on=("/t", "r"))
@@ -633,8 +651,8 @@ def test_split_missing_and_wrong_type(dirs):
         jsonl.split([p], o, "/s", on=("/t", "r"), missing="skip")
     assert ei.value.line == 3 and "/s" in ei.value.reason
     rep = jsonl.split([p], o, "/s", on=("/t", "r"), missing="skip", errors="collect")
-    assert (rep.records, rep.written, rep.missing, rep.malformed) == (2, 1, 1, 1)
-    assert [e.line for e in rep.errors] == [3]
+    assert (rep.records, rep.written, rep.missing, rep.malformed) == (3, 1, 2, 2)
+    assert [e.line for e in rep.errors] == [3, 5]
 
 
 # --------------------------------------------------------------------------------------------

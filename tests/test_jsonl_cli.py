@@ -109,21 +109,28 @@ def test_scan_json(files):
 COMMAND_ARGS = {
     "scan": [],
     "read": [],
-    "dedup": ["-o", "{out}", "--key", "/id", "--keep", "first"],
-    "split": ["-o", "{out}", "--steps", "/steps", "--on", "/type=x"],
-    "filter": ["-o", "{out}", "--where", "/id exists"],
-    "count-by": ["--key", "/id"],
+    "dedup": ["-o", "{out}", "--key", "/meta/id", "--keep", "first"],
+    "split": ["-o", "{out}", "--steps", "/steps", "--on", "/type=search_result"],
+    "filter": ["-o", "{out}", "--where", "/meta/id exists"],
+    "count-by": ["--key", "/meta/id"],
 }
 
 
 @pytest.mark.parametrize("sub", SUBCOMMANDS)
-@pytest.mark.parametrize("mode", ["raise", "skip", "collect"])
-def test_every_command_takes_errors_and_threads(files, sub, mode):
-    """docs/jsonl.md: "Every command takes `--errors raise|skip|collect` and `--threads N`"."""
-    good, _, tmp = files
+@pytest.mark.parametrize("flags", [("--errors", "raise"), ("--errors", "skip"),
+                                   ("--errors", "collect"), ("--threads", "2")],
+                         ids=["errors-raise", "errors-skip", "errors-collect", "threads"])
+def test_every_command_takes_errors_and_threads(files, sub, flags):
+    """docs/jsonl.md: every command but scan takes --errors, every command but read --threads."""
+    if (sub, flags[0]) in (("scan", "--errors"), ("read", "--threads")):
+        r = cli(sub, "x.jsonl", *flags)
+        assert r.returncode == 2 and "No such option" in r.stderr
+        return
+    _, _, tmp = files
+    good = write(tmp, "t.jsonl", TRACE)
     out = os.path.join(tmp, "out.jsonl")
     extra = [a.format(out=out) for a in COMMAND_ARGS[sub]]
-    r = ok(cli(sub, good, *extra, "--errors", mode, "--threads", "2"))
+    r = ok(cli(sub, good, *extra, *flags))
     assert r.stderr.strip(), "prints what it did and how fast to stderr"
 
 

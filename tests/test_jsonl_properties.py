@@ -25,7 +25,8 @@ import jsonl_reference as ref  # noqa: E402
 from harness import jsonl  # noqa: E402
 
 SETTINGS = settings(
-    max_examples=120,
+    # JSONL_PROP_EXAMPLES=2000 for a longer hunt
+    max_examples=int(os.environ.get("JSONL_PROP_EXAMPLES", "120")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                            HealthCheck.filter_too_much],
@@ -53,6 +54,7 @@ _SHORT = {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}
 
 def enc_str(s: str, rnd: random.Random) -> str:
     out = ['"']
+    p_escape = rnd.choice([0.0, 0.0, 0.15, 0.8])
     for ch in s:
         o = ord(ch)
         if ch == '"':
@@ -61,7 +63,7 @@ def enc_str(s: str, rnd: random.Random) -> str:
             out.append("\\\\")
         elif o < 0x20:
             out.append(_SHORT[o] if o in _SHORT and rnd.random() < 0.6 else "\\u%04x" % o)
-        elif rnd.random() < 0.15:
+        elif rnd.random() < p_escape:
             if ch == "/":
                 out.append("\\/")
             elif o > 0xFFFF:
@@ -156,8 +158,12 @@ values = st.recursive(
     scalars,
     lambda c: st.lists(c, max_size=3) | st.dictionaries(texts, c, max_size=3),
     max_leaves=8)
-generic_records = st.dictionaries(
-    st.one_of(texts, st.sampled_from(["id", "meta", "a/b", "arr", "m~n"])), values, max_size=4)
+generic_records = st.builds(
+    lambda a, b: {**a, **b},
+    st.dictionaries(st.one_of(texts, st.sampled_from(["id", "meta", "a/b", "arr", "m~n"])),
+                    values, max_size=4),
+    st.dictionaries(st.sampled_from(["n", "f", "s/"]),
+                    st.one_of(ints, floats, special_text), max_size=2))
 
 MALFORMED = [
     # invalid UTF-8
@@ -372,12 +378,17 @@ def test_scan(files, max_errors):
                 assert getattr(rep, f) == want[f], (f, getattr(rep, f), want[f])
             assert len(rep.files) == len(want["files"])
             for fs, wf in zip(rep.files, want["files"]):
+                wf = dict(wf)
+                alt = wf.pop("crlf_lines_alt")
                 got = {f: getattr(fs, f) for f in wf}
                 got["path"] = os.fspath(got["path"])
+                if got["crlf_lines"] == alt:  # a last line "…\r" without \n: either reading
+                    wf["crlf_lines"] = alt
                 assert got == wf
             check_error_list(rep.errors, want["errors"])
+            fields = ("path", "records", "bytes", "blank_lines", "malformed", "bom", "crlf_lines")
             views.append(([err_tuple(e) for e in rep.errors],
-                          [tuple(getattr(fs, f) for f in want["files"][0]) for fs in rep.files]))
+                          [tuple(getattr(fs, f) for f in fields) for fs in rep.files]))
         assert views[0] == views[1]
 
 
@@ -460,6 +471,7 @@ KEY_POOL = [7, "7", 1.0, "1.0", 1, "1", 100.0, "100.0", True, "True", False, "Fa
             "😀", 0, "0", -0.0, "-0.0", 0.0, "0.0", 1.5e20, "1.5e+20", 1e-5, "1e-05",
             12345678901234567890123, "12345678901234567890123", "", "a/b", 2**64, 1e16,
             "1e+16"]
+# (integers beyond 2**53 as scores are checked by test_jsonl_api)
 SCORE_POOL = [0, 1, 2, -1, 0.5, 1.5, 2.0, -0.0, 10**15, 1e10, -2.5]
 KEY_PTRS = {"/id": lambda k: {"id": k}, "/meta/id": lambda k: {"meta": {"id": k}},
             "/a~1b": lambda k: {"a/b": k}}
@@ -545,7 +557,7 @@ def test_dedup(case):
     check_dedup(files, key, score, keep, missing, errors)
 
 
-@settings(SETTINGS, max_examples=60)
+@settings(SETTINGS, max_examples=max(1, SETTINGS.max_examples // 2))
 @given(st.sampled_from(["skip", "collect"]), st.sampled_from(["first", "best"]),
        st.data())
 def test_dedup_missing_error_beats_errors_mode(errors, keep, data):
@@ -562,7 +574,7 @@ def test_dedup_missing_error_beats_errors_mode(errors, keep, data):
 # filter -------------------------------------------------------------------------------------
 
 FILTER_POOL = [None, True, False, 0, 1, -1, 1.0, 0.5, 2.5, -0.0, 10**15, "a", "b", "", "1",
-               "é", "😀", "\uffff", "\ufb01", "A", [1], {"x": 1}, []]
+               "é", "😀", "\uffff", "\ufb01", "A", [1], {"x": 1}, [], "a/b", "é/😀\n"]
 WHERE_VALUES = [None, True, False, 0, 1, -1, 1.0, 0.5, 2.5, 10**15, "a", "b", "", "1", "é",
                 "😀", "\uffff", "\ufb01", -0.0]
 FILTER_PTRS = {"/a": ("a",), "/b/c": ("b", "c"), "/arr/1": ("arr", 1), "/s": ("s",),
@@ -691,7 +703,7 @@ def split_records(draw, steps_ptr: str):
     elif kind == "bad":
         sv = draw(st.sampled_from(["x", {"a": 1}, 3, True]))
     else:
-        sv = ABSENT
+        sv = draw(st.sampled_from([ABSENT, None]))  # absent or null: follows `missing`
     if sv is not ABSENT:
         if steps_ptr == "/steps":
             rec["steps"] = sv
@@ -709,25 +721,10 @@ def test_split(steps, on, carry, keep_empty, errors, data):
     files = data.draw(jsonl_files(split_records(steps), max_lines=8))
     with Workdir(files) as w:
         kw = dict(on=on, carry=carry, keep_empty=keep_empty, missing=missing, errors=errors)
-        # AMBIGUITY: is a non-array at `steps` "a record without the steps array" (missing)
-        # or "a value of the wrong type" (malformed)?  test_jsonl_api pins the latter; here
-        # the reading that fits the implementation is used, so that other differences show.
-        cands = {wr: ref.split(w.paths, steps, wrong_steps=wr, **kw)
-                 for wr in ("malformed", "missing")}
-        try:
-            probe, probe_err = jsonl.split(w.paths, w.out(), steps, threads=1, **kw), None
-        except jsonl.JsonlError as e:
-            probe, probe_err = None, loc(e)
-
-        def fits(c):
-            if c["error"] is not None:
-                return probe_err == c["error"].loc
-            return probe is not None and probe.malformed == c["malformed"]
-
-        wrong = next((wr for wr, c in cands.items() if fits(c)), "malformed")
-        want = cands[wrong]
-        wants = [ref.split(w.paths, steps, numbering=nb, wrong_steps=wrong, **kw)
-                 for nb in ("all", "renumber")]
+        # docs/jsonl.md: a `steps` value that is not an array makes the line malformed;
+        # absent or null follows `missing`
+        wants = [ref.split(w.paths, steps, numbering=nb, **kw) for nb in ("all", "renumber")]
+        want = wants[0]
         res = run_write_op(w, jsonl.split, want, steps, **kw)
         if res is None:
             return

@@ -106,15 +106,13 @@ def scan(files: tuple[Path, ...], threads: int | None, as_json: bool) -> None:
 @click.option("--errors", type=_ERRORS, default="raise", show_default=True, help="Malformed lines: stop, skip or list.")
 def read(files: tuple[Path, ...], fields: tuple[str, ...], errors: str) -> None:
     """Print the records as JSON lines (only some fields with --field)."""
-    reader = fj.read(list(files), fields=list(fields) or None, errors=errors)  # type: ignore[arg-type]
-    try:
+    def print_all() -> fj.Reader:
+        reader = fj.read(list(files), fields=list(fields) or None, errors=errors)  # type: ignore[arg-type]
         for record in reader:
             click.echo(json.dumps(record, ensure_ascii=False))
-    except fj.JsonlError as e:
-        click.echo(f"{e}\n    {e.snippet}", err=True)
-        sys.exit(1)
-    for err in reader.errors[:20]:
-        click.echo(f"  {err}", err=True)
+        return reader
+
+    _run("read", files, print_all)
 
 
 @jsonl.command()

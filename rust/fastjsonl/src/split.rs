@@ -66,7 +66,8 @@ pub fn split(inputs: &[PathBuf], output: &Path, spec: &SplitSpec, options: &Opti
             let (mut count, mut lacking) = (0u64, 0u64);
             let tally = each_record(chunk, &mut parser, options, |parser, line| {
                 let s = line.bytes;
-                let Some(steps) = parser.found(0).filter(|sp| s[sp.start] == b'[') else {
+                let steps = parser.found(0).filter(|sp| &s[sp.start..sp.end] != b"null");
+                let Some(steps) = steps else {
                     lacking += 1;
                     return match spec.missing {
                         Missing::Error => Err(Reject::Missing(Problem::at(
@@ -78,6 +79,11 @@ pub fn split(inputs: &[PathBuf], output: &Path, spec: &SplitSpec, options: &Opti
                         _ => Ok(()),
                     };
                 };
+                if s[steps.start] != b'[' {
+                    let found = Value::of(&s[steps.start..steps.end]).type_name();
+                    let reason = format!("the steps at {} are {found}, not an array", spec.steps);
+                    return Err(Reject::Malformed(Problem::at(chunk, line, steps.start, reason)));
+                }
                 let steps = elements(s, steps);
                 let points: Vec<usize> = (0..steps.len())
                     .filter(|&i| {
