@@ -41,10 +41,6 @@ class Pairs(list):
     """A JSON object given as a list of (key, value) pairs, possibly with duplicate keys."""
 
 
-class Raw(str):
-    """Text inserted as is."""
-
-
 def _ws(rnd: random.Random) -> str:
     return rnd.choice(["", "", "", "", " ", "  ", "\t", " \t"])
 
@@ -109,8 +105,6 @@ def fmt_float(f: float, rnd: random.Random) -> str:
 
 
 def dump(v, rnd: random.Random) -> str:
-    if isinstance(v, Raw):
-        return str(v)
     if v is None:
         return "null"
     if v is True:

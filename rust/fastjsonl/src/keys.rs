@@ -3,7 +3,9 @@
 use crate::chunks::{Chunk, Line};
 use crate::error::Problem;
 use crate::parse::Parser;
-use crate::value::{key_text, Value};
+use std::cmp::Ordering;
+
+use crate::value::{cmp_int_float, int_of, key_text, Value};
 
 /// The key of the record just parsed (pointer `index` of the parser): `Ok(None)` when missing
 /// or null, a problem when it is an object or an array.
@@ -41,8 +43,41 @@ impl ScoreSpec {
     }
 }
 
+/// One score component: integers stay exact (two rewards of 2^53 and 2^53 + 1 must not tie).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Num {
+    Int(i128),
+    Float(f64),
+}
+
+impl Num {
+    fn of(value: &Value<'_>) -> Option<Num> {
+        match value {
+            Value::Int(text) => Some(int_of(text).map(Num::Int).unwrap_or_else(|| Num::Float(value.as_f64().unwrap_or(f64::NAN)))),
+            Value::Float(f) => Some(Num::Float(*f)),
+            _ => None,
+        }
+    }
+
+    fn negated(self) -> Num {
+        match self {
+            Num::Int(i) => i.checked_neg().map_or(Num::Float(-(i as f64)), Num::Int),
+            Num::Float(f) => Num::Float(-f),
+        }
+    }
+
+    fn cmp(&self, other: &Num) -> Ordering {
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => a.cmp(b),
+            (Num::Float(a), Num::Float(b)) => a.partial_cmp(b).unwrap_or(Ordering::Equal),
+            (Num::Int(a), Num::Float(b)) => cmp_int_float(*a, *b),
+            (Num::Float(a), Num::Int(b)) => cmp_int_float(*b, *a).reverse(),
+        }
+    }
+}
+
 /// A record's score components, each oriented so that larger is better; `None` when missing.
-pub type Score = Vec<Option<f64>>;
+pub type Score = Vec<Option<Num>>;
 
 /// Reads the score of the record just parsed from parser pointers `first..first+specs.len()`.
 pub fn score_of(
@@ -61,8 +96,8 @@ pub fn score_of(
             if value == Value::Null {
                 return Ok(None);
             }
-            match value.as_f64() {
-                Some(x) => Ok(Some(if spec.higher_is_better { x } else { -x })),
+            match Num::of(&value) {
+                Some(x) => Ok(Some(if spec.higher_is_better { x } else { x.negated() })),
                 None => Err(Problem::at(
                     chunk,
                     line,
@@ -78,8 +113,11 @@ pub fn score_of(
 pub fn better(a: &Score, b: &Score) -> bool {
     for (x, y) in a.iter().zip(b) {
         match (x, y) {
-            (Some(x), Some(y)) if x > y => return true,
-            (Some(x), Some(y)) if x < y => return false,
+            (Some(x), Some(y)) => match x.cmp(y) {
+                Ordering::Greater => return true,
+                Ordering::Less => return false,
+                Ordering::Equal => {}
+            },
             (Some(_), None) => return true,
             (None, Some(_)) => return false,
             _ => {}
@@ -94,10 +132,16 @@ mod tests {
 
     #[test]
     fn ranking_is_lexicographic_with_missing_lowest() {
-        assert!(better(&vec![Some(1.0), Some(-5.0)], &vec![Some(1.0), Some(-6.0)]));
-        assert!(!better(&vec![Some(1.0)], &vec![Some(1.0)]));
-        assert!(better(&vec![Some(-1e300)], &vec![None]));
+        let f = |x: f64| Some(Num::Float(x));
+        assert!(better(&vec![f(1.0), f(-5.0)], &vec![f(1.0), f(-6.0)]));
+        assert!(!better(&vec![f(1.0)], &vec![f(1.0)]));
+        assert!(better(&vec![f(-1e300)], &vec![None]));
         assert!(!better(&vec![None], &vec![None]));
+        let big = |i: i128| Some(Num::Int(i));
+        assert!(better(&vec![big(9007199254740993)], &vec![big(9007199254740992)]));
+        assert!(better(&vec![big(9007199254740993)], &vec![f(9007199254740992.0)]));
+        assert!(!better(&vec![big(2)], &vec![f(2.0)]));
+        assert_eq!(Num::Int(5).negated(), Num::Int(-5));
         let spec = ScoreSpec::parse("-/usage/tokens").unwrap();
         assert!(!spec.higher_is_better);
         assert_eq!(spec.pointer.as_str(), "/usage/tokens");

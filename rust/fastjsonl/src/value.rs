@@ -190,12 +190,12 @@ fn compare_float(v: f64, operand: &Operand) -> Option<Ordering> {
     }
 }
 
-fn int_of(text: &[u8]) -> Option<i128> {
+pub fn int_of(text: &[u8]) -> Option<i128> {
     std::str::from_utf8(text).ok()?.parse().ok()
 }
 
 /// Exact comparison of an integer with a float, as Python does it.
-fn cmp_int_float(i: i128, f: f64) -> Ordering {
+pub fn cmp_int_float(i: i128, f: f64) -> Ordering {
     const LIMIT: f64 = 1.7014118346046923e38; // 2^127
     if f.is_nan() {
         return Ordering::Less;
