@@ -41,7 +41,6 @@ import difflib
 import hashlib
 import json
 import os
-import tempfile
 import types
 import typing
 import warnings
@@ -59,6 +58,8 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
+from harness.atomic import atomic_write
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -695,19 +696,9 @@ def write_episodes(
                 f.write(ep.to_json_line() + "\n")
                 n += 1
         return n
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".episodes-", suffix=".tmp", dir=directory)
-    try:
-        n = 0
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            for ep in episodes:
-                f.write(ep.to_json_line() + "\n")
-                n += 1
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    n = 0
+    with atomic_write(path) as f:
+        for ep in episodes:
+            f.write(ep.to_json_line() + "\n")
+            n += 1
     return n

@@ -36,12 +36,12 @@ import math
 import os
 import random
 import re
-import tempfile
 import time
 from array import array
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from harness.atomic import atomic_write
 from harness.episode import SCHEMA_VERSION, Episode
 
 try:  # optional: faster, and the same bytes as json.dumps for everything used here but floats
@@ -680,53 +680,43 @@ def write_synthetic_episodes(
     prefix = b'"ep-%04x' % (seed & 0xFFFF)
 
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".synthetic-", suffix=".tmp", dir=directory)
     written = 0
     records = 0
-    try:
-        with os.fdopen(fd, "wb") as f:
-            buf: list[bytes] = []
-            buffered = 0
-            while written < target_bytes:
-                i = records
-                t = (i * step + offset) % unique_tasks if i < unique_tasks else rng.randrange(unique_tasks)
-                pool = by_kind[t % 4]
-                tpl = pool[rng.randrange(len(pool))]
-                main = tpl.lo + (tpl.hi - tpl.lo) * rng.random()
-                sample_index = samples[t]
-                samples[t] = sample_index + 1
-                values = {
-                    "EPISODE_ID": prefix + b'%016x"' % i,
-                    "TASK_ID": _task_id_json(t),
-                    "SEED": b"%d" % ((seed * 1_000_003 + i * 7919) % 2_147_483_647),
-                    "SAMPLE_INDEX": b"%d" % sample_index,
-                    "REWARD": _float_json(main + tpl.rest),
-                    "REWARD_MAIN": _float_json(main),
-                    "CREATED_AT": time.strftime('"%Y-%m-%dT%H:%M:%SZ"', time.gmtime(base_time + 7 * i)).encode(),
-                    "PARENT_ID": prefix + b'%016x"' % (i - 1 - rng.randrange(min(i, 1000))) if i else prefix + b'%016x"' % 0,
-                }
-                lits = tpl.literals
-                parts = [lits[0]]
-                for name, lit in zip(tpl.holes, lits[1:]):
-                    parts.append(values[name])
-                    parts.append(lit)
-                parts.append(b"\n")
-                line = b"".join(parts)
-                buf.append(line)
-                buffered += len(line)
-                written += len(line)
-                records += 1
-                if buffered >= 1 << 22:
-                    f.write(b"".join(buf))
-                    buf.clear()
-                    buffered = 0
-            f.write(b"".join(buf))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_write(path, binary=True) as f:
+        buf: list[bytes] = []
+        buffered = 0
+        while written < target_bytes:
+            i = records
+            t = (i * step + offset) % unique_tasks if i < unique_tasks else rng.randrange(unique_tasks)
+            pool = by_kind[t % 4]
+            tpl = pool[rng.randrange(len(pool))]
+            main = tpl.lo + (tpl.hi - tpl.lo) * rng.random()
+            sample_index = samples[t]
+            samples[t] = sample_index + 1
+            values = {
+                "EPISODE_ID": prefix + b'%016x"' % i,
+                "TASK_ID": _task_id_json(t),
+                "SEED": b"%d" % ((seed * 1_000_003 + i * 7919) % 2_147_483_647),
+                "SAMPLE_INDEX": b"%d" % sample_index,
+                "REWARD": _float_json(main + tpl.rest),
+                "REWARD_MAIN": _float_json(main),
+                "CREATED_AT": time.strftime('"%Y-%m-%dT%H:%M:%SZ"', time.gmtime(base_time + 7 * i)).encode(),
+                "PARENT_ID": prefix + b'%016x"' % (i - 1 - rng.randrange(min(i, 1000))) if i else prefix + b'%016x"' % 0,
+            }
+            lits = tpl.literals
+            parts = [lits[0]]
+            for name, lit in zip(tpl.holes, lits[1:]):
+                parts.append(values[name])
+                parts.append(lit)
+            parts.append(b"\n")
+            line = b"".join(parts)
+            buf.append(line)
+            buffered += len(line)
+            written += len(line)
+            records += 1
+            if buffered >= 1 << 22:
+                f.write(b"".join(buf))
+                buf.clear()
+                buffered = 0
+        f.write(b"".join(buf))
     return SyntheticStats(records=records, bytes=written, unique_tasks=min(records, unique_tasks))
