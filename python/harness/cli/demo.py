@@ -53,7 +53,7 @@ def demo(out_dir: Path, size_mb: int, unique_tasks: int, seed: int) -> None:
 
     good = out_dir / "successful.jsonl"
     report = _timed(
-        "filter: /outcome/success == true, reward >= 0.5",
+        "filter: /outcome/success, /reward >= 0.5",
         size,
         lambda: fj.filter(rollouts, good, [("/outcome/success", "==", True), ("/reward", ">=", 0.5)]),
     )
