@@ -693,12 +693,12 @@ def _main(args: argparse.Namespace, launcher: Launcher) -> int:
                 f"fastjsonl dedup threads=1 is {ratio:.2f}x the best of orjson/msgspec ({base_name} {base:.2f} s vs "
                 f"{t1['seconds']:.2f} s); target >= 3x")
     else:
-        verdict("speedup_vs_python", None, "fastjsonl dedup threads=1 vs orjson/msgspec: not run")
+        verdict("speedup_vs_python", None, "fastjsonl dedup threads=1 vs orjson/msgspec: not run or crashed")
     if "seconds" in t1:
         verdict("throughput_t1", t1["gb_per_s"] >= 1.0,
                 f"fastjsonl dedup threads=1 runs at {t1['gb_per_s']:.2f} GB/s ({t1['seconds']:.2f} s); target >= 1 GB/s")
     else:
-        verdict("throughput_t1", None, "fastjsonl dedup threads=1: not run")
+        verdict("throughput_t1", None, "fastjsonl dedup threads=1: not run or crashed")
     if "seconds" in t1 and "seconds" in t2:
         s = t1["seconds"] / t2["seconds"]
         verdict("thread_scaling", s >= 1.7,
@@ -706,7 +706,7 @@ def _main(args: argparse.Namespace, launcher: Launcher) -> int:
                 f"CPU {t1['cpu_seconds']:.1f} s -> {t2['cpu_seconds']:.1f} s on {info['usable_cores']} usable cores); "
                 "target near-linear, >= 1.7x")
     else:
-        verdict("thread_scaling", None, "fastjsonl dedup threads=2 vs threads=1: not run")
+        verdict("thread_scaling", None, "fastjsonl dedup threads=2 vs threads=1: not run or crashed")
     mems = [r["peak_rss_mib"] for r in (t1, t2) if "peak_rss_mib" in r]
     if mems:
         full = args.size_mb >= 1024 and args.unique_keys >= 100_000
@@ -716,7 +716,7 @@ def _main(args: argparse.Namespace, launcher: Launcher) -> int:
                 f"fastjsonl dedup peak RSS {max(mems):.0f} MiB (threads=1 {t1.get('peak_rss_mib', 0):.0f}, "
                 f"threads=2 {t2.get('peak_rss_mib', 0):.0f}); target < 200 MB{note}")
     else:
-        verdict("memory", None, "fastjsonl dedup peak RSS: not run")
+        verdict("memory", None, "fastjsonl dedup peak RSS: not run or crashed")
     if len(checks) > 1:
         bad = [v for v in checks if results[v].get("output_ok") is False]
         verdict("outputs_agree", not bad,
