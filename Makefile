@@ -3,17 +3,21 @@
 # the package registries.
 
 VENV ?= .venv
+# First-party plugins are installable packages found through entry points, like a third party's.
+PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
 .PHONY: setup demo test
 
-# Creates the virtual environment and installs the harness (building the Rust extension)
-# with its test dependencies. Re-running it only rebuilds what changed.
+# Creates the virtual environment and installs the harness (building the Rust extension), its
+# Luigi tasks and first-party plugins, with the test dependencies. Re-running it only rebuilds
+# what changed.
 setup:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --editable '.[test]'
+	$(BIN)/python -m pip install --quiet --editable '.[test]' --editable ./luigi_tasks \
+	  $(addprefix --editable ./,$(PLUGINS))
 
 demo: setup
 	$(BIN)/harness demo
