@@ -1,0 +1,182 @@
+"""Puzzles: their shape, their validation, and loading them from JSON or JSONL files.
+
+Two shapes are read, item by item:
+
+- ours: `{"puzzle_id": "p1", "categories": [{"group": "...", "members": [...]}, ...], "split": "train"}`
+  (`split` optional);
+- the common archive shape: `{"id": 1, "date": "2023-06-12", "answers": [{"level": 0, "group":
+  "...", "members": [...]}, ...]}`.
+
+A `.jsonl` file holds one puzzle per line (blank lines skipped); any other file holds one JSON
+list of puzzles. Every problem is a `PuzzleError` naming the file, the line (JSONL) or list index
+(JSON), the field as a JSON pointer, and what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.environment import derive_seed
+
+PuzzleId = str | int
+
+
+class PuzzleError(ValueError):
+    """A puzzle that cannot be played; the message reads `where: field: reason`."""
+
+    def __init__(self, where: str, field: str, reason: str) -> None:
+        self.where = where
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{where}: {field or '(puzzle)'}: {reason}")
+
+
+@dataclass(frozen=True)
+class Category:
+    group: str
+    members: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group": self.group, "members": list(self.members)}
+
+
+@dataclass(frozen=True)
+class Puzzle:
+    puzzle_id: PuzzleId
+    categories: tuple[Category, ...]
+    split: str | None = None  # None: assigned from the puzzle id (see `assign_split`)
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. the archive's date, kept in task data
+
+    @property
+    def group_size(self) -> int:
+        return len(self.categories[0].members)
+
+
+def parse_categories(value: Any, where: str, pointer: str = "/categories") -> tuple[Category, ...]:
+    """Validate `[{group, members}, ...]`: two or more groups, all the same size (two or more
+    words), every word unique across the puzzle (case-insensitively, as guesses are matched)."""
+    if not isinstance(value, list) or len(value) < 2:
+        raise PuzzleError(where, pointer, "expected a list of at least 2 groups")
+    categories = []
+    seen: dict[str, str] = {}
+    for i, raw in enumerate(value):
+        at = f"{pointer}/{i}"
+        if not isinstance(raw, dict):
+            raise PuzzleError(where, at, "expected an object with `group` and `members`")
+        group = raw.get("group")
+        if not isinstance(group, str) or not group.strip():
+            raise PuzzleError(where, f"{at}/group", "expected a non-empty string")
+        members = raw.get("members")
+        if not isinstance(members, list) or len(members) < 2:
+            raise PuzzleError(where, f"{at}/members", "expected a list of at least 2 words")
+        for j, word in enumerate(members):
+            if not isinstance(word, str) or not word.strip() or "`" in word:
+                raise PuzzleError(
+                    where, f"{at}/members/{j}", "expected a non-empty string without backticks"
+                )
+            key = word.strip().casefold()
+            if key in seen:
+                raise PuzzleError(
+                    where, f"{at}/members/{j}", f"word {word!r} appears twice (also at {seen[key]})"
+                )
+            seen[key] = f"{at}/members/{j}"
+        if categories and len(members) != len(categories[0].members):
+            raise PuzzleError(
+                where,
+                f"{at}/members",
+                f"has {len(members)} words but group 0 has {len(categories[0].members)}; "
+                "all groups of a puzzle have the same size",
+            )
+        categories.append(Category(group.strip(), tuple(w.strip() for w in members)))
+    return tuple(categories)
+
+
+def parse_puzzle(raw: Any, where: str) -> Puzzle:
+    """One puzzle in either shape (see the module docstring)."""
+    if not isinstance(raw, dict):
+        raise PuzzleError(where, "", f"expected a JSON object, got {type(raw).__name__}")
+    if "categories" in raw:
+        id_field, puzzle_id = "/puzzle_id", raw.get("puzzle_id")
+        categories = parse_categories(raw["categories"], where, "/categories")
+        extra = {}
+    elif "answers" in raw:
+        id_field, puzzle_id = "/id", raw.get("id")
+        categories = parse_categories(raw["answers"], where, "/answers")
+        extra = {"date": raw["date"]} if isinstance(raw.get("date"), str) else {}
+    else:
+        raise PuzzleError(
+            where, "", "expected `puzzle_id` + `categories` (ours) or `id` + `answers` (archive)"
+        )
+    if isinstance(puzzle_id, bool) or not isinstance(puzzle_id, (str, int)) or puzzle_id == "":
+        raise PuzzleError(where, id_field, "expected a non-empty string or an integer")
+    split = raw.get("split")
+    if split is not None and (not isinstance(split, str) or not split):
+        raise PuzzleError(where, "/split", "expected a non-empty string")
+    return Puzzle(puzzle_id, categories, split, extra)
+
+
+def _records(path: str) -> Iterable[tuple[str, Any]]:
+    """(location, parsed JSON) of each puzzle of one file."""
+    with open(path, encoding="utf-8") as f:
+        if path.endswith(".jsonl"):
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                where = f"{path}:{number}"
+                try:
+                    yield where, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise PuzzleError(where, "", f"not valid JSON ({exc.msg}, column {exc.colno})") from None
+            return
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError as exc:
+            raise PuzzleError(
+                f"{path}:{exc.lineno}", "", f"not valid JSON ({exc.msg}, column {exc.colno})"
+            ) from None
+    if not isinstance(data, list):
+        raise PuzzleError(path, "", "expected a JSON list of puzzles (or use a .jsonl file)")
+    for index, raw in enumerate(data):
+        yield f"{path}[{index}]", raw
+
+
+def load_puzzles(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Puzzle]:
+    """Every puzzle of the files, in order. Puzzle ids must be unique across all of them
+    (compared as strings, like task ids)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    puzzles: list[Puzzle] = []
+    first_seen: dict[str, str] = {}
+    for path in map(os.fspath, paths):
+        if not os.path.isfile(path):
+            raise PuzzleError(path, "", "no such file")
+        for where, raw in _records(path):
+            puzzle = parse_puzzle(raw, where)
+            key = str(puzzle.puzzle_id)
+            if key in first_seen:
+                raise PuzzleError(
+                    where, "", f"puzzle id {puzzle.puzzle_id!r} already used at {first_seen[key]}"
+                )
+            first_seen[key] = where
+            puzzles.append(puzzle)
+    return puzzles
+
+
+def assign_split(puzzle_id: PuzzleId, test_fraction: float) -> str:
+    """`test` for a stable pseudo-random `test_fraction` of puzzle ids, `train` for the rest.
+    Depends on the id alone, so adding puzzles never moves existing ones between splits."""
+    position = derive_seed("connections-split", str(puzzle_id)) / 2**64
+    return "test" if position < test_fraction else "train"
+
+
+def shown_words(puzzle_id: PuzzleId, categories: Iterable[Category]) -> list[str]:
+    """All words, shuffled by an RNG seeded from the puzzle id alone (as the seed does), so every
+    episode of a puzzle shows the same board whatever its seed."""
+    words = [word for category in categories for word in category.members]
+    random.Random(derive_seed("connections-shuffle", str(puzzle_id))).shuffle(words)
+    return words
