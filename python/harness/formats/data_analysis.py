@@ -1,0 +1,416 @@
+"""Seed 000 formats: data-analysis episodes → `sft-standard`, `sft-interleaved` and `prm` rows.
+
+The input is the seed 000 episode record (one per JSONL line; see docs/formats.md):
+`{episode_id, csv_source, question {question_text, hint, ...}, gold_trace {turns, final_answer,
+final_answer_hash, success}, consistency_traces, verified, triangulation, ...}`, where a turn is
+`{turn_index, reasoning, code, execution {success, stdout, stderr, hooks, submitted_answer}}`
+and a hook `{variable_name, code_line, value, value_hash, depends_on, description}`. The legacy
+key `teacher_gold_trace` is read when `gold_trace` is absent.
+
+`to_sft_standard`, `to_sft_interleaved` and `to_prm_samples` reproduce the seed's output
+exactly (parity); the options beyond it (`merge_assistant`, `label_mode="first-error"`) are off
+by default. The prompts are our own wording with the seed's structure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, ClassVar, Literal
+
+from harness.formats.base import Formatter, RecordError, require
+
+__all__ = [
+    "SYSTEM_PROMPT",
+    "INTERLEAVED_INSTRUCTION",
+    "LABEL_MODES",
+    "system_prompt",
+    "question_message",
+    "gold_trace",
+    "to_sft_standard",
+    "to_sft_interleaved",
+    "to_prm_samples",
+    "SftStandard",
+    "SftInterleaved",
+    "Prm",
+]
+
+SYSTEM_PROMPT = (
+    "You are a data analysis assistant. A pandas DataFrame named `df` has been loaded from "
+    "{csv_source}. Answer the user's question by writing Python code. Two functions are "
+    "available:\n"
+    "- submit(answer): submit your final answer; this ends the task.\n"
+    '- hook(value, name="..."): record an intermediate value you computed, under a name.\n'
+    "Put your code in a ```python block and always call submit() with your answer."
+)
+INTERLEAVED_INSTRUCTION = (
+    "After writing code, predict the values it will compute before you see the real output."
+)
+PREDICT_HOOKS = "Predict the intermediate values:"
+PREDICT_ANSWER = "Predict the submitted answer:"
+
+LABEL_MODES = ("episode", "first-error", "mc")
+LabelMode = Literal["episode", "first-error", "mc"]
+
+Message = dict[str, str]
+
+
+# -- reading the record -------------------------------------------------------------------
+
+
+def gold_trace(ep: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """`(pointer, trace)` of the gold trace: `gold_trace`, else the legacy `teacher_gold_trace`."""
+    for key in ("gold_trace", "teacher_gold_trace"):
+        if ep.get(key) is not None:
+            return f"/{key}", require(ep, key, dict, "")
+    raise RecordError("/gold_trace", "required field is missing (nor is the legacy teacher_gold_trace there)")
+
+
+def _turns(trace: dict[str, Any], pointer: str) -> list[dict[str, Any]]:
+    turns = trace.get("turns")
+    if turns is None:
+        return []
+    if not isinstance(turns, list):
+        raise RecordError(f"{pointer}/turns", f"expected an array, got {type(turns).__name__}")
+    for i, turn in enumerate(turns):
+        if not isinstance(turn, dict):
+            raise RecordError(f"{pointer}/turns/{i}", f"expected an object, got {type(turn).__name__}")
+    return turns
+
+
+def _text(obj: dict[str, Any], key: str, pointer: str) -> str:
+    """A string field where absent and null read as empty."""
+    value = obj.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise RecordError(f"{pointer}/{key}", f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _execution(turn: dict[str, Any], pointer: str) -> dict[str, Any]:
+    execution = turn.get("execution")
+    if execution is None:
+        return {}
+    if not isinstance(execution, dict):
+        raise RecordError(f"{pointer}/execution", f"expected an object, got {type(execution).__name__}")
+    return execution
+
+
+def _hooks(execution: dict[str, Any], pointer: str) -> list[dict[str, Any]]:
+    hooks = execution.get("hooks")
+    if hooks is None:
+        return []
+    if not isinstance(hooks, list):
+        raise RecordError(f"{pointer}/execution/hooks", f"expected an array, got {type(hooks).__name__}")
+    for i, hook in enumerate(hooks):
+        if not isinstance(hook, dict):
+            raise RecordError(f"{pointer}/execution/hooks/{i}", f"expected an object, got {type(hook).__name__}")
+    return hooks
+
+
+# -- prompts ------------------------------------------------------------------------------
+
+
+def system_prompt(ep: dict[str, Any], *, interleaved: bool = False) -> str:
+    csv_source = ep.get("csv_source") or "data.csv"
+    text = SYSTEM_PROMPT.format(csv_source=csv_source)
+    return f"{text}\n{INTERLEAVED_INSTRUCTION}" if interleaved else text
+
+
+def question_message(ep: dict[str, Any], *, with_hint: bool = True) -> Message:
+    """The first user message: the question, then a blank line and `Hint: …` when there is one."""
+    question = require(ep, "question", dict, "")
+    text = _text(question, "question_text", "/question")
+    hint = _text(question, "hint", "/question") if with_hint else ""
+    return {"role": "user", "content": f"{text}\n\nHint: {hint}" if hint else text}
+
+
+def _code_block(code: str) -> str:
+    return f"```python\n{code}\n```"
+
+
+def _drop_trailing_user(messages: list[Message]) -> list[Message]:
+    # One trailing user message (output nobody answers) is removed, as the seed did.
+    if messages and messages[-1]["role"] == "user":
+        messages.pop()
+    return messages
+
+
+# -- sft-standard -------------------------------------------------------------------------
+
+
+def to_sft_standard(ep: dict[str, Any], *, merge_assistant: bool = False) -> dict[str, Any] | None:
+    """`{"messages": [...]}` of the gold trace, or None when it has no turns.
+
+    Each turn gives an assistant message (reasoning, a blank line, the fenced code) and, when
+    the code printed anything, a user message with `[stdout]:` and/or `[stderr]:`. A turn with no
+    output therefore leaves two assistant messages in a row (parity); `merge_assistant` joins
+    such runs with a blank line instead.
+    """
+    pointer, trace = gold_trace(ep)
+    turns = _turns(trace, pointer)
+    if not turns:
+        return None
+    messages: list[Message] = [
+        {"role": "system", "content": system_prompt(ep)},
+        question_message(ep),
+    ]
+    for i, turn in enumerate(turns):
+        at = f"{pointer}/turns/{i}"
+        reasoning, code = _text(turn, "reasoning", at), _text(turn, "code", at)
+        content = ""
+        if reasoning:
+            content += reasoning + "\n\n"
+        if code:
+            content += _code_block(code)
+        content = content.strip()
+        if merge_assistant and messages[-1]["role"] == "assistant":
+            messages[-1] = {"role": "assistant", "content": f"{messages[-1]['content']}\n\n{content}"}
+        else:
+            messages.append({"role": "assistant", "content": content})
+        execution = _execution(turn, at)
+        stdout, stderr = _text(execution, "stdout", f"{at}/execution"), _text(execution, "stderr", f"{at}/execution")
+        output = []
+        if stdout:
+            output.append(f"[stdout]:\n{stdout}")
+        if stderr:
+            output.append(f"[stderr]:\n{stderr}")
+        if output:
+            messages.append({"role": "user", "content": "\n".join(output)})
+    return {"messages": _drop_trailing_user(messages)}
+
+
+# -- sft-interleaved ----------------------------------------------------------------------
+
+
+def _hook_line(hook: dict[str, Any]) -> str:
+    return f"{hook.get('variable_name')} = {json.dumps(hook.get('value'))}"
+
+
+def to_sft_interleaved(ep: dict[str, Any]) -> dict[str, Any] | None:
+    """`{"messages": [...]}` teaching the model to predict what its code computes.
+
+    Per turn: the fenced code; if the turn hooked values, a user request to predict them and an
+    assistant answer with one `name = <JSON value>` line per hook; if it submitted an answer, a
+    request to predict it and the answer's JSON; if it printed to stdout, `[actual output]:`
+    with it (stderr is never shown). None when the trace has no turns.
+    """
+    pointer, trace = gold_trace(ep)
+    turns = _turns(trace, pointer)
+    if not turns:
+        return None
+    messages: list[Message] = [
+        {"role": "system", "content": system_prompt(ep, interleaved=True)},
+        question_message(ep),
+    ]
+    for i, turn in enumerate(turns):
+        at = f"{pointer}/turns/{i}"
+        code = _text(turn, "code", at)
+        if code:
+            messages.append({"role": "assistant", "content": _code_block(code)})
+        execution = _execution(turn, at)
+        hooks = _hooks(execution, at)
+        if hooks:
+            messages.append({"role": "user", "content": PREDICT_HOOKS})
+            messages.append({"role": "assistant", "content": "\n".join(map(_hook_line, hooks))})
+        if execution.get("submitted_answer") is not None:
+            messages.append({"role": "user", "content": PREDICT_ANSWER})
+            messages.append({"role": "assistant", "content": json.dumps(execution["submitted_answer"])})
+        stdout = _text(execution, "stdout", f"{at}/execution")
+        if stdout:
+            messages.append({"role": "user", "content": f"[actual output]:\n{stdout}"})
+    return {"messages": _drop_trailing_user(messages)}
+
+
+# -- prm ----------------------------------------------------------------------------------
+
+
+def _submit_line(code: str) -> str | None:
+    """The last code line that calls submit(), the submit step's `code_line`."""
+    for line in reversed(code.splitlines()):
+        if "submit(" in line:
+            return line.strip()
+    return None
+
+
+def _gold_hashes(trace: dict[str, Any], pointer: str) -> dict[str, set[str]]:
+    """Hook name -> every value hash the gold trace recorded under that name."""
+    hashes: dict[str, set[str]] = {}
+    for i, turn in enumerate(_turns(trace, pointer)):
+        at = f"{pointer}/turns/{i}"
+        for hook in _hooks(_execution(turn, at), at):
+            hashes.setdefault(str(hook.get("variable_name")), set()).add(hook.get("value_hash"))
+    return hashes
+
+
+def _trace_samples(
+    ep: dict[str, Any],
+    trace: dict[str, Any],
+    pointer: str,
+    *,
+    with_hint: bool,
+    labels: Iterator[float] | None,
+    episode_label: float,
+    extra: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """PRM samples of one trace; `labels` yields one label per step in order (None: episode label)."""
+    prefix: list[Message] = [
+        {"role": "system", "content": system_prompt(ep)},
+        question_message(ep, with_hint=with_hint),
+    ]
+    samples: list[dict[str, Any]] = []
+    for i, turn in enumerate(_turns(trace, pointer)):
+        at = f"{pointer}/turns/{i}"
+        code = _text(turn, "code", at)
+        execution = _execution(turn, at)
+        prefix_json = json.dumps(prefix)  # the turn's own code is not part of its samples' prefix
+        steps: list[dict[str, Any]] = [
+            {
+                "step_type": "hook",
+                "code_line": hook.get("code_line"),
+                "variable_name": hook.get("variable_name"),
+                "value": hook.get("value"),
+                "value_hash": hook.get("value_hash"),
+            }
+            for hook in _hooks(execution, at)
+        ]
+        if execution.get("submitted_answer") is not None:
+            steps.append({
+                "step_type": "submit",
+                "code_line": _submit_line(code),
+                "variable_name": "answer",
+                "value": execution["submitted_answer"],
+                "value_hash": trace.get("final_answer_hash"),
+            })
+        for step in steps:
+            samples.append({
+                "prefix": prefix_json,
+                "turn_index": turn.get("turn_index", i),
+                **step,
+                "label": next(labels) if labels is not None else episode_label,
+                "episode_id": ep.get("episode_id"),
+                **extra,
+            })
+        prefix.append({"role": "assistant", "content": _code_block(code)})
+        stdout = _text(execution, "stdout", f"{at}/execution")
+        if stdout:
+            prefix.append({"role": "user", "content": f"[stdout]:\n{stdout}"})
+    return samples
+
+
+def _first_error_labels(trace: dict[str, Any], pointer: str, gold: dict[str, set[str]],
+                        gold_answer_hash: Any) -> Iterator[float]:
+    """1.0 for each step up to the first one that disagrees with the gold trace, 0.0 from it on.
+
+    A hook disagrees when the gold trace hooked the same name but never with this value hash
+    (a name the gold trace never hooked cannot be judged and keeps the running label); the
+    submit step disagrees when the trace's final answer hash differs from the gold one.
+    """
+    correct = True
+    for i, turn in enumerate(_turns(trace, pointer)):
+        at = f"{pointer}/turns/{i}"
+        execution = _execution(turn, at)
+        for hook in _hooks(execution, at):
+            name = str(hook.get("variable_name"))
+            if name in gold and hook.get("value_hash") not in gold[name]:
+                correct = False
+            yield 1.0 if correct else 0.0
+        if execution.get("submitted_answer") is not None:
+            if trace.get("final_answer_hash") != gold_answer_hash:
+                correct = False
+            yield 1.0 if correct else 0.0
+
+
+def to_prm_samples(ep: dict[str, Any], *, label_mode: LabelMode = "episode") -> list[dict[str, Any]]:
+    """One sample per hooked value and per submitted answer of the gold trace.
+
+    `prefix` is the JSON text of the conversation before the step's turn (system, question and
+    hint, then each earlier turn's fenced code and `[stdout]`). Labels:
+
+    - `episode` (parity): every sample gets 1.0 when the episode is verified, else 0.0;
+    - `first-error`: the samples of the gold trace and of every consistency trace (marked by a
+      `trace` field: `gold`, `consistency/0`, …), each step labelled against the gold trace by
+      `_first_error_labels`. Unverified episodes have no trusted reference: all 0.0.
+    - `mc` needs continuations from a model: see `harness.formats.prm_mc`; here it is an error.
+    """
+    if label_mode not in LABEL_MODES:
+        raise ValueError(f"label_mode must be one of {', '.join(LABEL_MODES)}, not {label_mode!r}")
+    if label_mode == "mc":
+        raise ValueError("label_mode 'mc' needs a backend: use harness.formats.prm_mc.mc_labels")
+    pointer, trace = gold_trace(ep)
+    episode_label = 1.0 if ep.get("verified") else 0.0
+    if label_mode == "episode":
+        return _trace_samples(ep, trace, pointer, with_hint=True, labels=None,
+                              episode_label=episode_label, extra={})
+    gold = _gold_hashes(trace, pointer)
+    gold_answer = trace.get("final_answer_hash")
+    trusted = bool(ep.get("verified"))
+
+    def labels_of(t: dict[str, Any], at: str) -> Iterator[float] | None:
+        return _first_error_labels(t, at, gold, gold_answer) if trusted else None
+
+    samples = _trace_samples(ep, trace, pointer, with_hint=True, labels=labels_of(trace, pointer),
+                             episode_label=0.0, extra={"trace": "gold"})
+    others = ep.get("consistency_traces") or []
+    if not isinstance(others, list):
+        raise RecordError("/consistency_traces", f"expected an array, got {type(others).__name__}")
+    for k, other in enumerate(others):
+        at = f"/consistency_traces/{k}"
+        if not isinstance(other, dict):
+            raise RecordError(at, f"expected an object, got {type(other).__name__}")
+        # Consistency runs were produced without the hint, so their prefixes show none.
+        samples += _trace_samples(ep, other, at, with_hint=False, labels=labels_of(other, at),
+                                  episode_label=0.0, extra={"trace": f"consistency/{k}"})
+    return samples
+
+
+# -- formatters ---------------------------------------------------------------------------
+
+
+class _SeedEpisodeFormatter(Formatter):
+    def __init__(self, *, include_unverified: bool = False):
+        self.include_unverified = include_unverified
+
+    def _wanted(self, record: dict[str, Any]) -> bool:
+        return self.include_unverified or bool(record.get("verified"))
+
+
+class SftStandard(_SeedEpisodeFormatter):
+    name: ClassVar[str] = "sft-standard"
+    description: ClassVar[str] = "seed 000 data-analysis episode → {messages}: reasoning + code, [stdout]/[stderr]"
+
+    def __init__(self, *, include_unverified: bool = False, merge_assistant: bool = False):
+        super().__init__(include_unverified=include_unverified)
+        self.merge_assistant = merge_assistant
+
+    def format(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        row = to_sft_standard(record, merge_assistant=self.merge_assistant) if self._wanted(record) else None
+        return [row] if row is not None else []
+
+
+class SftInterleaved(_SeedEpisodeFormatter):
+    name: ClassVar[str] = "sft-interleaved"
+    description: ClassVar[str] = "seed 000 data-analysis episode → {messages} with value-prediction turns"
+
+    def format(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        row = to_sft_interleaved(record) if self._wanted(record) else None
+        return [row] if row is not None else []
+
+
+class Prm(_SeedEpisodeFormatter):
+    name: ClassVar[str] = "prm"
+    description: ClassVar[str] = "seed 000 data-analysis episode → one PRM sample per hooked value / submit"
+    json_columns: ClassVar[tuple[str, ...]] = ("value",)
+
+    def __init__(self, *, include_unverified: bool = False, label_mode: LabelMode = "episode"):
+        super().__init__(include_unverified=include_unverified)
+        if label_mode not in ("episode", "first-error"):
+            raise ValueError(
+                f"the prm formatter labels by 'episode' or 'first-error', not {label_mode!r} "
+                "('mc' needs a backend: harness.formats.prm_mc)"
+            )
+        self.label_mode = label_mode
+
+    def format(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        return to_prm_samples(record, label_mode=self.label_mode) if self._wanted(record) else []
