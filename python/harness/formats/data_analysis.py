@@ -292,7 +292,8 @@ def _trace_samples(
                 "episode_id": ep.get("episode_id"),
                 **extra,
             })
-        prefix.append({"role": "assistant", "content": _code_block(code)})
+        if code:
+            prefix.append({"role": "assistant", "content": _code_block(code)})
         stdout = _text(execution, "stdout", f"{at}/execution")
         if stdout:
             prefix.append({"role": "user", "content": f"[stdout]:\n{stdout}"})
