@@ -51,6 +51,9 @@ def test_own_corpus_and_questions(files):
     assert dev.id == "z1" and dev.split == "dev"
     assert dev.data == {"question": "What colour is Zorbin?", "answers": ["purple"], "level": "easy"}
     assert env.task(2).data["answers"] == ["three", "3"]  # integer ids work, looked up as strings
+    assert env.task("2") is env.task(2)
+    with pytest.raises(EnvError, match="no task with id 'z2'"):
+        env.task("z2")
     session = env.start(env.task("2"), seed=0)
     step = session.step("<search>Quelt moons</search>")
     assert [d["id"] for d in step.info["documents"]] == ["b"]

@@ -63,6 +63,9 @@ class SearchEnvironment(Environment):
         self.reward_name: str = settings["reward"]
         self.documents = read_documents(paths.get("corpus", SHIPPED / "corpus.jsonl"))
         self.questions = read_questions(paths.get("questions", SHIPPED / "questions.jsonl"))
+        # built once: the engine looks tasks up by id, and a user's file may hold many thousands
+        self._tasks = [_task(q) for q in self.questions]
+        self._by_id = {str(t.id): t for t in self._tasks}
         self._index: Bm25Index | None = None
         self._index_lock = threading.Lock()
 
@@ -79,7 +82,13 @@ class SearchEnvironment(Environment):
     def tasks(self, split: str | None = None) -> Iterable[Task]:
         if split is not None and split not in self.splits():
             raise EnvError(f"search: no split {split!r} (splits: {', '.join(self.splits())})")
-        return [_task(q) for q in self.questions if split is None or q.split == split]
+        return [t for t in self._tasks if split is None or t.split == split]
+
+    def task(self, task_id: str | int) -> Task:
+        try:
+            return self._by_id[str(task_id)]
+        except KeyError:
+            raise EnvError(f"search: no task with id {task_id!r}") from None
 
     def new_session(self, task: Task, seed: int) -> SearchSession:
         return SearchSession(self, task, seed)
