@@ -142,15 +142,17 @@ class ConnectionsSession(Session):
         actions = self.task.data.get("resumed_from_actions")
         if not isinstance(history, list):
             raise EnvError(f"{where}: /data/resumed_from_guess_history: expected a list of guess records")
+        turns = sum(not (isinstance(r, dict) and r.get("status") == "auto") for r in history)
         if actions is not None and (
             not isinstance(actions, list)
-            or len(actions) != len(history)
+            or len(actions) != turns
             or not all(isinstance(a, str) for a in actions)
         ):
             raise EnvError(
-                f"{where}: /data/resumed_from_actions: expected {len(history)} strings, "
-                "one per record of resumed_from_guess_history"
+                f"{where}: /data/resumed_from_actions: expected {turns} strings, one per "
+                "record of resumed_from_guess_history that is not `auto`"
             )
+        actions = iter(actions) if actions is not None else None
         for i, record in enumerate(history):
             if self.game.over:
                 raise EnvError(
@@ -163,7 +165,7 @@ class ConnectionsSession(Session):
                 raise EnvError(f"{where}: /data/resumed_from_guess_history/{i}{exc.field}: {exc.reason}") from None
             if record["status"] == "auto":
                 continue  # completed by the game, not said by the model: no turn of its own
-            text = actions[i] if actions is not None else format_guess([str(x) for x in record.get("items") or []])
+            text = next(actions) if actions is not None else format_guess([str(x) for x in record.get("items") or []])
             message = record.get("result_message")
             if not isinstance(message, str) or not message:
                 message = self._default_message(record)
