@@ -48,7 +48,10 @@ def test_listed_by_harness_plugins(installed):
     report = json.loads(out)
     [plugin] = [p for p in report["plugins"] if p["distribution"] == "harness-guess-number"]
     assert plugin["version"] == "1.0.0"
-    assert {"kind": "environment", "name": "guess-number"} in plugin["registers"]
+    assert plugin["registers"] == [
+        {"kind": "environment", "name": "guess-number"},
+        {"kind": "formatter", "name": "guess-number-transcripts"},
+    ]
 
 
 def test_not_found_without_the_install():
