@@ -140,3 +140,19 @@ def test_generator_sizes():
         generate_puzzle(0, 0, group_size=9)
     with pytest.raises(EnvError, match="connections: the bank has no 4 categories"):
         ConnectionsEnv(group_size=9)
+
+
+def test_skip_invalid_leaves_bad_puzzles_out_and_says_which(tmp_path):
+    good = {"puzzle_id": "ok", "categories": [GOOD, {"group": "H", "members": ["C", "D"]}]}
+    empty = {"id": 660, "answers": [{"group": "SYMBOLS", "members": ["", ""]}, GOOD]}  # as in the real archive
+    path = write(tmp_path, "p.jsonl", json.dumps(good) + "\n{broken\n" + json.dumps(empty) + "\n")
+    with pytest.raises(EnvError, match=r"p\.jsonl:2: \(puzzle\): not valid JSON"):
+        ConnectionsEnv(puzzles=path)
+    with pytest.warns(UserWarning, match=r"left out 2 invalid puzzle\(s\), the first: .*p\.jsonl:2"):
+        env = ConnectionsEnv(puzzles=path, skip_invalid=True)
+    assert [t.id for t in env.tasks()] == ["ok"]
+    assert [str(e) for e in env.skipped] == [
+        f"{path}:2: (puzzle): not valid JSON (Expecting property name enclosed in double quotes, column 2)",
+        f"{path}:3: /answers/0/members/0: expected a non-empty string without backticks",
+    ]
+    assert env.args["skip_invalid"] is True

@@ -14,6 +14,7 @@ guesses for the rebuilt conversation (without it, each is written as a bare gues
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -48,7 +49,9 @@ class ConnectionsEnv(Environment):
     - `puzzles`: a path or list of paths of puzzle files; absent → puzzles from the bank;
     - `count`, `generator_seed`, `groups`, `group_size`: what the bank generates (200, 0, 4, 4);
     - `test_fraction`: share of puzzles in `test` when a puzzle has no `split` of its own (0.2);
-    - `max_mistakes` (4), `max_turns` (10).
+    - `max_mistakes` (4), `max_turns` (10);
+    - `skip_invalid`: leave bad puzzles of the files out (listed in `skipped`, with a warning)
+      instead of failing on the first one (False).
     """
 
     name = "connections"
@@ -64,7 +67,9 @@ class ConnectionsEnv(Environment):
         test_fraction: float = 0.2,
         max_mistakes: int = 4,
         max_turns: int = 10,
+        skip_invalid: bool = False,
     ) -> None:
+        self.skipped: list[PuzzleError] = []  # puzzles left out by skip_invalid, with why
         self.max_mistakes = _positive_int("max_mistakes", max_mistakes)
         self.max_turns = _positive_int("max_turns", max_turns)
         if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 <= test_fraction <= 1:
@@ -79,7 +84,15 @@ class ConnectionsEnv(Environment):
                 else:
                     raise EnvError(f"connections: puzzles must be a path or a list of paths, got {puzzles!r}")
                 args["puzzles"] = puzzles
-                loaded = load_puzzles(puzzles)
+                if skip_invalid:
+                    args["skip_invalid"] = True
+                loaded = load_puzzles(puzzles, self.skipped if skip_invalid else None)
+                if self.skipped:
+                    warnings.warn(
+                        f"connections: left out {len(self.skipped)} invalid puzzle(s), the first: "
+                        f"{self.skipped[0]}",
+                        stacklevel=2,
+                    )
             else:
                 args.update(count=count, generator_seed=generator_seed, groups=groups, group_size=group_size)
                 loaded = bank.generate_puzzles(

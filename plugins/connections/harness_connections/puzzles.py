@@ -120,8 +120,8 @@ def parse_puzzle(raw: Any, where: str) -> Puzzle:
     return Puzzle(puzzle_id, categories, split, extra)
 
 
-def _records(path: str) -> Iterable[tuple[str, Any]]:
-    """(location, parsed JSON) of each puzzle of one file."""
+def _records(path: str, skipped: list[PuzzleError] | None) -> Iterable[tuple[str, Any]]:
+    """(location, parsed JSON) of each puzzle of one file; bad JSONL lines go to `skipped`."""
     with open(path, encoding="utf-8") as f:
         if path.endswith(".jsonl"):
             for number, line in enumerate(f, start=1):
@@ -129,9 +129,14 @@ def _records(path: str) -> Iterable[tuple[str, Any]]:
                     continue
                 where = f"{path}:{number}"
                 try:
-                    yield where, json.loads(line)
+                    raw = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise PuzzleError(where, "", f"not valid JSON ({exc.msg}, column {exc.colno})") from None
+                    err = PuzzleError(where, "", f"not valid JSON ({exc.msg}, column {exc.colno})")
+                    if skipped is None:
+                        raise err from None
+                    skipped.append(err)
+                    continue
+                yield where, raw
             return
         try:
             data = json.load(f)
@@ -145,9 +150,14 @@ def _records(path: str) -> Iterable[tuple[str, Any]]:
         yield f"{path}[{index}]", raw
 
 
-def load_puzzles(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Puzzle]:
+def load_puzzles(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    skipped: list[PuzzleError] | None = None,
+) -> list[Puzzle]:
     """Every puzzle of the files, in order. Puzzle ids must be unique across all of them
-    (compared as strings, like task ids)."""
+    (compared as strings, like task ids). The first bad puzzle raises its `PuzzleError`, unless
+    a `skipped` list is given: then bad puzzles (and bad JSONL lines) are left out and their
+    errors appended to it. A missing or unreadable file always raises."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     puzzles: list[Puzzle] = []
@@ -155,13 +165,19 @@ def load_puzzles(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]
     for path in map(os.fspath, paths):
         if not os.path.isfile(path):
             raise PuzzleError(path, "", "no such file")
-        for where, raw in _records(path):
-            puzzle = parse_puzzle(raw, where)
-            key = str(puzzle.puzzle_id)
-            if key in first_seen:
-                raise PuzzleError(
-                    where, "", f"puzzle id {puzzle.puzzle_id!r} already used at {first_seen[key]}"
-                )
+        for where, raw in _records(path, skipped):
+            try:
+                puzzle = parse_puzzle(raw, where)
+                key = str(puzzle.puzzle_id)
+                if key in first_seen:
+                    raise PuzzleError(
+                        where, "", f"puzzle id {puzzle.puzzle_id!r} already used at {first_seen[key]}"
+                    )
+            except PuzzleError as err:
+                if skipped is None:
+                    raise
+                skipped.append(err)
+                continue
             first_seen[key] = where
             puzzles.append(puzzle)
     return puzzles
