@@ -1,0 +1,151 @@
+"""Deciding a verdict outside the candidate's process.
+
+For a problem, a judge process first runs the test with the reference solution (`record`): that
+fixes the calls the test makes and checks the reference passes. The candidate's process is then
+given only those calls (`run_calls`) and returns plain data. If every result equals the
+reference's, the test would behave exactly as in the record run: pass. Otherwise a fresh judge
+process replays the test on the candidate's results (`replay`) and its assertions decide,
+statement by statement (the share passed is the partial-credit score).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.sandbox import Limits, RunResult, Sandbox
+
+from harness_code.problems import Problem
+
+RUNNER = "harness_code.runner"
+TIMEOUT_MESSAGE = "Test execution timed out"
+
+
+@dataclass
+class Outcome:
+    """What the judge concluded: `verdict` pass/fail/no_verdict, a score, an error and details."""
+
+    verdict: str
+    score: float | None
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    calls: list[Any]
+    outcomes: list[Any]
+    tests_total: int
+    error: str | None = None
+
+
+def _tail(text: str, n: int = 1000) -> str:
+    return text[-n:]
+
+
+def _load(run: RunResult) -> Any:
+    try:
+        return json.loads(run.result)
+    except (ValueError, RecursionError):
+        return None
+
+
+class Judge:
+    def __init__(self, candidates: Sandbox, judges: Sandbox, limits: Limits, judge_limits: Limits) -> None:
+        self.candidates, self.judges = candidates, judges
+        self.limits, self.judge_limits = limits, judge_limits
+        self._plans: dict[tuple[str, int], Plan] = {}
+        self._lock = threading.Lock()
+
+    def _payload(self, problem: Problem, mode: str) -> dict[str, Any]:
+        return {"program": problem.reference, "test": problem.tests, "mode": mode,
+                "function": problem.test_function, "params": problem.params,
+                "proxied": [] if problem.params else problem.tested_names()}
+
+    def plan(self, problem: Problem) -> Plan:
+        key = (str(problem.task_id), hash((problem.reference, problem.tests)))
+        with self._lock:
+            if key in self._plans:
+                return self._plans[key]
+        run = self.judges.run(f"{RUNNER}:run_tests", self._payload(problem, "record"),
+                              limits=self.judge_limits)
+        data = _load(run)
+        if run.infrastructure_failure or data is None:
+            # Not cached: the next sample retries.
+            return Plan([], [], 0, f"recording the reference failed ({run.status}): "
+                        f"{run.error or _tail(run.stderr, 500)}")
+        failed = [s for s in data["statements"] if not s["ok"]]
+        total = sum(s["test"] for s in data["statements"]) or 1
+        error = None
+        if failed:
+            error = (f"the reference solution of task {problem.task_id} fails its own test at "
+                     f"line {failed[0]['line']}: {failed[0]['error']}")
+        plan = Plan(data["calls"], data["outcomes"], total, error)
+        with self._lock:
+            self._plans[key] = plan
+        return plan
+
+    def check(self, code: str, problem: Problem) -> Outcome:
+        plan = self.plan(problem)
+        if plan.error:
+            return Outcome("no_verdict", None, plan.error)
+        run = self.candidates.run(f"{RUNNER}:run_calls", {"code": code, "calls": plan.calls},
+                                  limits=self.limits)
+        details: dict[str, Any] = {
+            "isolation": run.level, "status": run.status, "exit_code": run.exit_code,
+            "stdout": _tail(run.stdout), "stderr": _tail(run.stderr),
+            "wall_seconds": round(run.wall_seconds, 4), "tests_total": plan.tests_total,
+        }
+        if run.infrastructure_failure:
+            return Outcome("no_verdict", None, f"sandbox failure: {run.error}", details)
+        failure = self._candidate_failure(run)
+        data = _load(run) if failure is None else None
+        if failure is None and not (isinstance(data, dict) and ("outcomes" in data or "load_error" in data)):
+            failure = f"the program exited before its results were complete (exit code {run.exit_code})"
+        if failure is None and "load_error" in data:
+            failure = str(data["load_error"])[:1000]
+        if failure is None and (not isinstance(data["outcomes"], list)
+                                or len(data["outcomes"]) != len(plan.calls)):
+            failure = "the program returned a malformed set of results"
+        if failure is not None:
+            return Outcome("fail", 0.0, failure, {**details, "tests_passed": 0})
+        outcomes = data["outcomes"]
+        if json.dumps(outcomes, sort_keys=True) == json.dumps(plan.outcomes, sort_keys=True):
+            return Outcome("pass", 1.0, None, {**details, "tests_passed": plan.tests_total})
+        return self._replay(problem, plan, outcomes, details)
+
+    @staticmethod
+    def _candidate_failure(run: RunResult) -> str | None:
+        if run.status == "timeout":
+            return TIMEOUT_MESSAGE
+        if run.status == "output_limit":
+            return "the program exceeded the output limit"
+        if run.status == "signaled":
+            return f"the program was killed by signal {run.signal}"
+        if run.exit_code != 0:
+            return f"the program exited with code {run.exit_code}: {_tail(run.stderr, 500)}"
+        return None
+
+    def _replay(self, problem: Problem, plan: Plan, outcomes: list[Any], details: dict[str, Any]) -> Outcome:
+        payload = {**self._payload(problem, "replay"), "calls": plan.calls, "outcomes": outcomes}
+        run = self.judges.run(f"{RUNNER}:run_tests", payload, limits=self.judge_limits)
+        if run.status == "timeout":
+            return Outcome("fail", 0.0, "the tests timed out on the program's results",
+                           {**details, "tests_passed": 0})
+        data = _load(run)
+        if run.infrastructure_failure or run.exit_code != 0 or not isinstance(data, dict):
+            return Outcome("no_verdict", None,
+                           f"judge failure ({run.status}): {run.error or _tail(run.stderr, 500)}",
+                           details)
+        statements = data["statements"]
+        tests = [s for s in statements if s["test"]] or statements
+        passed = sum(s["ok"] for s in tests)
+        failed = [s for s in statements if not s["ok"]]
+        score = passed / len(tests)
+        details = {**details, "tests_passed": passed, "tests_total": len(tests)}
+        if failed:
+            error = f"test at line {failed[0]['line']} failed: {failed[0]['error']}"
+            return Outcome("fail", score, error, details)
+        return Outcome("pass", 1.0, None, details)

