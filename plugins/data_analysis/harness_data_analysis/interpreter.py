@@ -1,0 +1,298 @@
+"""The persistent interpreter of a session, seen from the parent: a worker process with limits.
+
+This is a stopgap until the harness's sandbox (`harness.sandbox`) can host a persistent
+interpreter: the model's code runs in a separate Python process (`harness_data_analysis.worker`)
+that keeps its namespace across turns, with
+
+- resource limits the worker sets on itself (address space, CPU seconds per run and per session,
+  file size, open files, no core dumps);
+- a wall-clock deadline per run, enforced here: past it the whole process group is killed;
+- a cleared environment (a fixed handful of variables), stdin on /dev/null, a private temporary
+  working directory removed on close, and output capped per stream.
+
+It is not a security boundary: the process runs as the caller's user, with the network and the
+file system the caller has (as root it could even raise its own limits). Swapping in the sandbox
+means reimplementing this class's `run` / `close` over it; nothing else in the plugin starts
+processes.
+
+A run that kills the process (deadline, CPU limit, a crash) does not lose the session: the
+interpreter starts a fresh process and re-runs the code of the earlier runs that completed, so
+variables defined before are back. If that replay itself fails, `InterpreterLost` is raised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from dataclasses import asdict, dataclass, field
+from typing import IO, Any
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one session's interpreter may use."""
+
+    timeout_s: float = 30.0
+    """Wall-clock seconds per run; past it the process group is killed."""
+    cpu_s: float = 30.0
+    """CPU seconds per run (RLIMIT_CPU, re-armed before each run)."""
+    cpu_total_s: float = 600.0
+    """CPU seconds for the whole session (the hard RLIMIT_CPU)."""
+    memory_mb: int = 2048
+    """Address space of the process (RLIMIT_AS); pandas itself takes about 330 MB."""
+    file_size_mb: int = 16
+    """Largest file the code may write (RLIMIT_FSIZE); bigger writes fail with OSError."""
+    open_files: int = 64
+    """Open file descriptors (RLIMIT_NOFILE)."""
+    output_chars: int = 20_000
+    """Characters of stdout and of stderr kept per run; the rest is counted, not kept."""
+    value_chars: int = 100_000
+    """Largest hook or submit value, as JSON text."""
+    startup_timeout_s: float = 120.0
+    """Wall-clock seconds to start the process and load the CSV."""
+
+
+@dataclass
+class Execution:
+    """What one run produced."""
+
+    success: bool
+    stdout: str = ""
+    stderr: str = ""
+    hooks: list[dict[str, Any]] = field(default_factory=list)
+    submitted: bool = False
+    submitted_answer: Any = None
+    killed: str | None = None
+    """`timeout`, `cpu_limit` or `crashed` when the process did not survive the run."""
+
+
+class InterpreterError(RuntimeError):
+    """The interpreter process could not be started (bad CSV, broken installation)."""
+
+
+class InterpreterLost(InterpreterError):
+    """After a killed run, replaying the earlier runs into a fresh process failed too."""
+
+
+class _Killed(Exception):
+    def __init__(self, how: str, detail: str) -> None:
+        super().__init__(detail)
+        self.how = how
+
+
+# The whole environment of the worker: nothing of the parent's leaks in (keys, tokens, proxies).
+_BASE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "PYTHONHASHSEED": "0",  # set and dict-of-set iteration order must not vary between replays
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONIOENCODING": "utf-8",
+    "OPENBLAS_NUM_THREADS": "1",  # BLAS thread pools would reserve address space per thread
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MPLBACKEND": "Agg",
+    # pandas' string columns use pyarrow, whose default allocator reserves ~1 GB of address space
+    # up front; the system allocator keeps RLIMIT_AS meaningful.
+    "ARROW_DEFAULT_MEMORY_POOL": "system",
+}
+
+
+class Interpreter:
+    """A persistent Python interpreter over one CSV, in a worker process started on first use."""
+
+    def __init__(self, csv_source: str, seed: int, limits: Limits | None = None) -> None:
+        self.csv_source = csv_source
+        self.seed = seed
+        self.limits = limits or Limits()
+        self.history: list[tuple[str, str]] = []  # (cell, code) of runs the process survived
+        self.restarts = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._workdir: str | None = None
+        self._log: IO[bytes] | None = None
+        self._buffer = bytearray()
+        self._finalizer: weakref.finalize | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id (also its process group id), while it runs."""
+        return self._proc.pid if self._proc is not None else None
+
+    # -- running code ----------------------------------------------------------------------------
+
+    def run(self, code: str, cell: str) -> Execution:
+        """Run `code` as cell `cell` (e.g. `<turn 2>`), within the limits."""
+        if self._proc is None:
+            self._spawn()
+        try:
+            reply = self._request(
+                {"op": "run", "code": code, "cell": cell}, self.limits.timeout_s
+            )
+        except _Killed as killed:
+            self._restore()
+            note = (
+                "The interpreter was restarted and the code of the earlier turns run again, "
+                "so what they defined is back."
+            )
+            return Execution(success=False, stderr=f"{killed}\n{note}\n", killed=killed.how)
+        self.history.append((cell, code))
+        return Execution(
+            success=bool(reply["success"]),
+            stdout=reply["stdout"],
+            stderr=reply["stderr"],
+            hooks=reply["hooks"],
+            submitted=bool(reply["submitted"]),
+            submitted_answer=reply["submitted_answer"],
+        )
+
+    def _restore(self) -> None:
+        """A fresh process with the earlier runs replayed into it (their output is discarded)."""
+        self._stop()
+        self.restarts += 1
+        self._spawn()
+        for cell, code in self.history:
+            try:
+                self._request({"op": "run", "code": code, "cell": cell}, self.limits.timeout_s)
+            except _Killed as killed:
+                self._stop()
+                raise InterpreterLost(
+                    f"re-running {cell} in a fresh interpreter failed: {killed}"
+                ) from None
+
+    # -- the process -----------------------------------------------------------------------------
+
+    def _spawn(self) -> None:
+        self._workdir = tempfile.mkdtemp(prefix="harness-data-analysis-")
+        self._log = tempfile.TemporaryFile()  # the worker's fd 1 and 2: C-level output, crashes
+        env = {**_BASE_ENV, "HOME": self._workdir, "TMPDIR": self._workdir}
+        self._proc = subprocess.Popen(
+            # -s: no user site-packages; -P: the working directory is not on sys.path.
+            [sys.executable, "-s", "-P", "-m", "harness_data_analysis.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            cwd=self._workdir,
+            env=env,
+            start_new_session=True,  # its own process group, killed as a whole
+            close_fds=True,
+        )
+        self._buffer.clear()
+        self._finalizer = weakref.finalize(
+            self, _kill_group, self._proc, self._workdir, self._log
+        )
+        limits = asdict(self.limits)
+        try:
+            reply = self._request(
+                {"op": "init", "csv_source": self.csv_source, "seed": self.seed, "limits": limits},
+                self.limits.startup_timeout_s,
+            )
+        except _Killed as killed:
+            self._stop()
+            raise InterpreterError(f"the interpreter did not start: {killed}") from None
+        if not reply.get("ok"):
+            self._stop()
+            raise InterpreterError(f"{self.csv_source}: {reply.get('error')}")
+
+    def _request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(json.dumps(message).encode("utf-8") + b"\n")
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            raise self._death() from None
+        line = self._read_line(time.monotonic() + timeout_s, timeout_s)
+        try:
+            return json.loads(line)
+        except ValueError:
+            self._kill()
+            raise _Killed("crashed", "the interpreter sent an unreadable reply") from None
+
+    def _read_line(self, deadline: float, timeout_s: float) -> bytes:
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._kill()
+                raise _Killed(
+                    "timeout",
+                    f"TimeoutError: the code ran longer than {timeout_s:g} s and was stopped",
+                )
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    raise self._death()
+                self._buffer += chunk
+        line, _, rest = bytes(self._buffer).partition(b"\n")
+        self._buffer[:] = rest
+        return line
+
+    def _death(self) -> _Killed:
+        """Why the worker went away (it closed its pipe), once it is reaped."""
+        assert self._proc is not None
+        try:
+            code = self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # it closed the pipe but lives on: stop it
+            self._kill()
+            code = self._proc.returncode
+        self._kill()  # whatever it started may still be running
+        if code == -signal.SIGXCPU:
+            return _Killed(
+                "cpu_limit",
+                f"the code used more than {self.limits.cpu_s:g} s of CPU time and was stopped",
+            )
+        how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        detail = f"the interpreter process died ({how})"
+        tail = self._log_tail()
+        return _Killed("crashed", f"{detail}\n{tail}" if tail else detail)
+
+    def _log_tail(self, chars: int = 2000) -> str:
+        if self._log is None:
+            return ""
+        self._log.seek(0, os.SEEK_END)
+        size = self._log.tell()
+        self._log.seek(max(0, size - chars))
+        return self._log.read().decode("utf-8", "replace").strip()
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            _signal_group(self._proc.pid)
+            self._proc.wait()
+
+    def _stop(self) -> None:
+        """Kill the process group and forget the process (its working directory goes too)."""
+        if self._finalizer is not None:
+            self._finalizer()  # idempotent: kills, reaps, removes the directory, closes the log
+            self._finalizer = None
+        self._proc, self._workdir, self._log = None, None, None
+
+    def close(self) -> None:
+        """Stop the worker and everything it started. Idempotent."""
+        self._stop()
+
+
+def _signal_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # the group is already empty
+
+
+def _kill_group(proc: subprocess.Popen[bytes], workdir: str, log: IO[bytes]) -> None:
+    """Also run by the garbage collector when a session is dropped without close()."""
+    _signal_group(proc.pid)
+    proc.wait()
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None:
+            stream.close()
+    log.close()
+    shutil.rmtree(workdir, ignore_errors=True)
