@@ -8,12 +8,13 @@ equals nothing but itself, so an object whose `__eq__` always returns True canno
 Encoded forms: JSON null/bool/str and finite-or-not floats as themselves; ints as JSON numbers
 (or {"i": hex} when large); {"l": [...]} list, {"t": [...]} tuple, {"d": [[k, v], ...]} dict,
 {"s": [...]} set and {"f": [...]} frozenset (items sorted by their encoding, so the encoding of
-a value does not depend on hash order), {"b": hex} bytes, {"c": [re, im]} complex,
+a value does not depend on hash order), {"b": hex} bytes, {"c": [re, im]} complex, {"y": name} built-in type,
 {"o": class name, "a": {field: value}} object, {"x": description} opaque.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
 from typing import Any
 
@@ -61,6 +62,8 @@ def encode(value: Any, depth: int = 0) -> Any:
         return {"b": bytes(value).hex()}
     if isinstance(value, complex):
         return {"c": [complex.__complex__(value).real, complex.__complex__(value).imag]}
+    if isinstance(value, type) and getattr(builtins, value.__name__, None) is value:
+        return {"y": value.__name__}  # int, str, list... (MBPP passes types as arguments)
     if hasattr(type(value), "tolist") and type(value).__module__.startswith("numpy"):
         return encode(value.tolist(), depth + 1)  # numpy scalars and arrays: their Python value
     state = getattr(value, "__dict__", None)
@@ -112,6 +115,9 @@ def decode(data: Any, classes: dict[str, Any] | None = None, depth: int = 0) -> 
         obj = object.__new__(cls)
         obj.__dict__.update({k: decode(v, classes, d) for k, v in data["a"].items()})
         return obj
+    if "y" in data:
+        cls = getattr(builtins, str(data["y"]), None)
+        return cls if isinstance(cls, type) else Opaque(f"type {data['y']}")
     if "x" in data:
         return Opaque(str(data["x"]))
     raise ValueError(f"unknown tag in encoded value: {sorted(data)}")

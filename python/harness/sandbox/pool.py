@@ -285,7 +285,8 @@ class Sandbox:
         if self.level >= IsolationLevel.NAMESPACES:
             command = [self.capabilities.bwrap, *bwrap_namespace_args(),
                        "--ro-bind", "/", "/", "--size", str(self.tmp_bytes), "--tmpfs", "/tmp",
-                       "--proc", "/proc", "--dev", "/dev", "--chdir", "/", "--cap-drop", "ALL"]
+                       "--proc", "/proc", "--dev", "/dev", *_python_mounts(),
+                       "--chdir", "/", "--cap-drop", "ALL"]
             for cap in _CAPABILITIES:
                 command += ["--cap-add", cap]
             command += [sys.executable, *worker_args, "--tmp-root", "/tmp"]
@@ -333,6 +334,44 @@ class Sandbox:
     def describe(self) -> dict[str, Any]:
         return {"level": self.level.label, "minimum": self.minimum.label, "workers": self.size,
                 "limits": self.limits.to_dict(), "capabilities": self.capabilities.to_dict()}
+
+
+def _python_mounts() -> list[str]:
+    """bubblewrap arguments that let the sample uid import Python when it is installed below a
+    directory other users cannot enter (pyenv under /root): that directory is replaced by an
+    empty tmpfs (hiding the rest of it, e.g. /root/.ssh) and only Python's own paths are bound
+    back read-only."""
+    wanted = {sys.base_prefix, sys.prefix, sys.exec_prefix,
+              os.path.dirname(os.path.realpath(sys.executable)), *_import_path().split(os.pathsep)}
+    hidden: set[str] = set()
+    binds: set[str] = set()
+    for path in filter(None, wanted):
+        path = os.path.realpath(path)
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts)):
+            ancestor = "/" + "/".join(parts[:depth])
+            try:
+                closed = not os.stat(ancestor).st_mode & 0o001
+            except OSError:
+                break
+            if closed:
+                hidden.add(ancestor)
+                binds.add(path)
+                break
+    args: list[str] = []
+    for directory in sorted(hidden):
+        args += ["--tmpfs", directory]
+    between = {
+        os.path.dirname(path)[: len(top) + 1 + i]
+        for path in binds for top in hidden if path.startswith(top + "/")
+        for i, ch in enumerate(os.path.dirname(path)[len(top) + 1 :] + "/") if ch == "/"
+    }
+    for directory in sorted(d for d in between if d not in hidden):
+        args += ["--perms", "0755", "--dir", directory]  # bubblewrap would make them 0700
+    for path in sorted(binds):
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    return args
 
 
 def _import_path() -> str:
