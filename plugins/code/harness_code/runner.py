@@ -10,7 +10,6 @@
   recorded results. The test's own assertions thus decide, on data only.
 - `run_pytest`: a pytest file in-process, conftest files and plugin autoloading off, outcomes
   reported by our plugin on the results channel.
-- `run_script`: a program run as `python file.py` would (exit code and output only).
 """
 
 from __future__ import annotations
@@ -193,7 +192,7 @@ def _run_unit(action: Any, line: int, is_test: bool) -> dict[str, Any]:
     return {"line": line, "test": is_test, "ok": True}
 
 
-# -- pytest and plain scripts ---------------------------------------------------------------------
+# -- pytest ---------------------------------------------------------------------
 
 
 class _Reporter:
@@ -228,9 +227,3 @@ def run_pytest(payload: dict[str, Any], results: BinaryIO) -> None:
     code = pytest.main(args, plugins=[_Reporter(results)])
     raise SystemExit(int(code))
 
-
-def run_script(payload: dict[str, Any], results: BinaryIO) -> None:
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins,
-                                 "__file__": os.path.abspath("main.py")}
-    sys.argv = ["main.py"]
-    exec(compile(payload["code"], "main.py", "exec"), namespace)
