@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.rlvr.prepare import entry_point_of, mbpp_tests
+
 
 class ProblemFileError(ValueError):
     """A problem file that cannot be used; the message names the file, line and field."""
@@ -101,25 +103,6 @@ def load_humaneval(path: str | os.PathLike[str] | None = None) -> dict[str, Prob
     return problems
 
 
-def mbpp_tests(row: dict[str, Any]) -> str:
-    """`def test_solution():` with every assert of `test_list` and `challenge_test_list`, after
-    the row's setup code and imports."""
-    asserts = list(row.get("test_list") or []) + list(row.get("challenge_test_list") or [])
-    header = [*(row.get("test_imports") or []), row.get("test_setup_code") or ""]
-    body = "\n".join("    " + a.strip() for a in asserts) or "    pass"
-    head = "\n".join(h for h in header if h.strip())
-    return (head + "\n\n" if head else "") + "def test_solution():\n" + body + "\n"
-
-
-def mbpp_entry_point(code: str) -> str:
-    """The first `def name(` of the reference code."""
-    for line in code.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("def ") and "(" in stripped:
-            return stripped[4 : stripped.index("(")].strip()
-    return ""
-
-
 def load_mbpp(path: str | os.PathLike[str]) -> dict[str, Problem]:
     """MBPP problems by task id (an int, looked up as its string). Accepts the original rows
     (`text`/`prompt`, `code`, `test_list`...) and ours (`tests`, `solution`)."""
@@ -130,10 +113,10 @@ def load_mbpp(path: str | os.PathLike[str]) -> dict[str, Problem]:
         code = _field(path, line, row, "code", "solution")
         tests = row["tests"] if "tests" in row else mbpp_tests(
             {**row, "test_list": _field(path, line, row, "test_list")}
-        )
+        )[0]
         problems[str(task_id)] = Problem(
             task_id=task_id, prompt=_field(path, line, row, "prompt", "text"),
-            entry_point=row.get("entry_point") or mbpp_entry_point(code), tests=tests,
+            entry_point=row.get("entry_point") or entry_point_of(code), tests=tests,
             reference=code, test_function="test_solution", params={},
         )
     return problems
