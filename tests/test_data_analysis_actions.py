@@ -30,7 +30,8 @@ def test_several_python_blocks_run_in_order_and_other_languages_are_ignored():
 
 
 def test_indented_blocks_are_dedented():
-    assert parse_action("1. Step:\n   ```python\n   x = 1\n   y = 2\n   ```", 1000).code == "x = 1\ny = 2"
+    text = "1. Step:\n   ```python\n   x = 1\n   y = 2\n   ```"
+    assert parse_action(text, 1000).code == "x = 1\ny = 2"
 
 
 @pytest.mark.parametrize(

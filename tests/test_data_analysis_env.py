@@ -152,9 +152,8 @@ def test_an_exception_is_a_valid_step_with_the_traceback(env):
 
 def test_syntax_errors_and_sys_exit_do_not_end_the_session(env):
     task = env.task("iris-column_mean-00")
-    session = play(
-        env, task, seed=0, actions=[fenced("def f(:"), fenced("raise SystemExit(3)"), fenced("1 + 1")]
-    )
+    actions = [fenced("def f(:"), fenced("raise SystemExit(3)"), fenced("1 + 1")]
+    session = play(env, task, seed=0, actions=actions)
     assert "SyntaxError" in session.steps[0].observation[0].content
     assert "SystemExit" in session.steps[1].observation[0].content
     assert session.steps[2].observation[0].content == "[stdout]:\n2\n"
@@ -226,7 +225,8 @@ def test_an_infinite_loop_is_stopped_by_the_deadline_and_the_session_goes_on():
 def test_the_cpu_limit_stops_a_busy_loop():
     env = DataAnalysisEnvironment(csvs=["iris"], exec_timeout_s=120, cpu_s=1, memory_mb=1024)
     task = env.task("iris-column_mean-00")
-    session = play(env, task, seed=0, actions=[fenced("while True:\n    pass"), fenced("print('ok')")])
+    actions = [fenced("while True:\n    pass"), fenced("print('ok')")]
+    session = play(env, task, seed=0, actions=actions)
     assert session.steps[0].status.reason == "cpu_limit"
     assert "CPU time" in session.steps[0].observation[0].content
     assert session.steps[1].observation[0].content == "[stdout]:\nok\n"
@@ -255,7 +255,8 @@ def test_when_replay_after_a_kill_fails_the_episode_ends_with_a_clear_reason(tmp
     marker = str(tmp_path / "ran-once")
     # The first cell behaves differently the second time it runs: it loops forever.
     first = (
-        f"import os, time\nif os.path.exists({marker!r}):\n    while True:\n        time.sleep(0.01)\n"
+        f"import os, time\nif os.path.exists({marker!r}):\n"
+        "    while True:\n        time.sleep(0.01)\n"
         f"open({marker!r}, 'w').close()"
     )
     session = play(env, task, seed=0, actions=[fenced(first), fenced("while True:\n    pass")])
@@ -276,9 +277,8 @@ def test_output_is_capped_and_the_observation_cut_in_the_middle(env):
 
 def test_hook_and_submit_reject_values_that_are_not_json(env):
     task = env.task("iris-column_mean-00")
-    session = play(
-        env, task, seed=0, actions=[fenced("hook(object(), name='o')"), fenced("submit(pd.concat([df] * 10))")]
-    )
+    actions = [fenced("hook(object(), name='o')"), fenced("submit(pd.concat([df] * 10))")]
+    session = play(env, task, seed=0, actions=actions)
     assert "TypeError" in session.steps[0].observation[0].content
     assert "over the limit" in session.steps[1].observation[0].content  # 150 rows as records
     assert not session.done
@@ -303,7 +303,7 @@ def test_the_model_code_gets_a_cleared_environment_and_no_stdin(env, monkeypatch
 def test_no_process_is_left_behind_after_close(env):
     task = env.task("iris-column_mean-00")
     session = env.start(task, seed=0)
-    session.step(fenced("import subprocess\nchild = subprocess.Popen(['sleep', '600'])\nprint(child.pid)"))
+    session.step(fenced("import subprocess\nprint(subprocess.Popen(['sleep', '600']).pid)"))
     worker = session.interpreter.pid
     child = int(session.steps[0].info["execution"]["stdout"])
     assert alive(worker) and alive(child)

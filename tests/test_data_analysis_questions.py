@@ -1,4 +1,4 @@
-"""The CSVs (scikit-learn's bundled files, user paths) and the question templates with gold programs."""
+"""The CSVs (scikit-learn's bundled files, user paths) and the question templates."""
 
 from __future__ import annotations
 
@@ -98,7 +98,8 @@ def test_questions_are_deterministic_and_depend_on_the_csv():
     again = make_questions(load_frame(iris), iris, per_template=2)
     assert [q.data for q in first] == [q.data for q in again]
     other = make_questions(load_frame(wine), wine, per_template=2)
-    assert {q.data["question_text"] for q in first}.isdisjoint(q.data["question_text"] for q in other)
+    texts = {q.data["question_text"] for q in first}
+    assert texts.isdisjoint(q.data["question_text"] for q in other)
 
 
 def test_a_user_csv_gets_the_templates_its_columns_allow(tmp_path):

@@ -1,4 +1,4 @@
-"""Normalisation and hashing of values (seed 000 rules), pinned with golden JSON texts and hashes."""
+"""Normalisation and hashing of values (seed 000 rules), pinned with golden texts and hashes."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ GOLDEN = [
         '[{"a": 1, "b": "x", "c": 2.5}, {"a": 2, "b": "y", "c": null}]',
         "c5715e4c4f384e23", id="frame-records",
     ),
-    pytest.param(pd.Series(["setosa"]), "setosa", '"setosa"', "1d3ffeffd4b2230e", id="series-size-1"),
+    pytest.param(
+        pd.Series(["setosa"]), "setosa", '"setosa"', "1d3ffeffd4b2230e", id="series-size-1"
+    ),
     pytest.param(
         pd.Series({"setosa": 0.246, "versicolor": 1.326, "virginica": 2.026}),
         {"setosa": 0.246, "versicolor": 1.326, "virginica": 2.026},

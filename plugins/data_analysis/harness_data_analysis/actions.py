@@ -3,8 +3,8 @@
 The code is the content of every ```python block (also ```py, ```python3 or a bare ```), in
 order, dedented and joined by a blank line; blocks tagged with another language are left alone.
 The closing fence may follow code on the same line (```` df.mean()``` ````). The reasoning is
-the text before the first code block. A message is invalid when it is too long, has no code block (or only an
-unterminated one), or its code is blank; the `reason` names which.
+the text before the first code block. A message is invalid when it is too long, has no code
+block (or only an unterminated one), or its code is blank; the `reason` names which.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ ARGS: dict[str, tuple[tuple[type, ...], Any]] = {
 
 
 class DataAnalysisEnvironment(Environment):
-    """Questions from templates over CSV files; see the module docstring and docs/data_analysis.md."""
+    """Template questions over CSV files (see the module docstring and docs/data_analysis.md)."""
 
     name = "data-analysis"
     version = __version__

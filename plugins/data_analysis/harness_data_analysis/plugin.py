@@ -1,4 +1,4 @@
-"""Registers the `data-analysis` environment (entry point `data_analysis` in the `harness` group)."""
+"""Registers the `data-analysis` environment (entry point `data_analysis`, group `harness`)."""
 
 from harness.plugins import hookimpl
 

@@ -1,4 +1,4 @@
-"""Question templates: a question, a hint and a gold program, instantiated per CSV with seeded params.
+"""Question templates: question, hint and gold program, instantiated per CSV with seeded params.
 
 Each template picks its parameters (columns, thresholds, a group value) from the DataFrame with a
 `random.Random` seeded from (CSV, template, attempt), so a CSV always yields the same questions.
@@ -46,10 +46,9 @@ class Profile:
                 continue  # names are pasted into question text and into the gold program's strings
             series = frame[column]
             distinct = series.nunique(dropna=True)
-            is_number = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(
-                series
-            )
-            if is_number and pd.api.types.is_integer_dtype(series) and distinct <= MAX_INTEGER_CODES:
+            types = pd.api.types
+            is_number = types.is_numeric_dtype(series) and not types.is_bool_dtype(series)
+            if is_number and types.is_integer_dtype(series) and distinct <= MAX_INTEGER_CODES:
                 groups.append(column)
             elif is_number and distinct >= 7:
                 numeric.append(column)
@@ -170,7 +169,9 @@ TEMPLATES: tuple[Template, ...] = (
         name="value_range",
         difficulty="easy",
         n_steps=2,
-        question="What is the range (maximum minus minimum) of `{col}`? Round to {decimals} decimals.",
+        question=(
+            "What is the range (maximum minus minimum) of `{col}`? Round to {decimals} decimals."
+        ),
         hint="Subtract the column's min() from its max().",
         program=(
             "spread = df[{col!r}].max() - df[{col!r}].min()\n"
@@ -266,7 +267,7 @@ TEMPLATES: tuple[Template, ...] = (
             "In the row with the largest `{col}`, what is the value of `{target_col}`? "
             "If several rows share the largest value, take the first of them."
         ),
-        hint="idxmax() gives the index label of the first largest value; look the row up with .loc.",
+        hint="idxmax() gives the index label of the first largest value; .loc looks the row up.",
         program=(
             "row = df[{col!r}].idxmax()\n"
             'hook(row, name="row", description="index of the largest {col}")\n'
@@ -298,7 +299,7 @@ TEMPLATES: tuple[Template, ...] = (
             "Which other numeric column has the strongest Pearson correlation (largest absolute "
             "value) with `{col}`? Consider every numeric column of the table."
         ),
-        hint="Correlate the numeric columns, take {col!r}'s column, drop {col!r} itself, use abs().",
+        hint="Correlate the numeric columns, take {col!r}'s column, drop {col!r}, use abs().",
         program=(
             'corr = df.select_dtypes("number").corr()[{col!r}].drop({col!r}).abs()\n'
             'hook(corr.round(4), name="abs_corr", description="|r| of each column with {col}")\n'

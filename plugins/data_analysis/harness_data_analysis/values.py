@@ -11,9 +11,9 @@ JSON values, with the seed's rules:
 
 What the seed leaves open, decided here: numpy arrays, tuples and sets → lists (sets sorted by
 their JSON text); NaN, ±inf, None, pd.NA and NaT → null (so every value is valid JSON);
-timestamps → ISO strings; dict keys → strings exactly as `json.dumps` writes them (`1` → `"1"`,
-`True` → `"true"`, `None` → `"null"`), other keys (tuples of a MultiIndex) → `str()` of their
-normalised form. Anything else is a TypeError naming the type.
+timestamps → ISO strings; dict keys → strings exactly as `json.dumps` writes them (`1` →
+`"1"`, `True` → `"true"`, `None` → `"null"`), other keys (tuples of a MultiIndex) → `str()` of
+their normalised form. Anything else is a TypeError naming the type.
 
 `value_hash(value)` = first 16 hex characters of sha256 of `json.dumps(normalise(value),
 sort_keys=True)` (Python's default separators and ASCII escaping), as the seed computes it.
@@ -116,8 +116,8 @@ def value_hash(value: Any) -> str:
 def answers_match(submitted: JsonValue, truth: JsonValue, decimals: int | None = None) -> bool:
     """True when two normalised answers are equal up to the numeric tolerance.
 
-    Numbers (never booleans) match when |a − b| ≤ 0.5·10^−decimals (+1e-12 for float noise) if
-    the question asked for `decimals` decimals, else when they agree to 1e-9 relative; so 13.0
+    Numbers (never booleans) match when |a − b| ≤ 0.5·10^−decimals (+1e-12 for float noise)
+    if the question asked for `decimals` decimals, else when they agree to 1e-9 relative; so 13.0
     matches 13 and 13.094 matches 13.09 at 2 decimals. Strings, booleans and null match exactly;
     lists match item by item, dicts key by key (same keys).
     """

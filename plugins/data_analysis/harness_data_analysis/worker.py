@@ -9,9 +9,10 @@ captured per cell, capped.
 
 Requests and replies, one JSON object per line:
 
-    {"op": "init", "csv_source": ..., "seed": ..., "limits": {...}}  -> {"ok": true} | {"ok": false, "error": ...}
-    {"op": "run", "code": ..., "cell": "<turn 0>"}                 -> {"success", "stdout", "stderr",
-                                                                       "hooks", "submitted", "submitted_answer"}
+    {"op": "init", "csv_source": ..., "seed": ..., "limits": {...}}
+        -> {"ok": true} | {"ok": false, "error": ...}
+    {"op": "run", "code": ..., "cell": "<turn 0>"}
+        -> {"success", "stdout", "stderr", "hooks", "submitted", "submitted_answer"}
 
 The namespace holds `df`, `pd`, `np`, `submit(answer)` and `hook(value, name=...)`. Resource limits
 (address space, CPU time, file size, open files) are set here, on itself, after pandas is
@@ -43,7 +44,7 @@ from harness_data_analysis.values import dumps, normalise, value_hash
 
 
 class Submitted(BaseException):
-    """Raised by submit() to stop the cell; a BaseException so `except Exception` does not eat it."""
+    """Raised by submit() to stop the cell; a BaseException, so `except Exception` lets it by."""
 
 
 class CappedText(io.TextIOBase):
@@ -123,11 +124,12 @@ class Kernel:
         depends_on: list[str] | None = None,
         description: str = "",
     ) -> Any:
-        """Record an intermediate value; returns it unchanged, so `x = hook(expr, name="x")` works."""
+        """Record an intermediate value; returns it, so `x = hook(expr, name="x")` works."""
         normalised = self._checked(value, "hook()")
         frame = sys._getframe(1)
         call = self._call_site(frame)
-        variable = call.args[0].id if call and call.args and isinstance(call.args[0], ast.Name) else None
+        first = call.args[0] if call is not None and call.args else None
+        variable = first.id if isinstance(first, ast.Name) else None
         if name is None:
             name = variable or f"value_{self.n_hooks}"
         name = str(name)
@@ -277,7 +279,7 @@ class Kernel:
 
 
 def _stored_names(stmt: ast.AST) -> set[str]:
-    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]  # type: ignore[attr-defined]
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]  # type: ignore
     return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
 
 
@@ -285,7 +287,8 @@ def _loaded_names(node: ast.AST) -> set[str]:
     value = node.value if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign) else node
     if value is None:
         return set()
-    return {n.id for n in ast.walk(value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    names = (n for n in ast.walk(value) if isinstance(n, ast.Name))
+    return {n.id for n in names if isinstance(n.ctx, ast.Load)}
 
 
 def _apply_limits(limits: dict[str, Any]) -> None:
