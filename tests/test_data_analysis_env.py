@@ -280,8 +280,16 @@ def test_hook_and_submit_reject_values_that_are_not_json(env):
     actions = [fenced("hook(object(), name='o')"), fenced("submit(pd.concat([df] * 10))")]
     session = play(env, task, seed=0, actions=actions)
     assert "TypeError" in session.steps[0].observation[0].content
-    assert "over the limit" in session.steps[1].observation[0].content  # 150 rows as records
+    assert "over the limit" in session.steps[1].observation[0].content  # 1500 rows as records
     assert not session.done
+
+
+def test_one_turn_records_at_most_a_hundred_hooks(env):
+    task = env.task("iris-column_mean-00")
+    session = play(env, task, seed=0, actions=[fenced("for i in range(500):\n    hook(i)")])
+    execution = session.steps[0].info["execution"]
+    assert len(execution["hooks"]) == 100
+    assert "already recorded 100 values" in execution["stderr"]
 
 
 def test_the_model_code_gets_a_cleared_environment_and_no_stdin(env, monkeypatch):

@@ -56,6 +56,8 @@ class Limits:
     """Characters of stdout and of stderr kept per run; the rest is counted, not kept."""
     value_chars: int = 100_000
     """Largest hook or submit value, as JSON text."""
+    hooks_per_run: int = 100
+    """Hooks one run may record (a hook in a long loop would bloat the episode record)."""
     startup_timeout_s: float = 120.0
     """Wall-clock seconds to start the process and load the CSV."""
 

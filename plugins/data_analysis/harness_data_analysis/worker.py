@@ -125,6 +125,11 @@ class Kernel:
         description: str = "",
     ) -> Any:
         """Record an intermediate value; returns it, so `x = hook(expr, name="x")` works."""
+        if len(self.cell_hooks) >= self.limits["hooks_per_run"]:
+            raise RuntimeError(
+                f"hook(): this code already recorded {len(self.cell_hooks)} values, the most "
+                "one turn may record; hook fewer values (not one per loop iteration)"
+            )
         normalised = self._checked(value, "hook()")
         frame = sys._getframe(1)
         call = self._call_site(frame)
