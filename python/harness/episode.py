@@ -147,7 +147,7 @@ class Env(_Record):
     """The environment (plugin) that ran the episode, so results can be traced and reproduced."""
 
     name: str = Field(min_length=1)
-    """Plugin name, e.g. `connections`, `data_analysis`, `search`, `code`."""
+    """Plugin name, e.g. `connections`, `data-analysis`, `search`, `code`."""
     version: str = Field(min_length=1)
     """Version of the env plugin; rules can change between versions."""
     args: JsonObject = Field(default_factory=dict)

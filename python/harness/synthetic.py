@@ -395,7 +395,7 @@ def _build_data_analysis(rng: random.Random, amount: int, seed: int, target: int
     rec: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "episode_id": "ep-template",
-        "env": {"name": "data_analysis", "version": "0.4.2", "args": {"max_turns": 6, "exec_timeout_s": 30}},
+        "env": {"name": "data-analysis", "version": "0.4.2", "args": {"max_turns": 6, "exec_timeout_s": 30}},
         "task": {"id": qid, "split": "train", "data": {"csv_source": "data/cities_2024.csv", "question": question}},
         "model": {"name": "meta-llama/Llama-3.1-70B-Instruct", "backend": "openai"},
         "sampling": {"temperature": 0.0, "max_tokens": 2048},
@@ -414,7 +414,7 @@ def _build_data_analysis(rng: random.Random, amount: int, seed: int, target: int
         ],
         "usage": {"prompt_tokens": sum(s["usage"]["prompt_tokens"] for s in steps),
                   "completion_tokens": sum(s["usage"]["completion_tokens"] for s in steps)},
-        "provenance": _provenance(rng, seed, {"data_analysis": "0.4.2", "openai": "1.2.0"}),
+        "provenance": _provenance(rng, seed, {"harness-data-analysis": "0.4.2", "openai": "1.2.0"}),
         "info": {"final_answer_hash": question["ground_truth_hash"], "timing": {"gold_s": round(rng.uniform(1, 60), 3)}},
     }
     if failed:
