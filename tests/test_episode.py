@@ -436,7 +436,7 @@ def test_load_skip_counts(two_files):
     loader = load_episodes(["a.jsonl", "b.jsonl"], errors="skip")
     with pytest.warns(UserWarning, match="2 record"):
         names = [ep.env.name for ep in loader]
-    assert names == ["connections", "code", "data_analysis"]
+    assert names == ["connections", "code", "data-analysis"]
     assert (loader.records, loader.invalid, loader.malformed) == (5, 2, 1)
     assert loader.errors == []
 
@@ -456,7 +456,7 @@ def test_load_accepts_a_single_path(two_files, tmp_path):
     loader = load_episodes("b.jsonl", errors="skip")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert [ep.env.name for ep in loader] == ["data_analysis"]
+        assert [ep.env.name for ep in loader] == ["data-analysis"]
     with pytest.raises(ValueError):
         load_episodes("b.jsonl", errors="ignore")
 

@@ -105,7 +105,7 @@ def test_content_is_realistic(sample):
     assert any(len(r["steps"]) >= 5 for r in records if r["env"]["name"] == "connections")
     assert any(
         "\n" in s["info"]["code"] and "\\" in s["info"]["code"] and '"' in s["info"]["code"]
-        for r in records if r["env"]["name"] == "data_analysis" for s in r["steps"]
+        for r in records if r["env"]["name"] == "data-analysis" for s in r["steps"]
     )
 
 

@@ -5,7 +5,7 @@ Used by the README demo and by the JSONL benchmarks. Every record is a valid epi
 
 - `connections`: multi-turn word-group games (correct / one_away / incorrect / invalid / auto),
   some of them doctored (with a `parent` link and `resumed_from_guess_history`);
-- `data_analysis`: pandas code turns with long code strings (quotes, backslashes, tabs,
+- `data-analysis`: pandas code turns with long code strings (quotes, backslashes, tabs,
   newlines), stdout, value hooks, verdicts, and a failed episode with an `error`;
 - `search`: search / documents / answer traces with long documents;
 - `code`: MBPP / HumanEval style single-turn episodes with pass / fail / no_verdict verdicts.
@@ -51,7 +51,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 __all__ = ["SyntheticStats", "write_synthetic_episodes", "KINDS", "MIN_RECORD_BYTES", "MAX_RECORD_BYTES"]
 
-KINDS = ("connections", "data_analysis", "search", "code")
+KINDS = ("connections", "data-analysis", "search", "code")
 MIN_RECORD_BYTES = 1024
 MAX_RECORD_BYTES = 20 * 1024
 _TEMPLATES_PER_KIND = 12
@@ -546,7 +546,7 @@ def _build_code(rng: random.Random, amount: int, seed: int, target: int, variant
 
 _BUILDERS: dict[str, Callable[[random.Random, int, int, int, int], Built]] = {
     "connections": _build_connections,
-    "data_analysis": _build_data_analysis,
+    "data-analysis": _build_data_analysis,
     "search": _build_search,
     "code": _build_code,
 }
