@@ -46,12 +46,11 @@ def build_backend(config: RolloutConfig) -> Backend:
     return plugins.get("backend", config.backend)(**kwargs)
 
 
-def content_settings(config: RolloutConfig, model_name: str) -> dict[str, Any]:
+def content_settings(config: RolloutConfig) -> dict[str, Any]:
     """The settings that decide what the episodes contain: a rerun must match them to resume.
     (Backend arguments such as concurrency, timeouts or the server address may change.)"""
     settings = config.to_dict()
     settings.pop("backend_args")
-    settings["model"] = model_name
     return settings
 
 
@@ -109,15 +108,17 @@ async def agenerate_shard(
 ) -> dict[str, Any]:
     store = ShardStore(out_dir, shard_index, config.num_shards, chunk_size=chunk_size,
                        commit_every=commit_every)
-    if store.complete():
-        return json.loads(store.manifest_path.read_text(encoding="utf-8"))
+    settings = content_settings(config)
+    finished = store.finished_manifest(settings)
+    if finished is not None:
+        return finished
     registry = plugins.registry()
     env = env or build_env(config)
     own_backend = backend is None
     backend = backend or build_backend(config)
     try:
         items = shard_items(plan(env, config, backend.model_name), shard_index, config.num_shards)
-        done = store.open(content_settings(config, backend.model_name))
+        done = store.open(settings)
         todo = [item for item in items if item.episode_id not in done]
         ctx = RunContext(env=env, backend=backend, config=config, run_id=uuid.uuid4().hex,
                          plugins=registry.versions(), keep_prompt_ids=keep_prompt_ids)
@@ -137,6 +138,7 @@ async def agenerate_shard(
         if own_backend:
             await backend.aclose()
     manifest = shard_manifest(store, config, env, backend, shard_index, ctx.run_id, registry.versions())
+    manifest["settings"] = settings
     store.finish(manifest)
     return manifest
 

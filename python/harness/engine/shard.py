@@ -55,29 +55,27 @@ class ShardStore:
 
     # -- state -------------------------------------------------------------------------------
 
-    def complete(self) -> bool:
-        return self.manifest_path.exists() and self.path.exists()
+    def finished_manifest(self, settings: dict[str, Any]) -> dict[str, Any] | None:
+        """The manifest of the finished shard (None while unfinished), if made with `settings`."""
+        if not (self.manifest_path.exists() and self.path.exists()):
+            return None
+        manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        _same_settings(self.manifest_path, manifest.get("settings", {}), settings, self.path)
+        return manifest
 
-    def open(self, config: dict[str, Any]) -> set[str]:
+    def open(self, settings: dict[str, Any]) -> set[str]:
         """Prepare for writing; return the ids of the episodes already committed."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.chunks_dir.mkdir(exist_ok=True)
         for leftover in self.chunks_dir.glob(".*.tmp"):  # a commit that a kill interrupted
             leftover.unlink()
         run_file = self.chunks_dir / "run.json"
-        config = json.loads(json.dumps(config))  # compare as JSON (tuples read back as lists)
         if run_file.exists():
             before = json.loads(run_file.read_text(encoding="utf-8"))
-            changed = sorted(k for k in set(before) | set(config) if before.get(k) != config.get(k))
-            if changed:
-                raise ConfigMismatch(
-                    f"{run_file}: the committed episodes were generated with other settings "
-                    f"({', '.join(f'{k}: {before.get(k)!r} -> {config.get(k)!r}' for k in changed)}); "
-                    f"use another output directory or remove {self.chunks_dir}"
-                )
+            _same_settings(run_file, before, settings, self.chunks_dir)
         else:
             with atomic_write(run_file) as f:
-                json.dump(config, f, indent=2, sort_keys=True)
+                json.dump(settings, f, indent=2, sort_keys=True)
         chunks = self.chunk_files()
         if chunks:
             self._next_chunk = int(chunks[-1].stem.split("-")[1]) + 1
@@ -117,3 +115,14 @@ class ShardStore:
             json.dump(manifest, f, indent=2, sort_keys=True, ensure_ascii=False)
             f.write("\n")
         shutil.rmtree(self.chunks_dir)
+
+
+def _same_settings(where: Path, before: dict[str, Any], now: dict[str, Any], remove: Path) -> None:
+    now = json.loads(json.dumps(now))  # compare as JSON (tuples read back as lists)
+    changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+    if changed:
+        raise ConfigMismatch(
+            f"{where}: these episodes were generated with other settings "
+            f"({', '.join(f'{k}: {before.get(k)!r} -> {now.get(k)!r}' for k in changed)}); "
+            f"use another output directory or remove {remove}"
+        )
