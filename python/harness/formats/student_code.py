@@ -37,8 +37,9 @@ def _check_variant(variant: str) -> tuple[str, bool]:
 
 
 def _stage_label(inp: dict[str, Any]) -> str:
-    key = "stage" if "stage" in inp else "quantile"
-    value = require(inp, key, str, "/INPUT")
+    if "stage" not in inp and "quantile" not in inp:
+        raise RecordError("/INPUT/stage", "required field is missing (nor is quantile there)")
+    value = require(inp, "stage" if "stage" in inp else "quantile", str, "/INPUT")
     # submission_first -> SUBMISSION FIRST, submission_q0 -> SUBMISSION Q0
     return value.replace("_", " ").upper()
 
