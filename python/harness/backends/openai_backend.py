@@ -19,6 +19,7 @@ stored; servers do not return token ids, so `completion_ids` stays empty.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -33,6 +34,7 @@ RETRYABLE = (
     openai.InternalServerError,
     openai.APIConnectionError,  # includes APITimeoutError
     openai.APIResponseValidationError,
+    json.JSONDecodeError,  # a 200 whose body is cut off or not JSON
 )
 
 
@@ -106,7 +108,8 @@ class OpenAIBackend(Backend):
         if s.seed is not None:
             body["seed"] = s.seed % 2**63
         if self.logprobs:
-            body["logprobs"] = True
+            # top_logprobs too: some servers (llama.cpp) return nothing without it
+            body["logprobs"], body["top_logprobs"] = True, 1
         extra = {**self.extra_body, **s.extra}
         if s.top_k is not None and s.top_k > 0:
             extra["top_k"] = s.top_k
