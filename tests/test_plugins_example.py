@@ -89,3 +89,39 @@ def test_plays_an_episode_and_replays_it(installed):
     result = json.loads(out)
     assert result["won"] is True and result["same"] is True
     assert result["versions"]["harness-guess-number"] == "1.0.0"
+
+
+def test_end_to_end_rollouts_then_training_rows(installed, tmp_path):
+    """The plugin's environment through the real engine (scripted backend), then its formatter."""
+    # Every episode guesses 5 then 8 then 3: a win exactly when the secret is one of them.
+    responses = ["<guess>5</guess>", "<guess>8</guess>", "<guess>3</guess>"]
+    out = tmp_path / "rollouts"
+    gen = subprocess.run(
+        [sys.executable, "-m", "harness", "rollouts", "generate", "--env", "guess-number",
+         "--env-args", '{"max_turns": 3}', "--split", "train", "--backend", "scripted",
+         "--backend-args", json.dumps({"responses": responses}), "--samples", "8",
+         "--out", str(out), "--quiet"],
+        capture_output=True, text=True, env=installed,
+    )
+    assert gen.returncode == 0, gen.stderr
+    [shard] = sorted(out.glob("shard-*.jsonl"))
+    episodes = [json.loads(line) for line in shard.read_text().splitlines()]
+    assert len(episodes) == 3 * 8  # three train tasks, eight samples each
+    assert all(e["provenance"]["plugins"]["harness-guess-number"] == "1.0.0" for e in episodes)
+    won = [e for e in episodes if e["outcome"]["success"]]
+    assert won and len(won) < len(episodes)
+    assert all(e["info"]["secret"] in (5, 8, 3) for e in won)
+
+    rows_path = tmp_path / "won.jsonl"
+    fmt = subprocess.run(
+        [sys.executable, "-m", "harness", "format", "run", "guess-number-transcripts",
+         str(shard), "-o", str(rows_path)],
+        capture_output=True, text=True, env=installed,
+    )
+    assert fmt.returncode == 0, fmt.stderr
+    rows = [json.loads(line) for line in rows_path.read_text().splitlines()]
+    assert len(rows) == len(won)
+    for row, episode in zip(rows, won):
+        assistant = [m["content"] for m in row["messages"] if m["role"] == "assistant"]
+        assert assistant == [s["action"] for s in episode["steps"]]
+        assert assistant[-1] == f"<guess>{episode['info']['secret']}</guess>"
