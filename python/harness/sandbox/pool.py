@@ -40,7 +40,10 @@ STARTUP_SECONDS = 120.0
 """How long a worker may take to start (bubblewrap + interpreter + preloads on a loaded machine)."""
 GRACE_SECONDS = 60.0
 """Slack over a sample's wall limit before the parent gives up on the worker itself."""
-_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
+_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER",
+                 "CAP_KILL")
+"""What the worker keeps inside bubblewrap: switching a sample to its uid, owning and cleaning
+its directory, killing its processes. Everything else is dropped."""
 
 _uid_lock = threading.Lock()
 _uids_in_use: set[int] = set()

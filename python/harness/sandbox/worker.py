@@ -55,6 +55,7 @@ class Worker:
         module, _, attribute = request["entry"].partition(":")
         entry = getattr(importlib.import_module(module), attribute)
         self.counter += 1
+        self.killed = 0
         sample_dir = os.path.join(self.tmp_root, f"sample-{self.counter}")
         os.mkdir(sample_dir, 0o700)
         if self.uid is not None:
@@ -73,9 +74,9 @@ class Worker:
         finally:
             for fd in (out_r, err_r, res_r):
                 os.close(fd)
-            leftovers = self._kill_sample(pid)
+            self._kill_sample(pid)
             shutil.rmtree(sample_dir, ignore_errors=True)
-        reply["survivors_killed"] = leftovers
+        reply["survivors_killed"] = self.killed
         return reply, result
 
     def _collect(
@@ -152,21 +153,20 @@ class Worker:
         }
         return reply, bytes(result[:result_cap])
 
-    def _kill_sample(self, pid: int) -> int:
-        """Kill the sample's process group, then every process left under the sample uid.
-        Returns how many leftovers had to be killed by uid (daemons that left the group)."""
+    def _kill_sample(self, pid: int) -> None:
+        """Kill the sample's process group, then every process left under the sample uid;
+        `self.killed` counts those (daemons that left the group, or a group past its deadline)."""
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         if self.uid is None:
-            return 0
-        killed = 0
+            return
         for _ in range(1000):
-            alive = [p for p in _live_pids_of(self.uid) if p != pid]
+            alive = _live_pids_of(self.uid)  # zombies (the reaped-to-be main process) excluded
             if not alive:
-                return killed
-            killed += len(alive)
+                return
+            self.killed += len(alive)
             reaper = os.fork()
             if reaper == 0:
                 # kill(-1) as the sample uid reaches exactly the processes of that uid (and the
