@@ -23,11 +23,11 @@ def check(as_json: bool, minimum: str | None) -> None:
     Exit status 1 when the best level is below the configured minimum: the sandbox would
     refuse to run untrusted code here.
     """
-    from harness.sandbox import IsolationLevel, configured_minimum, detect
+    from harness.sandbox.levels import IsolationLevel, configured_minimum, default_level, detect
 
     caps = detect()
     floor = IsolationLevel.parse(minimum) if minimum else configured_minimum()
-    active = min(caps.best, IsolationLevel.NAMESPACES)
+    active = default_level(caps.best, floor)
     report = {**caps.to_dict(), "active": active.label, "minimum": floor.label,
               "ok": active >= floor}
     if as_json:

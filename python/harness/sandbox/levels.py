@@ -120,6 +120,12 @@ def detect() -> Capabilities:
     return Capabilities(root=root, bwrap=bwrap, bwrap_works=works, pidfd=pidfd, notes=notes)
 
 
+def default_level(best: IsolationLevel, minimum: IsolationLevel) -> IsolationLevel:
+    """The level used when none is asked for: `namespaces` (fast, pre-warmed workers), or the
+    minimum when that is higher (and the machine allows it)."""
+    return max(min(best, IsolationLevel.NAMESPACES), min(minimum, best))
+
+
 def configured_minimum(default: str | IsolationLevel = IsolationLevel.NAMESPACES) -> IsolationLevel:
     """The minimum level: `HARNESS_SANDBOX_MINIMUM` when set, else `default`."""
     raw = os.environ.get(MINIMUM_VAR)

@@ -30,6 +30,7 @@ from harness.sandbox.levels import (
     SandboxUnavailable,
     bwrap_namespace_args,
     configured_minimum,
+    default_level,
     detect,
 )
 from harness.sandbox.limits import Limits
@@ -207,9 +208,7 @@ class Sandbox:
         self.capabilities = detect()
         best = self.capabilities.best
         self.minimum = configured_minimum() if minimum is None else IsolationLevel.parse(minimum)
-        wanted = (
-            min(best, IsolationLevel.NAMESPACES) if level is None else IsolationLevel.parse(level)
-        )
+        wanted = default_level(best, self.minimum) if level is None else IsolationLevel.parse(level)
         if wanted > best:
             raise SandboxUnavailable(
                 f"isolation level {wanted.label!r} asked for, but this machine allows at most "

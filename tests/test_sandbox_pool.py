@@ -1,0 +1,150 @@
+"""harness.sandbox on its own: levels, limits, output caps, deadlines, failures, refusal."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import cli
+from harness.sandbox import IsolationLevel, Limits, Sandbox, SandboxUnavailable, detect
+
+SCRIPT = "harness.sandbox.scripts:run_script"
+GENEROUS = Limits(wall_seconds=120.0, cpu_seconds=120)
+
+
+@pytest.fixture(scope="module")
+def box():
+    with Sandbox(workers=2, preload=["harness.sandbox.scripts"], limits=GENEROUS) as sandbox:
+        yield sandbox
+
+
+def run(sandbox: Sandbox, code: str, **limits):
+    return sandbox.run(SCRIPT, {"code": code}, limits=sandbox.limits.with_(**limits))
+
+
+def test_machine_allows_the_default_level():
+    caps = detect()
+    assert caps.best >= IsolationLevel.NAMESPACES, caps.notes
+    assert caps.bwrap_works
+
+
+def test_isolation_facts_inside_a_sample(box):
+    code = (
+        "import json, os, socket, sys\n"
+        "facts = {'uid': os.getuid(), 'cwd': os.getcwd(), 'env': dict(os.environ),\n"
+        "         'stdin': sys.stdin.read(), 'tmp': os.listdir('/tmp')}\n"
+        "try:\n    open('/etc/harness-sandbox-probe', 'w')\n    facts['root_fs'] = 'writable'\n"
+        "except OSError as exc:\n    facts['root_fs'] = exc.errno\n"
+        "open('own-file', 'w').write('mine')\nfacts['own_file'] = open('own-file').read()\n"
+        "facts['interfaces'] = [name for _, name in socket.if_nameindex()]\n"
+        "print(json.dumps(facts))\n"
+    )
+    result = run(box, code)
+    assert result.status == "exited" and result.exit_code == 0, result
+    facts = json.loads(result.stdout)
+    assert facts["uid"] != 0 and facts["uid"] != os.getuid()
+    assert facts["cwd"].startswith("/tmp/sample-")
+    assert facts["tmp"] == [os.path.basename(facts["cwd"])]  # no other sample's directory
+    assert facts["stdin"] == ""
+    assert facts["root_fs"] == 30  # EROFS: a read-only view of the host
+    assert facts["own_file"] == "mine"
+    assert facts["interfaces"] == ["lo"]  # its own network namespace
+    assert set(facts["env"]) == {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONHASHSEED"}
+
+
+def test_exit_codes_signals_and_results_channel(box):
+    assert run(box, "raise SystemExit(3)").exit_code == 3
+    crashed = run(box, "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)")
+    assert (crashed.status, crashed.signal) == ("signaled", 11)
+    written = run(box, "import os\nos.write(3, b'payload')\nprint('out')")
+    assert (written.result, written.stdout) == (b"payload", "out\n")
+    failing = run(box, "raise ValueError('boom')")
+    assert failing.exit_code == 1 and "ValueError: boom" in failing.stderr
+
+
+def test_wall_clock_deadline_kills_the_whole_group(box):
+    code = "import os, time\nfor _ in range(3):\n    os.fork()\ntime.sleep(3600)\n"
+    result = run(box, code, wall_seconds=2.0)
+    assert result.status == "timeout"
+    assert result.survivors_killed >= 1
+    assert run(box, "print('next')").stdout == "next\n"
+
+
+def test_output_is_capped_and_drained(box):
+    result = run(box, "import sys\nsys.stdout.write('a' * 1_000_000)\nsys.stderr.write('b' * 10)",
+                 output_bytes=1000)
+    assert result.status == "exited"
+    assert result.stdout == "a" * 1000 and result.stdout_bytes == 1_000_000
+    assert result.stderr == "b" * 10
+    flooded = run(box, "while True:\n    print('x' * 4096)", output_kill_bytes=1 << 20)
+    assert flooded.status == "output_limit"
+
+
+def test_memory_file_size_and_process_limits(box):
+    memory = run(box, "x = bytearray(600 * 1024 * 1024)", memory_bytes=256 << 20)
+    assert memory.exit_code == 1 and "MemoryError" in memory.stderr
+    big = run(box, "open('f', 'wb').write(b'x' * 2_000_000)", file_size_bytes=1 << 20)
+    assert big.status == "signaled" or "File too large" in big.stderr
+    forks = run(box, "import os\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n"
+                     "            import time; time.sleep(60)\n        n += 1\n"
+                     "except OSError:\n    print(n)\n", processes=8)
+    assert forks.status == "exited" and int(forks.stdout) < 8
+    files = run(box, "fs = []\ntry:\n    while True:\n        fs.append(open('/dev/null'))\n"
+                     "except OSError:\n    print(len(fs))\n", open_files=16)
+    assert int(files.stdout) < 16
+
+
+def test_a_dead_worker_is_an_infrastructure_failure_then_replaced():
+    with Sandbox(workers=1, preload=["harness.sandbox.scripts"], limits=GENEROUS) as sandbox:
+        sandbox.warm_up()
+        (pid,) = sandbox.worker_pids()
+        os.kill(pid, 9)
+        failed = run(sandbox, "print(1)")
+        assert failed.status == "error" and failed.infrastructure_failure
+        assert failed.error
+        assert run(sandbox, "print(2)").stdout == "2\n"
+
+
+def test_refuses_below_the_configured_minimum(monkeypatch):
+    with pytest.raises(SandboxUnavailable, match="refusing to run untrusted code"):
+        Sandbox("process", minimum="namespaces")
+    monkeypatch.setenv("HARNESS_SANDBOX_MINIMUM", "strict")
+    with pytest.raises(SandboxUnavailable, match="minimum is 'strict'"):
+        Sandbox("namespaces")
+    with Sandbox(workers=1) as sandbox:  # without a level asked for, the minimum is used
+        assert sandbox.level is IsolationLevel.STRICT
+    with pytest.raises(ValueError, match="unknown isolation level"):
+        Sandbox("bogus")
+
+
+@pytest.mark.parametrize("level", ["none", "process", "strict"])
+def test_other_levels_run_samples(level):
+    with Sandbox(level, minimum="none", workers=1, preload=["harness.sandbox.scripts"],
+                 limits=GENEROUS) as sandbox:
+        result = run(sandbox, "import os\nprint(os.getuid())")
+        assert result.status == "exited" and result.level == level
+        assert (int(result.stdout) == 0) == (level == "none")
+        assert run(sandbox, "print('again')").stdout == "again\n"
+
+
+def test_cli_check_reports_the_level():
+    result = CliRunner().invoke(cli, ["sandbox", "check", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["active"] == "namespaces" and report["ok"]
+    strict = CliRunner().invoke(cli, ["sandbox", "check", "--minimum", "strict", "--json"])
+    assert strict.exit_code == 0, strict.output  # strict is available: it becomes the default
+    assert json.loads(strict.output)["active"] == "strict"
+    text = CliRunner().invoke(cli, ["sandbox", "check"])
+    assert "isolation level: namespaces" in text.output
+
+
+def test_cli_run_executes_a_file(tmp_path):
+    script = tmp_path / "hello.py"
+    script.write_text("import os\nprint('hello from', os.getcwd())\n")
+    result = CliRunner().invoke(cli, ["sandbox", "run", str(script)])
+    assert result.exit_code == 0, result.output
+    assert "hello from /tmp/sample-" in result.output
