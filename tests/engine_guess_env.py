@@ -1,11 +1,13 @@
 """A tiny real environment for the engine tests: guess the task's secret word within a few turns.
 
 Actions containing `FAIL` make `step` raise (an environment bug the engine must record), so
-tests can mix failing episodes into a run.
+tests can mix failing episodes into a run. Each step notes whether it ran on the event loop's
+thread, and `prompt_padding` words make the prompt as long as a test needs.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from harness.environment import Environment, Session, Summary
@@ -29,7 +31,7 @@ class GuessSession(Session):
             status=StepStatus(valid=True, label="correct" if won else "incorrect"),
             reward=1.0 if won else 0.0,
             done=last,
-            info={"turn": len(self.steps)},
+            info={"turn": len(self.steps), "main_thread": threading.current_thread() is threading.main_thread()},
         )
 
     def summary(self) -> Summary:
@@ -62,6 +64,7 @@ class GuessEnv(Environment):
         session.rng.shuffle(order)
         session.prompt = [
             Message(role="system", content="Guess the secret word."),
-            Message(role="user", content=f"Task {task.id}. Hints: {', '.join(order)}."),
+            Message(role="user", content=f"Task {task.id}. Hints: {', '.join(order)}."
+                    + " pad" * self.args.get("prompt_padding", 0)),
         ]
         return session
