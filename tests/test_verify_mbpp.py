@@ -1,0 +1,81 @@
+"""MBPP verification on our own MBPP-shaped fixture (the real MBPP is not in any package)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness_code import MBPPVerifier
+from harness_code.problems import ProblemFileError
+
+FIXTURE = Path(__file__).parent / "fixtures" / "code" / "mbpp_small.jsonl"
+
+
+@pytest.fixture(scope="module")
+def mbpp() -> MBPPVerifier:
+    return MBPPVerifier(FIXTURE, timeout=60.0)
+
+
+def test_reference_solutions_pass(mbpp):
+    ids = [json.loads(line)["task_id"] for line in FIXTURE.read_text().splitlines()]
+    results = mbpp.verify_batch([mbpp.problems[str(i)].reference for i in ids], ids)
+    assert [r.verdict for r in results] == ["pass"] * len(ids)
+
+
+def test_task_ids_are_ints_or_their_strings(mbpp):
+    code = "def largest(a, b, c):\n    return max(a, b, c)\n"
+    assert mbpp.verify(code, task_id=5).success
+    assert mbpp.verify(code, task_id="5").success
+    assert mbpp.verify(code, task_id=6).error == "No test cases found for task: 6"
+
+
+def test_challenge_tests_count(mbpp):
+    # count_vowels has 3 tests plus one challenge test; this one fails only the challenge.
+    code = "def count_vowels(s):\n    return sum(ch in 'aeiou' for ch in s.lower()) if s else None\n"
+    result = mbpp.verify(code, 20)
+    assert result.verdict == "fail"
+    assert (result.details["tests_passed"], result.details["tests_total"]) == (3, 4)
+
+
+def test_objects_and_types_cross_the_boundary(mbpp):
+    chain = (
+        "class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\n\n"
+        "def chain_length(pairs, n):\n    best, end = 0, float('-inf')\n"
+        "    for p in sorted(pairs, key=lambda p: p.b):\n        if p.a > end:\n"
+        "            best, end = best + 1, p.b\n    return best\n"
+    )
+    assert mbpp.verify(chain, 610).success
+    drop = "def drop_type(items, kind):\n    return [x for x in items if type(x) is not kind]\n"
+    assert mbpp.verify(drop, 520).success
+    assert not mbpp.verify("def drop_type(items, kind):\n    return list(items)\n", 520).success
+
+
+def test_partial_credit():
+    partial = MBPPVerifier(FIXTURE, timeout=60.0, partial_credit=True)
+    result = partial.verify("def largest(a, b, c):\n    return c\n", 5)
+    assert result.verdict == "fail" and result.reward == pytest.approx(1 / 3)
+    strict = MBPPVerifier(FIXTURE, timeout=60.0)
+    assert strict.verify("def largest(a, b, c):\n    return c\n", 5).reward == 0.0
+
+
+def test_bad_problem_files_name_file_line_and_field(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"task_id": 1, "text": "x", "code": "def f(): pass", "test_list": []}\n'
+                   '{"task_id": 2, "text": "y", "test_list": []}\n')
+    with pytest.raises(ProblemFileError, match=r"bad.jsonl:2: missing field 'code' or 'solution'"):
+        MBPPVerifier(bad)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n")
+    with pytest.raises(ProblemFileError, match=r"broken.jsonl:1: not valid JSON"):
+        MBPPVerifier(broken)
+
+
+def test_a_reference_that_fails_its_tests_gives_no_verdict(tmp_path):
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text(json.dumps({"task_id": 700, "text": "t", "code": "def f(x):\n    return x",
+                                 "test_list": ["assert f(1) == 2"]}) + "\n")
+    result = MBPPVerifier(wrong, timeout=60.0).verify("def f(x):\n    return x + 1\n", 700)
+    assert result.verdict == "no_verdict" and result.reward is None
+    assert "reference solution of task 700 fails" in result.error
