@@ -1,0 +1,63 @@
+"""kill -9 of a real generation run (the CLI, the search environment, the scripted backend) at
+random moments, repeated, then a rerun to the end: exactly one valid record per (task, sample)."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+from collections import Counter
+
+from harness.episode import validate_episode
+
+TASKS, SAMPLES, CHUNK = 53, 8, 4  # the search environment has 53 tasks
+RESPONSES = ["<think>look it up</think><search>harbour town founded</search>", "<answer>1412</answer>"]
+
+
+def command(out) -> list[str]:
+    return [sys.executable, "-m", "harness", "rollouts", "generate", "--env", "search",
+            "--backend", "scripted", "--backend-args", json.dumps({"responses": RESPONSES}),
+            "--samples", str(SAMPLES), "--chunk-size", str(CHUNK), "--concurrency", "16",
+            "--quiet", "-o", str(out)]
+
+
+def committed(out) -> int:
+    return len(list(out.glob("*.chunks/chunk-*.jsonl")))
+
+
+def test_kill_9_at_random_moments_then_resume(tmp_path):
+    rng = random.Random()
+    total_chunks = TASKS * SAMPLES // CHUNK
+    kills = 0
+    for _ in range(6):
+        target = rng.randrange(total_chunks // 2)  # kill once this many chunks are on disk
+        process = subprocess.Popen(command(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while committed(tmp_path) < target:  # the kill lands wherever the run happens to be
+            try:
+                process.wait(timeout=0.005)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+        process.send_signal(signal.SIGKILL)
+        kills += process.wait() == -signal.SIGKILL
+        if (tmp_path / "shard-00000-of-00001.jsonl").exists():
+            break
+    assert kills >= 1
+    kept = committed(tmp_path)
+    finished = subprocess.run(command(tmp_path), capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+
+    shard = tmp_path / "shard-00000-of-00001.jsonl"
+    lines = shard.read_text(encoding="utf-8").split("\n")
+    assert lines[-1] == ""
+    records = [validate_episode(json.loads(line), path=str(shard), line=i + 1) for i, line in enumerate(lines[:-1])]
+    counts = Counter((str(e.task.id), e.sample_index) for e in records)
+    assert len(counts) == TASKS * SAMPLES
+    assert set(counts.values()) == {1}
+    assert not list(tmp_path.glob("*.chunks"))
+    if kept:  # the rerun kept what the killed runs had committed instead of redoing it
+        assert len({e.provenance.run_id for e in records}) >= 2
+    manifest = json.loads((tmp_path / "shard-00000-of-00001.manifest.json").read_text())
+    assert manifest["counts"]["episodes"] == TASKS * SAMPLES
