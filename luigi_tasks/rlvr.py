@@ -73,6 +73,6 @@ class PassAtK(luigi.Task):
             benchmark.build_checkpoints(specs), problems, verifier, n=self.n,
             temperature=self.temperature, ks=list(self.ks), max_tokens=self.max_tokens,
         )
-        # The plot first: the JSON report is the task's completion marker... both are atomic.
+        # Both writes are atomic; a crash between them leaves the JSON missing, so the task reruns.
         benchmark.plot_report(report, self.output()["png"].path)
         benchmark.write_report(report, self.output()["json"].path)
