@@ -32,6 +32,7 @@ from harness.formats.data_analysis import (
     to_sft_standard,
 )
 from harness.formats.base import Formatter
+from harness.formats.prm_mc import add_mc_arguments, run_mc
 from harness.formats.writers import open_writer
 
 __all__ = [
@@ -162,14 +163,18 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: data/training/{input stem}_{format}.jsonl)")
     parser.add_argument("--include-unverified", action="store_true",
                         help="keep episodes whose gold answer was not verified (default: verified only)")
-    parser.add_argument("--label-mode", default="episode", choices=[m for m in LABEL_MODES if m != "mc"],
-                        help="prm labels: episode (1.0 if verified, the seed's) or first-error "
-                        "(step labels against the gold trace). Monte Carlo labels: `harness format prm-mc`")
+    parser.add_argument("--label-mode", default="episode", choices=LABEL_MODES,
+                        help="prm labels: episode (1.0 if verified, the seed's), first-error "
+                        "(step labels against the gold trace) or mc (share of continuations by "
+                        "--backend that reach a correct answer)")
     parser.add_argument("--merge-assistant", action="store_true",
                         help="sft-standard: join consecutive assistant messages (turns without output)")
     parser.add_argument("--lenient", action="store_true",
                         help="leave malformed lines out (counted) instead of stopping at the first")
+    add_mc_arguments(parser)
     args = parser.parse_args(argv)
+    if args.label_mode == "mc":
+        return run_mc(parser, args)
     try:
         output, n_episodes, n_rows = prepare(
             args.input, args.format, args.output, include_unverified=args.include_unverified,

@@ -82,6 +82,9 @@ class Item:
     """The episode's own seed (the environment's randomness)."""
     sampler_seed: int
     """The backend's seed for the first turn; turn k uses `sampler_seed + k`."""
+    actions: tuple[str, ...] = ()
+    """Assistant messages replayed into the session before the model's first turn (continuing
+    an episode from a prefix, as Monte Carlo step labels do); none for a fresh episode."""
 
 
 def select_tasks(env: Environment, config: RolloutConfig) -> list[Task]:

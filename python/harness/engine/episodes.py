@@ -77,7 +77,7 @@ async def run_episode(ctx: RunContext, item: Item) -> Episode:
     session: Session | None = None
     error: BaseException | None = None
     try:
-        session = await asyncio.to_thread(ctx.env.start, item.task, item.seed)
+        session = await asyncio.to_thread(ctx.env.start, item.task, item.seed, item.actions)
         while not session.done:
             if len(session.steps) >= ctx.config.max_turns:
                 session.end("max_turns_reached")
