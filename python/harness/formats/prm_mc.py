@@ -72,7 +72,6 @@ class _Turn:
     """One turn of a gold trace that has PRM steps, and what its continuations gave."""
 
     record_index: int
-    position: int  # index in the trace's turns
     steps: int  # PRM samples this turn yields
     correct: int = 0
     finished: int = 0
@@ -144,7 +143,7 @@ async def amc_labels(
                 steps = len(hashes) + (answer is not None)
                 if not steps:
                     continue
-                entry = _Turn(r, position, steps)
+                entry = _Turn(r, steps)
                 turns.append(entry)
                 prefix = recorded[: position + 1]
                 actions = tuple(turn_action(t) for t in prefix)
