@@ -1,0 +1,67 @@
+"""Real Luigi runs of GenerateRollouts: shards as separate tasks with atomic targets, the run
+manifest, resume through Luigi's completeness, the gpu resource of vLLM shards, and the README's
+command on the embedded model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+
+import luigi
+
+from harness.episode import load_episodes
+from luigi_tasks.rollouts import GenerateRolloutShard, GenerateRollouts
+
+RESPONSES = ["<think>hm</think><search>founded</search>", "<answer>1412</answer>"]
+
+
+def scripted_run(out, **overrides) -> GenerateRollouts:
+    return GenerateRollouts(env="search", backend="scripted", backend_args={"responses": RESPONSES},
+                            limit=5, samples_per_task=2, num_shards=3, output_dir=str(out), **overrides)
+
+
+def test_shards_then_the_run_manifest(tmp_path):
+    task = scripted_run(tmp_path)
+    assert luigi.build([task], local_scheduler=True, log_level="WARNING")
+    shards = task.requires()
+    assert [s.shard_index for s in shards] == [0, 1, 2] and all(s.complete() for s in shards)
+    episodes = list(load_episodes(sorted(tmp_path.glob("shard-*.jsonl"))))
+    assert Counter((str(e.task.id), e.sample_index) for e in episodes) == {
+        (str(t), s): 1 for t in {e.task.id for e in episodes} for s in range(2)}
+    assert len(episodes) == 10
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["totals"]["episodes"] == 10 and len(manifest["shards"]) == 3
+
+
+def test_a_missing_shard_is_redone_alone(tmp_path):
+    assert luigi.build([scripted_run(tmp_path)], local_scheduler=True, log_level="WARNING")
+    kept = (tmp_path / "shard-00000-of-00003.jsonl").read_bytes()
+    (tmp_path / "shard-00001-of-00003.manifest.json").unlink()
+    (tmp_path / "manifest.json").unlink()
+    assert luigi.build([scripted_run(tmp_path)], local_scheduler=True, log_level="WARNING")
+    assert (tmp_path / "shard-00000-of-00003.jsonl").read_bytes() == kept
+    assert (tmp_path / "shard-00001-of-00003.manifest.json").exists()
+
+
+def test_vllm_shards_need_a_gpu():
+    common = {"env": "search", "shard_index": 0}
+    assert GenerateRolloutShard(backend="vllm", **common).resources == {"gpu": 1}
+    assert GenerateRolloutShard(backend="transformers", **common).resources == {}
+
+
+def test_the_readme_command_on_the_embedded_model(tmp_path):
+    # the README's main command, made smaller (one task, one short turn) for the test suite
+    result = subprocess.run(
+        [sys.executable, "-m", "luigi", "--module", "luigi_tasks.rollouts", "GenerateRollouts",
+         "--env", "connections", "--local-scheduler", "--limit", "1", "--max-turns", "1", "--max-tokens", "8"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ":) because there were no failed tasks" in result.stdout + result.stderr
+    out = tmp_path / "data" / "rollouts" / "connections"
+    [episode] = list(load_episodes(out / "shard-00000-of-00001.jsonl"))
+    assert episode.model.name == "smollm2-135m-instruct" and len(episode.steps) == 1
+    assert episode.outcome.reason == "max_turns_reached"
+    assert json.loads((out / "manifest.json").read_text())["totals"]["episodes"] == 1
