@@ -8,19 +8,28 @@ PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test
+.PHONY: setup demo test bubblewrap
 
 # Creates the virtual environment and installs the harness (building the Rust extension), its
 # Luigi tasks and first-party plugins, with the test dependencies. Re-running it only rebuilds
 # what changed.
 setup:
+	@command -v bwrap >/dev/null || $(MAKE) --no-print-directory bubblewrap
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --editable '.[test]' --editable ./luigi_tasks \
 	  $(addprefix --editable ./,$(PLUGINS))
 
+# The sandbox's strongest isolation runs each sample under bubblewrap. Installed when apt-get is
+# there and allowed; otherwise `harness sandbox check` says which level the machine gives.
+bubblewrap:
+	-(apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1 || \
+	  echo "bubblewrap not installed: run 'harness sandbox check' to see the isolation level" >&2
+
+# The main job: rollouts of the Connections environment with the embedded default model.
 demo: setup
-	$(BIN)/harness demo
+	$(BIN)/luigi --module luigi_tasks.rollouts GenerateRollouts --env connections --local-scheduler
+	$(BIN)/harness jsonl count-by data/rollouts/connections/*.jsonl --key /outcome/reason
 
 # pytest exits 5 when it collects nothing: a suite that finds no test is broken, so say so.
 test: setup
