@@ -6,6 +6,10 @@ given only those calls (`run_calls`) and returns plain data. If every result equ
 reference's, the test would behave exactly as in the record run: pass. Otherwise a fresh judge
 process replays the test on the candidate's results (`replay`) and its assertions decide,
 statement by statement (the share passed is the partial-credit score).
+
+Judges run inside their own sandbox workers without a fork per call (`fork=False`): the code
+they run is the dataset's reference and tests, and what comes from the candidate is plain data
+(`harness_code.values`), never code. They never share a worker with candidates.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ class Judge:
             if key in self._plans:
                 return self._plans[key]
         run = self.judges.run(f"{RUNNER}:run_tests", self._payload(problem, "record"),
-                              limits=self.judge_limits)
+                              limits=self.judge_limits, fork=False)
         data = _load(run)
         if run.infrastructure_failure or data is None:
             # Not cached: the next sample retries.
@@ -130,7 +134,7 @@ class Judge:
 
     def _replay(self, problem: Problem, plan: Plan, outcomes: list[Any], details: dict[str, Any]) -> Outcome:
         payload = {**self._payload(problem, "replay"), "calls": plan.calls, "outcomes": outcomes}
-        run = self.judges.run(f"{RUNNER}:run_tests", payload, limits=self.judge_limits)
+        run = self.judges.run(f"{RUNNER}:run_tests", payload, limits=self.judge_limits, fork=False)
         if run.status == "timeout":
             return Outcome("fail", 0.0, "the tests timed out on the program's results",
                            {**details, "tests_passed": 0})

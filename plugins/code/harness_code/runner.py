@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import json
 import os
 import random
@@ -46,8 +47,15 @@ def _write(results: BinaryIO, obj: Any) -> None:
 
 def _namespace(name: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": name, "__builtins__": builtins}
-    exec(PRELUDE, namespace)
+    exec(_compiled(PRELUDE, "prelude.py"), namespace)
     return namespace
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(source: str, filename: str) -> Any:
+    """Compiled trusted code (reference programs, tests): a judge runs without a fork per call,
+    so it keeps what it compiled for the next sample of the same problem."""
+    return compile(source, filename, "exec")
 
 
 # -- candidate ----------------------------------------------------------------------------------
@@ -98,7 +106,7 @@ class _Judge:
     def __init__(self, payload: dict[str, Any]) -> None:
         self.mode = payload["mode"]
         self.reference = _namespace("reference")
-        exec(compile(payload["program"], "reference.py", "exec"), self.reference)
+        exec(_compiled(payload["program"], "reference.py"), self.reference)
         self.classes = {k: v for k, v in self.reference.items() if isinstance(v, type)}
         self.calls: list[list[Any]] = []
         self.outcomes: list[Any] = []
@@ -136,9 +144,11 @@ def _rebuild_exception(outcome: dict[str, Any]) -> BaseException:
     return RuntimeError(f"{outcome.get('raised')}: {message}")
 
 
-def _test_statements(test: str, function: str) -> list[ast.stmt] | None:
-    """The body of the test function, one statement per item, or None when it must run whole
-    (a top-level `return` in it cannot run outside the function)."""
+@functools.lru_cache(maxsize=512)
+def _test_statements(test: str, function: str) -> list[tuple[Any, int, bool]] | None:
+    """The body of the test function as (code, line, is a test) per statement, or None when it
+    must run whole (a top-level `return` in it cannot run outside the function). Cached: the
+    judge replays the same test for every sample of a problem."""
     for node in ast.parse(test).body:
         if isinstance(node, ast.FunctionDef) and node.name == function:
             body = list(node.body)
@@ -147,7 +157,11 @@ def _test_statements(test: str, function: str) -> list[ast.stmt] | None:
             if any(isinstance(n, (ast.Return, ast.Yield, ast.Nonlocal))
                    for stmt in body for n in _walk_same_scope(stmt)):
                 return None
-            return body
+            return [
+                (compile(ast.Module(body=[stmt], type_ignores=[]), "tests.py", "exec"),
+                 stmt.lineno, any(isinstance(n, ast.Assert) for n in ast.walk(stmt)))
+                for stmt in body
+            ]
     raise ValueError(f"the tests define no function {function!r}")
 
 
@@ -167,7 +181,7 @@ def run_tests(payload: dict[str, Any], results: BinaryIO) -> None:
     scope = dict(judge.reference)
     for name in payload["proxied"]:
         scope[name] = _Proxy(judge, name)
-    exec(compile(payload["test"], "tests.py", "exec"), scope)
+    exec(_compiled(payload["test"], "tests.py"), scope)
     for param, name in payload["params"].items():
         scope[param] = _Proxy(judge, name)
     statements = _test_statements(payload["test"], payload["function"])
@@ -177,10 +191,8 @@ def run_tests(payload: dict[str, Any], results: BinaryIO) -> None:
         args = [scope[p] for p in payload["params"]]
         report.append(_run_unit(lambda: scope[payload["function"]](*args), 1, True))
     else:
-        for stmt in statements:
-            code = compile(ast.Module(body=[stmt], type_ignores=[]), "tests.py", "exec")
-            is_test = any(isinstance(n, ast.Assert) for n in ast.walk(stmt))
-            report.append(_run_unit(lambda code=code: exec(code, scope), stmt.lineno, is_test))
+        for code, line, is_test in statements:
+            report.append(_run_unit(lambda code=code: exec(code, scope), line, is_test))
     _write(results, {"statements": report, "calls": judge.calls, "outcomes": judge.outcomes})
 
 

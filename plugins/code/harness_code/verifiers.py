@@ -72,11 +72,12 @@ class _Verifier:
     def verify_batch(
         self, codes: Sequence[str], task_ids: Sequence[str | int | None] | None = None, **kwargs: Any
     ) -> list[VerifyResult]:
-        """`verify` over many samples in parallel (one thread per sandbox worker), in order."""
+        """`verify` over many samples in parallel, in order. Two threads per worker: while one
+        sample is with a candidate worker, another can be with a judge."""
         ids = list(task_ids) if task_ids is not None else [None] * len(codes)
         if len(ids) != len(codes):
             raise ValueError(f"{len(codes)} codes but {len(ids)} task ids")
-        with ThreadPoolExecutor(self.workers) as pool:
+        with ThreadPoolExecutor(2 * self.workers) as pool:
             return list(pool.map(lambda pair: self.verify(pair[0], pair[1], **kwargs), zip(codes, ids)))
 
 
@@ -86,9 +87,14 @@ class _ReplayVerifier(_Verifier):
     def __init__(self, problems: dict[str, Problem], **options: Any) -> None:
         super().__init__(**options)
         self.problems = problems
+        # Judges run trusted code on plain data without a fork per call: a fresh sandbox per
+        # call (strict) would buy nothing for them, so they stay at namespaces at most.
+        judge_level = self.isolation
+        if judge_level is not None and IsolationLevel.parse(judge_level) > IsolationLevel.NAMESPACES:
+            judge_level = IsolationLevel.NAMESPACES
         self.judge = Judge(
             sandboxes.shared("candidate", self.isolation, self.workers),
-            sandboxes.shared("judge", self.isolation, self.workers),
+            sandboxes.shared("judge", judge_level, self.workers),
             self.limits,
             self.limits.with_(wall_seconds=max(30.0, self.limits.wall_seconds * 3),
                               cpu_seconds=max(30, self.limits.cpu_seconds * 3)),

@@ -7,27 +7,31 @@ See docs/sandbox.md. The pieces:
 - `pool`: the parent side (`Sandbox`, `RunResult`): pre-warmed workers, deadlines, failures;
 - `worker`: the worker process that forks one child per sample and cleans up after it;
 - `protocol`: the frames between them.
+
+Names are imported on first use: a worker imports `harness.sandbox.worker` only, and every
+module it holds makes each per-sample fork slower.
 """
 
-from harness.sandbox.levels import (
-    MINIMUM_VAR,
-    Capabilities,
-    IsolationLevel,
-    SandboxUnavailable,
-    configured_minimum,
-    detect,
-)
-from harness.sandbox.limits import Limits
-from harness.sandbox.pool import RunResult, Sandbox
+from __future__ import annotations
 
-__all__ = [
-    "MINIMUM_VAR",
-    "Capabilities",
-    "IsolationLevel",
-    "Limits",
-    "RunResult",
-    "Sandbox",
-    "SandboxUnavailable",
-    "configured_minimum",
-    "detect",
-]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "MINIMUM_VAR": "harness.sandbox.levels",
+    "Capabilities": "harness.sandbox.levels",
+    "IsolationLevel": "harness.sandbox.levels",
+    "SandboxUnavailable": "harness.sandbox.levels",
+    "configured_minimum": "harness.sandbox.levels",
+    "detect": "harness.sandbox.levels",
+    "Limits": "harness.sandbox.limits",
+    "RunResult": "harness.sandbox.pool",
+    "Sandbox": "harness.sandbox.pool",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'harness.sandbox' has no attribute {name!r}")

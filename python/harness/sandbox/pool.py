@@ -245,13 +245,18 @@ class Sandbox:
         *,
         files: dict[str, str] | None = None,
         limits: Limits | None = None,
+        fork: bool = True,
     ) -> RunResult:
-        """Run `entry(payload, results)` in a fresh sandboxed process; see `RunResult`."""
+        """Run `entry(payload, results)` in a fresh sandboxed process; see `RunResult`.
+
+        `fork=False` runs it inside a worker itself, without a fresh process, uid or resource
+        limits (still in the worker's namespaces, under the deadline): only for trusted code that
+        handles untrusted *data*, such as a judge replaying a test on a candidate's results."""
         if self._closed:
             raise RuntimeError("sandbox is closed")
         limits = limits or self.limits
         request = {"entry": entry, "payload": payload, "files": files or {},
-                   "limits": limits.to_dict()}
+                   "limits": limits.to_dict(), "fork": fork}
         slot = self._idle.get()
         try:
             return self._run_on(slot, request, limits)

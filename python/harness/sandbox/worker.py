@@ -15,12 +15,14 @@ them, so a sample cannot talk to the parent or forge a reply.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import gc
 import importlib
+import io
 import os
 import resource
-import selectors
+import select
 import shutil
 import signal
 import sys
@@ -32,6 +34,7 @@ from harness.sandbox.protocol import read_json, write_frame, write_json
 
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 SAMPLE_PATH = "/usr/local/bin:/usr/bin:/bin"
 RESULT_FD = 3
 
@@ -42,6 +45,8 @@ class Worker:
         self.tmp_root = tmp_root
         self.counter = 0
         self.libc = ctypes.CDLL(None, use_errno=True)
+        self.libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        self.children_file = f"/proc/self/task/{os.getpid()}/children"
         for module in preload:
             importlib.import_module(module)
         # Samples run as a fork of this process: freeze what is here so copy-on-write stays cheap.
@@ -54,6 +59,8 @@ class Worker:
         limits = request["limits"]
         module, _, attribute = request["entry"].partition(":")
         entry = getattr(importlib.import_module(module), attribute)
+        if not request.get("fork", True):
+            return self._run_inline(entry, request)
         self.counter += 1
         self.killed = 0
         sample_dir = os.path.join(self.tmp_root, f"sample-{self.counter}")
@@ -79,6 +86,39 @@ class Worker:
         reply["survivors_killed"] = self.killed
         return reply, result
 
+    def _run_inline(self, entry: Any, request: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        """Run a *trusted* entry point in this process, without a fork (a judge replaying a
+        test on plain data): still inside the worker's namespaces, under a deadline raised as an
+        exception. Saves a fork per call; never used for candidate code."""
+        limits = request["limits"]
+        results, out = io.BytesIO(), io.StringIO()
+        status, code = "exited", 0
+
+        def expire(signum: int, frame: Any) -> None:
+            raise _Deadline()
+
+        started = time.monotonic()
+        previous = signal.signal(signal.SIGALRM, expire)
+        signal.setitimer(signal.ITIMER_REAL, float(limits["wall_seconds"]))
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                entry(request.get("payload"), results)
+        except _Deadline:
+            status = "timeout"
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except BaseException:
+            code = 1
+            out.write(traceback.format_exc(limit=8))
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        text = out.getvalue()[-int(limits["output_bytes"]):]
+        reply = {"status": status, "exit_code": code if status == "exited" else None,
+                 "stdout": "", "stderr": text, "stderr_bytes": len(text),
+                 "wall_seconds": time.monotonic() - started}
+        return reply, results.getvalue()[: int(limits["result_bytes"])]
+
     def _collect(
         self, pid: int, started: float, limits: dict[str, Any], out_r: int, err_r: int, res_r: int
     ) -> tuple[dict[str, Any], bytes]:
@@ -91,11 +131,9 @@ class Worker:
         result = bytearray()
         status = None
         pidfd = os.pidfd_open(pid)
-        sel = selectors.DefaultSelector()
-        for fd in (out_r, err_r, res_r):
-            os.set_blocking(fd, False)
-            sel.register(fd, selectors.EVENT_READ)
-        sel.register(pidfd, selectors.EVENT_READ)
+        poller = select.poll()
+        for fd in (out_r, err_r, res_r, pidfd):
+            poller.register(fd, select.POLLIN)
         open_fds = 3
         try:
             while open_fds and status is None:
@@ -103,20 +141,16 @@ class Worker:
                 if remaining <= 0:
                     status = "timeout"
                     break
-                for key, _ in sel.select(remaining):
-                    fd = key.fd
+                for fd, _ in poller.poll(remaining * 1000):
                     if fd == pidfd:
                         # The main process is gone; whatever still holds a pipe open is a
                         # leftover (a daemon): kill it so the pipes reach end of file.
-                        sel.unregister(pidfd)
+                        poller.unregister(pidfd)
                         self._kill_sample(pid)
                         continue
-                    try:
-                        chunk = os.read(fd, 1 << 16)
-                    except BlockingIOError:
-                        continue
+                    chunk = os.read(fd, 1 << 16)  # poll said readable: this does not block
                     if not chunk:
-                        sel.unregister(fd)
+                        poller.unregister(fd)
                         open_fds -= 1
                         continue
                     if fd == res_r:
@@ -132,7 +166,6 @@ class Worker:
                     if totals[out_r] + totals[err_r] > kill_at:
                         status = "output_limit"
         finally:
-            sel.close()
             os.close(pidfd)
         if status is not None:
             self._kill_sample(pid)
@@ -154,32 +187,56 @@ class Worker:
         return reply, bytes(result[:result_cap])
 
     def _kill_sample(self, pid: int) -> None:
-        """Kill the sample's process group, then every process left under the sample uid;
-        `self.killed` counts those (daemons that left the group, or a group past its deadline)."""
+        """Kill the sample's process group, then every other process of the sample; count those
+        in `self.killed` (daemons that left the group). The worker is a child subreaper, so every
+        descendant of a sample that outlives its parent becomes the worker's own child: reading
+        the worker's children finds them without scanning /proc."""
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        if self.uid is None:
-            return
         for _ in range(1000):
-            alive = _live_pids_of(self.uid)  # zombies (the reaped-to-be main process) excluded
+            alive = []
+            for child in self._children():
+                if child == pid:
+                    continue  # the main process: _collect waits for it
+                try:
+                    done, _ = os.waitpid(child, os.WNOHANG)
+                except ChildProcessError:
+                    continue
+                if done == 0:
+                    alive.append(child)
             if not alive:
                 return
             self.killed += len(alive)
-            reaper = os.fork()
-            if reaper == 0:
-                # kill(-1) as the sample uid reaches exactly the processes of that uid (and the
-                # reaper itself), however they detached from the group.
-                try:
-                    os.setgroups([])
-                    os.setgid(self.uid)
-                    os.setuid(self.uid)
-                    os.kill(-1, signal.SIGKILL)
-                finally:
-                    os._exit(0)
-            os.waitpid(reaper, 0)
-        raise RuntimeError(f"processes of uid {self.uid} survive repeated SIGKILL")
+            if self.uid is None:
+                for child in alive:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child, signal.SIGKILL)
+            else:
+                self._kill_uid()
+            for child in alive:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(child, 0)
+        raise RuntimeError(f"processes of sample {pid} survive repeated SIGKILL")
+
+    def _kill_uid(self) -> None:
+        """kill(-1) as the sample uid reaches exactly the processes of that uid, however they
+        detached from the group (it spares the caller, which exits at once)."""
+        reaper = os.fork()
+        if reaper == 0:
+            try:
+                os.setgroups([])
+                os.setgid(self.uid)
+                os.setuid(self.uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(reaper, 0)
+
+    def _children(self) -> list[int]:
+        with open(self.children_file, "rb") as f:
+            return [int(p) for p in f.read().split()]
 
     # -- the child ----------------------------------------------------------------------------
 
@@ -244,6 +301,11 @@ class Worker:
             os.setuid(self.uid)
 
 
+class _Deadline(BaseException):
+    """The wall-clock deadline of an inline run (a BaseException: `except Exception` in the
+    code it interrupts cannot swallow it)."""
+
+
 def _write_sample_file(sample_dir: str, name: str, text: str) -> None:
     path = os.path.normpath(os.path.join(sample_dir, name))
     if not path.startswith(sample_dir + os.sep):
@@ -251,28 +313,6 @@ def _write_sample_file(sample_dir: str, name: str, text: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
-
-
-def _live_pids_of(uid: int) -> list[int]:
-    """Processes (not zombies) whose real uid is `uid`, from /proc."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status", "rb") as f:
-                status = f.read()
-        except OSError:
-            continue
-        fields = dict(
-            line.split(b":", 1) for line in status.splitlines() if b":" in line
-        )
-        if fields.get(b"State", b"").strip().startswith(b"Z"):
-            continue
-        uids = fields.get(b"Uid", b"").split()
-        if uids and int(uids[0]) == uid:
-            found.append(int(entry))
-    return found
 
 
 def main(argv: list[str] | None = None) -> None:
