@@ -20,7 +20,6 @@ import functools
 import json
 import os
 import random
-import sys
 from collections import deque
 from typing import Any, BinaryIO
 
