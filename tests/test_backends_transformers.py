@@ -83,3 +83,20 @@ def test_sampling_must_be_explicit(transformers_backend):
     with pytest.raises(BackendError, match="temperature"):
         generate(transformers_backend, [Request([Message(role="user", content="x")],
                                                 Sampling(n=1, max_tokens=3))])
+
+
+def test_a_lora_adapter_is_applied(tmp_path, transformers_backend):
+    from peft import LoraConfig, get_peft_model
+
+    from harness.backends.transformers_backend import TransformersBackend
+
+    # a fresh copy of the model gets a LoRA adapter with non-zero weights, saved like a trained one
+    donor = TransformersBackend()
+    lora = LoraConfig(r=4, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(donor.model, lora).save_pretrained(tmp_path / "adapter")
+    adapted = TransformersBackend(adapter=str(tmp_path / "adapter"))
+    assert adapted.model_name == f"smollm2-135m-instruct+{tmp_path / 'adapter'}"
+    request = ask("Name a fruit.", temperature=0.0, max_tokens=4)
+    [[with_adapter]] = generate(adapted, [request])
+    [[without]] = generate(transformers_backend, [request])
+    assert with_adapter.completion_logprobs != without.completion_logprobs
