@@ -20,7 +20,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from harness import __version__, plugins
+from harness import __version__, jsonl, plugins
+from harness.atomic import atomic_write
 from harness.backends.base import Backend
 from harness.engine.config import RolloutConfig, plan, shard_items
 from harness.engine.episodes import RunContext, run_episodes
@@ -28,8 +29,6 @@ from harness.engine.progress import Progress
 from harness.engine.shard import ShardStore
 from harness.environment import Environment
 from harness.episode import Episode, ErrorInfo, utc_now, validate_episode
-from harness import jsonl
-from harness.atomic import atomic_write
 
 SECRET_ARGS = {"api_key"}
 """Backend arguments never written to manifests."""
