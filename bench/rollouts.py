@@ -5,11 +5,14 @@
    generated), the embedded SmolLM2-135M: the raw transformers backend called directly in batches
    of `--batch`, against the engine running a no-op single-turn environment with the same backend
    and `--batch` live episodes, writing and committing its shard. Overhead = engine / raw - 1.
+   As that difference is within the noise of a shared machine, the engine's own time is also
+   measured alone: the same run with the scripted backend (the raw backend's texts, replayed at
+   no cost), an upper bound of what the engine adds, as a share of the raw backend's time.
 2. The openai backend against the llama.cpp server's own throughput. The same requests at the
    same concurrency: plain HTTP requests from threads (the server's throughput), the openai
    backend's `generate`, and the engine with the openai backend and the no-op environment.
 
-Each variant runs `--repeats` times, alternating, and its best time counts (the machine is
+Each variant runs `--repeats` times, interleaved, and its best time counts (the machine is
 shared, so the best run is the least disturbed one). Run with the project's interpreter:
 
     .venv/bin/python bench/rollouts.py                 # the figures in docs/benchmarks.md
@@ -37,6 +40,7 @@ from typing import Any
 
 from harness.backends.base import Request
 from harness.backends.openai_backend import OpenAIBackend
+from harness.backends.scripted import ScriptedBackend
 from harness.backends.transformers_backend import TransformersBackend
 from harness.engine import RolloutConfig, agenerate_shard
 from harness.engine.config import plan
@@ -94,12 +98,14 @@ async def engine_run(env: NoOpEnv, config: RolloutConfig, backend, concurrency: 
         return time.perf_counter() - start, manifest["counts"]["completion_tokens"]
 
 
-async def backend_run(backend, requests: list[Request], batch: int) -> tuple[float, int]:
+async def backend_run(backend, requests: list[Request], batch: int, texts: list[str] | None = None) -> tuple[float, int]:
     start = time.perf_counter()
     tokens = 0
     for i in range(0, len(requests), batch):
         out = await backend.generate(requests[i:i + batch])
         tokens += sum(c[0].completion_tokens or 0 for c in out)
+        if texts is not None:
+            texts += [c[0].text for c in out]
     return time.perf_counter() - start, tokens
 
 
@@ -119,9 +125,10 @@ def http_run(base_url: str, model: str, requests: list[Request], concurrency: in
     return time.perf_counter() - start, tokens
 
 
-def best(results: list[tuple[float, int]]) -> dict[str, float]:
+def best(results: list[tuple[float, int]]) -> dict[str, Any]:
     seconds, tokens = min(results)
-    return {"seconds": round(seconds, 3), "tokens": tokens, "tokens_per_s": round(tokens / seconds, 2)}
+    return {"seconds": round(seconds, 3), "tokens": tokens, "tokens_per_s": round(tokens / seconds, 2),
+            "all_seconds": [round(s, 3) for s, _ in results]}
 
 
 def bench_engine_overhead(n: int, batch: int, max_tokens: int, repeats: int) -> dict[str, Any]:
@@ -130,20 +137,30 @@ def bench_engine_overhead(n: int, batch: int, max_tokens: int, repeats: int) -> 
     config = RolloutConfig(env=env.name, backend="transformers", max_tokens=max_tokens, temperature=0.7,
                            top_p=0.95, max_turns=1)
     requests = requests_for(env, config, backend.model_name)
-    raw, engine = [], []
+    raw, engine, alone = [], [], []
+    texts: list[str] = []
 
     async def go() -> None:
         # warm-up: the model's first-call allocations, the plugin registry's first load
         await backend_run(backend, requests[:batch], batch)
         await engine_run(NoOpEnv(n=2), config, backend, concurrency=batch)
-        for _ in range(repeats):
-            raw.append(await backend_run(backend, requests, batch))
-            engine.append(await engine_run(env, config, backend, concurrency=batch))
+        for repeat in range(repeats):
+            # alternate which goes first, so a drift in the machine's load favours neither
+            if repeat % 2:
+                engine.append(await engine_run(env, config, backend, concurrency=batch))
+            raw.append(await backend_run(backend, requests, batch, texts if repeat == 0 else None))
+            if not repeat % 2:
+                engine.append(await engine_run(env, config, backend, concurrency=batch))
+            # every prompt gets a real completion of the raw run, replayed
+            replay = ScriptedBackend(responses=[max(texts, key=len)])
+            alone.append(await engine_run(env, config, replay, concurrency=batch))
 
     asyncio.run(go())
     result = {"raw_backend": best(raw), "engine": best(engine)}
     assert raw[0][1] == engine[0][1], "the engine generated other tokens than the raw backend"
     result["overhead_percent"] = round(100 * (result["engine"]["seconds"] / result["raw_backend"]["seconds"] - 1), 2)
+    result["engine_alone_seconds"] = round(min(alone)[0], 4)
+    result["engine_alone_percent_of_raw"] = round(100 * min(alone)[0] / result["raw_backend"]["seconds"], 2)
     return result
 
 
