@@ -105,7 +105,7 @@ def detect() -> Capabilities:
         notes.append("bubblewrap (bwrap) not found: install it (apt-get install -y bubblewrap)")
     elif root:
         probe = [bwrap, *bwrap_namespace_args(), "--ro-bind", "/", "/", "--tmpfs", "/tmp",
-                 "--proc", "/proc", "--dev", "/dev", sys.executable, "-I", "-c", "pass"]
+                 "--proc", "/proc", "--dev", "/dev", os.path.realpath(sys.executable), "-I", "-c", "pass"]
         try:
             done = subprocess.run(probe, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
             works = done.returncode == 0

@@ -354,6 +354,9 @@ def _python_mounts() -> list[str]:
     binds: set[str] = set()
     for path in filter(None, wanted):
         path = os.path.realpath(path)
+        if path.startswith("/tmp/"):
+            binds.add(path)
+            continue
         parts = path.strip("/").split("/")
         for depth in range(1, len(parts)):
             ancestor = "/" + "/".join(parts[:depth])
@@ -370,10 +373,10 @@ def _python_mounts() -> list[str]:
         args += ["--tmpfs", directory]
     between = {
         os.path.dirname(path)[: len(top) + 1 + i]
-        for path in binds for top in hidden if path.startswith(top + "/")
+        for path in binds for top in hidden | {"/tmp"} if path.startswith(top + "/")
         for i, ch in enumerate(os.path.dirname(path)[len(top) + 1 :] + "/") if ch == "/"
     }
-    for directory in sorted(d for d in between if d not in hidden):
+    for directory in sorted(d for d in between if d not in hidden and d != "/tmp"):
         args += ["--perms", "0755", "--dir", directory]  # bubblewrap would make them 0700
     for path in sorted(binds):
         if os.path.exists(path):
