@@ -20,6 +20,7 @@ from typing import Any
 _EXPORTS = {
     "MINIMUM_VAR": "harness.sandbox.levels",
     "Capabilities": "harness.sandbox.levels",
+    "choose_level": "harness.sandbox.levels",
     "IsolationLevel": "harness.sandbox.levels",
     "SandboxUnavailable": "harness.sandbox.levels",
     "configured_minimum": "harness.sandbox.levels",

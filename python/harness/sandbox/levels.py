@@ -130,3 +130,29 @@ def configured_minimum(default: str | IsolationLevel = IsolationLevel.NAMESPACES
     """The minimum level: `HARNESS_SANDBOX_MINIMUM` when set, else `default`."""
     raw = os.environ.get(MINIMUM_VAR)
     return IsolationLevel.parse(raw) if raw else IsolationLevel.parse(default)
+
+
+def choose_level(
+    level: str | IsolationLevel | None = None, minimum: str | IsolationLevel | None = None
+) -> tuple[IsolationLevel, IsolationLevel]:
+    """The level to run untrusted code at and the minimum in force (`configured_minimum()` when
+    None): `level`, or `default_level` when None. Raises `SandboxUnavailable` when the machine
+    cannot provide it or it is below the minimum."""
+    capabilities = detect()
+    best = capabilities.best
+    floor = configured_minimum() if minimum is None else IsolationLevel.parse(minimum)
+    wanted = default_level(best, floor) if level is None else IsolationLevel.parse(level)
+    if wanted > best:
+        raise SandboxUnavailable(
+            f"isolation level {wanted.label!r} asked for, but this machine allows at most "
+            f"{best.label!r}: " + "; ".join(capabilities.notes)
+        )
+    if wanted < floor:
+        raise SandboxUnavailable(
+            f"refusing to run untrusted code at isolation level {wanted.label!r}: the "
+            f"configured minimum is {floor.label!r} (set HARNESS_SANDBOX_MINIMUM to "
+            "change it); " + ("; ".join(capabilities.notes) or "asked for explicitly")
+        )
+    if not capabilities.pidfd:
+        raise SandboxUnavailable("; ".join(capabilities.notes))
+    return wanted, floor

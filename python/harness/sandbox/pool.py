@@ -29,8 +29,7 @@ from harness.sandbox.levels import (
     IsolationLevel,
     SandboxUnavailable,
     bwrap_namespace_args,
-    configured_minimum,
-    default_level,
+    choose_level,
     detect,
 )
 from harness.sandbox.limits import Limits
@@ -88,7 +87,7 @@ _spawn_requests: queue.Queue[tuple[Any, Future[Any]]] = queue.Queue()
 _spawner: threading.Thread | None = None
 
 
-def _spawn(start: Any) -> subprocess.Popen[bytes]:
+def spawn(start: Any) -> subprocess.Popen[bytes]:
     """Start a worker from one long-lived thread. bubblewrap's --die-with-parent (like any
     PR_SET_PDEATHSIG) fires when the *thread* that forked it ends, so workers must not be
     started from short-lived threads such as a ThreadPoolExecutor's."""
@@ -116,7 +115,7 @@ class _Worker:
 
     def __init__(self, command: list[str], env: dict[str, str], log_dir: str) -> None:
         self.log = tempfile.TemporaryFile(dir=log_dir)
-        self.proc = _spawn(lambda: subprocess.Popen(
+        self.proc = spawn(lambda: subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
             env=env, start_new_session=True, close_fds=True, cwd="/",
         ))
@@ -206,23 +205,7 @@ class Sandbox:
         tmp_bytes: int = 256 << 20,
     ) -> None:
         self.capabilities = detect()
-        best = self.capabilities.best
-        self.minimum = configured_minimum() if minimum is None else IsolationLevel.parse(minimum)
-        wanted = default_level(best, self.minimum) if level is None else IsolationLevel.parse(level)
-        if wanted > best:
-            raise SandboxUnavailable(
-                f"isolation level {wanted.label!r} asked for, but this machine allows at most "
-                f"{best.label!r}: " + "; ".join(self.capabilities.notes)
-            )
-        if wanted < self.minimum:
-            raise SandboxUnavailable(
-                f"refusing to run untrusted code at isolation level {wanted.label!r}: the "
-                f"configured minimum is {self.minimum.label!r} (set HARNESS_SANDBOX_MINIMUM to "
-                "change it); " + ("; ".join(self.capabilities.notes) or "asked for explicitly")
-            )
-        if not self.capabilities.pidfd:
-            raise SandboxUnavailable("; ".join(self.capabilities.notes))
-        self.level = wanted
+        self.level, self.minimum = choose_level(level, minimum)
         self.limits = limits or Limits()
         self.preload = ["harness.sandbox.worker", *preload]
         self.tmp_bytes = tmp_bytes
@@ -231,7 +214,7 @@ class Sandbox:
         os.chmod(self._state, 0o711)  # sample dirs of the `process` level live below it
         self._idle: queue.Queue[int] = queue.Queue()
         self._workers: list[_Worker | None] = [None] * self.size
-        self._uids = [_allocate_uid() for _ in range(self.size)]
+        self._uids = [allocate_uid() for _ in range(self.size)]
         for slot in range(self.size):
             self._idle.put(slot)
         self._closed = False
@@ -290,13 +273,8 @@ class Sandbox:
             worker_args.append("--once")
         env = {"PATH": WORKER_PATH, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
         if self.level >= IsolationLevel.NAMESPACES:
-            command = [self.capabilities.bwrap, *bwrap_namespace_args(),
-                       "--ro-bind", "/", "/", "--size", str(self.tmp_bytes), "--tmpfs", "/tmp",
-                       "--proc", "/proc", "--dev", "/dev", *_python_mounts(),
-                       "--chdir", "/", "--cap-drop", "ALL"]
-            for cap in _CAPABILITIES:
-                command += ["--cap-add", cap]
-            command += [sys.executable, *worker_args, "--tmp-root", "/tmp"]
+            command = [*bwrap_command(_CAPABILITIES, self.tmp_bytes),
+                       sys.executable, *worker_args, "--tmp-root", "/tmp"]
         else:
             tmp_root = tempfile.mkdtemp(prefix=f"slot{slot}-", dir=self._state)
             os.chmod(tmp_root, 0o711)
@@ -347,7 +325,8 @@ def _python_mounts() -> list[str]:
     """bubblewrap arguments that let the sample uid import Python when it is installed below a
     directory other users cannot enter (pyenv under /root): that directory is replaced by an
     empty tmpfs (hiding the rest of it, e.g. /root/.ssh) and only Python's own paths are bound
-    back read-only."""
+    back read-only. Paths under /tmp (a checkout or virtual environment there) are bound back
+    the same way over the sandbox's private /tmp."""
     wanted = {sys.base_prefix, sys.prefix, sys.exec_prefix,
               os.path.dirname(os.path.realpath(sys.executable)), *_import_path().split(os.pathsep)}
     hidden: set[str] = set()
@@ -390,11 +369,30 @@ def _import_path() -> str:
     return os.pathsep.join(p for p in dict.fromkeys(entries) if os.path.isdir(p))
 
 
-def _allocate_uid() -> int:
-    """A uid no other account uses: samples of different workers can never signal each other."""
+def bwrap_command(capabilities: Iterable[str], tmp_bytes: int) -> list[str]:
+    """The bubblewrap command line (without the program to run) of a sandboxed process: our
+    namespaces, a read-only view of the file system, a private `tmp_bytes`-capped /tmp, Python
+    reachable for any uid, working directory /, every capability dropped but `capabilities`."""
+    command = [detect().bwrap, *bwrap_namespace_args(),
+               "--ro-bind", "/", "/", "--size", str(tmp_bytes), "--tmpfs", "/tmp",
+               "--proc", "/proc", "--dev", "/dev", *_python_mounts(),
+               "--chdir", "/", "--cap-drop", "ALL"]
+    for cap in capabilities:
+        command += ["--cap-add", cap]
+    return command
+
+
+def allocate_uid() -> int:
+    """A uid no other account uses: samples of different workers can never signal each other.
+    Give it back with `release_uid`."""
     with _uid_lock:
         while True:
             uid = 1_000_000 + random.randrange(1 << 24)
             if uid not in _uids_in_use:
                 _uids_in_use.add(uid)
                 return uid
+
+
+def release_uid(uid: int) -> None:
+    with _uid_lock:
+        _uids_in_use.discard(uid)
