@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -249,18 +251,24 @@ def test_a_memory_hog_gets_a_memory_error_and_the_session_goes_on(env):
     assert session.steps[2].observation[0].content == "[stdout]:\n150\n"
 
 
-def test_when_replay_after_a_kill_fails_the_episode_ends_with_a_clear_reason(tmp_path):
+def test_when_replay_after_a_kill_fails_the_episode_ends_with_a_clear_reason():
     env = DataAnalysisEnvironment(csvs=["iris"], exec_timeout_s=3, cpu_s=120, memory_mb=1024)
     task = env.task("iris-column_mean-00")
-    marker = str(tmp_path / "ran-once")
-    # The first cell behaves differently the second time it runs: it loops forever.
-    first = (
-        f"import os, time\nif os.path.exists({marker!r}):\n"
-        "    while True:\n        time.sleep(0.01)\n"
-        f"open({marker!r}, 'w').close()"
-    )
-    session = play(env, task, seed=0, actions=[fenced(first), fenced("while True:\n    pass")])
-    last = session.steps[-1]
+    # Outside /tmp (which the sandbox replaces), readable by the sandbox's uid.
+    base = Path(tempfile.mkdtemp(prefix="harness-data-analysis-", dir="/var/tmp"))
+    base.chmod(0o755)
+    marker = str(base / "loop")
+    # The first cell behaves differently the second time it runs: the marker the test creates
+    # in between makes it loop forever.
+    first = f"import os, time\nwhile os.path.exists({marker!r}):\n    time.sleep(0.01)"
+    session = env.start(task, seed=0)
+    try:
+        session.step(fenced(first))
+        Path(marker).touch()
+        last = session.step(fenced("while True:\n    pass"))
+    finally:
+        session.close()
+        shutil.rmtree(base)
     assert last.done and session.end_reason == "interpreter_lost"
     assert "re-running <turn 0>" in last.info["execution"]["stderr"]
     assert session.summary().outcome.reason == "interpreter_lost"
@@ -308,16 +316,35 @@ def test_the_model_code_gets_a_cleared_environment_and_no_stdin(env, monkeypatch
     assert session.steps[1].observation[0].content == "[stdout]:\nb''\n"
 
 
+def descendants(pid: int) -> set[int]:
+    """Host pids of the processes below `pid` (the model's code sees other pids in its own pid
+    namespace)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
 def test_no_process_is_left_behind_after_close(env):
     task = env.task("iris-column_mean-00")
     session = env.start(task, seed=0)
     session.step(fenced("import subprocess\nprint(subprocess.Popen(['sleep', '600']).pid)"))
     worker = session.interpreter.pid
-    child = int(session.steps[0].info["execution"]["stdout"])
-    assert alive(worker) and alive(child)
+    below = descendants(worker)
+    sleeping = [p for p in below if Path(f"/proc/{p}/cmdline").read_bytes() == b"sleep\x00600\x00"]
+    assert alive(worker) and len(sleeping) == 1
     session.close()
     assert session.interpreter.pid is None
-    assert not alive(worker) and not alive(child)
+    assert not alive(worker) and not [p for p in below if alive(p)]
     session.close()  # idempotent
 
 
@@ -359,11 +386,13 @@ def test_replay_reproduces_the_state(env):
     assert other_seed.state()["outputs"][0] != original.state()["outputs"][0]
 
 
-def test_each_session_works_in_its_own_directory_removed_on_close(env):
+def test_each_session_works_in_its_own_private_directory(env):
     task = env.task("iris-column_mean-00")
-    session = env.start(task, seed=0)
-    session.step(fenced("import os\nopen('notes.txt', 'w').write('x')\nprint(os.getcwd())"))
-    workdir = session.steps[0].info["execution"]["stdout"].strip()
-    assert os.path.exists(os.path.join(workdir, "notes.txt"))
-    session.close()
-    assert not os.path.exists(workdir)
+    write = fenced("import os\nopen('notes.txt', 'w').write('x')\nprint(os.getcwd())")
+    read = fenced("import os\nprint(os.path.exists('notes.txt'))")
+    first = play(env, task, seed=0, actions=[write, read])
+    workdir = first.steps[0].info["execution"]["stdout"].strip()
+    assert first.steps[1].info["execution"]["stdout"] == "True\n"  # kept across turns
+    assert not os.path.exists(os.path.join(workdir, "notes.txt"))  # gone with the session
+    other = play(env, task, seed=0, actions=[read])
+    assert other.steps[0].info["execution"]["stdout"] == "False\n"

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 from harness.environment import EnvError, Environment, Session, Summary, derive_seed
 from harness.episode import Message, Outcome, Step, StepStatus, Task
+from harness.sandbox.levels import IsolationLevel
 
 from harness_data_analysis import __version__
 from harness_data_analysis.actions import parse_action
@@ -47,6 +48,7 @@ ARGS: dict[str, tuple[tuple[type, ...], Any]] = {
     "memory_mb": ((int,), 2048),
     "max_action_chars": ((int,), 20_000),
     "max_observation_chars": ((int,), 4_000),
+    "isolation": ((str, type(None)), None),  # None: harness.sandbox's default level
 }
 
 
@@ -79,6 +81,11 @@ class DataAnalysisEnvironment(Environment):
             )
         if self.options["max_turns"] < 1 or self.options["questions_per_template"] < 1:
             raise EnvError(f"{self.name}: max_turns and questions_per_template must be >= 1")
+        if self.options["isolation"] is not None:
+            try:
+                IsolationLevel.parse(self.options["isolation"])
+            except ValueError as exc:
+                raise EnvError(f"{self.name}: argument isolation: {exc}") from None
         timeout = float(self.options["exec_timeout_s"])
         cpu = float(self.options["cpu_s"] if self.options["cpu_s"] is not None else timeout)
         self.limits = Limits(
@@ -181,7 +188,10 @@ class DataAnalysisSession(Session):
         super().__init__(env, task, seed)
         self.question: dict[str, Any] = task.data["question"]
         self.prompt = env.prompt(task)
-        self.interpreter = Interpreter(task.data["csv_source"], seed, env.limits)
+        # Refuses (SandboxUnavailable) when the machine cannot isolate model code well enough.
+        self.interpreter = Interpreter(
+            task.data["csv_source"], seed, env.limits, isolation=env.options["isolation"]
+        )
         self.turns: list[dict[str, Any]] = []  # executed turns, in the seed's shape
         self.submitted = False
         self.answer: Any = None
@@ -291,6 +301,7 @@ class DataAnalysisSession(Session):
                 "ground_truth_hash": self.question["ground_truth_hash"],
                 "turns": len(self.turns),
                 "interpreter_restarts": self.interpreter.restarts,
+                "isolation": self.interpreter.level.label,
                 "hint_shown": bool(self.env.options["hint"]),
             },
         )

@@ -1,19 +1,21 @@
-"""The persistent interpreter of a session, seen from the parent: a worker process with limits.
+"""The persistent interpreter of a session, seen from the parent: a sandboxed worker process.
 
-This is a stopgap until the harness's sandbox (`harness.sandbox`) can host a persistent
-interpreter: the model's code runs in a separate Python process (`harness_data_analysis.worker`)
-that keeps its namespace across turns, with
+The model's code runs in a separate Python process (`harness_data_analysis.worker`) that keeps
+its namespace across turns, isolated as `harness.sandbox` isolates code samples: the same level
+detection and configured minimum (`choose_level`; below the minimum the interpreter refuses with
+`SandboxUnavailable`), and at the `namespaces` level (the default) the worker is started inside
+bubblewrap with the sandbox's command line (`bwrap_command`): its own network namespace (only
+`lo`), pid, IPC and UTS namespaces, a read-only view of the file system, a private size-capped
+/tmp whose `/tmp/work` is its working directory. From the `process` level on it runs as its own
+non-root uid (`allocate_uid`), dropped to after the CSV is loaded. `strict` is `namespaces`: a
+session already gets a fresh sandbox of its own. On top of that, at every level:
 
 - resource limits the worker sets on itself (address space, CPU seconds per run and per session,
-  file size, open files, no core dumps);
-- a wall-clock deadline per run, enforced here: past it the whole process group is killed;
-- a cleared environment (a fixed handful of variables), stdin on /dev/null, a private temporary
-  working directory removed on close, and output capped per stream.
-
-It is not a security boundary: the process runs as the caller's user, with the network and the
-file system the caller has (as root it could even raise its own limits). Swapping in the sandbox
-means reimplementing this class's `run` / `close` over it; nothing else in the plugin starts
-processes.
+  file size, open files, processes of its uid, no core dumps);
+- a wall-clock deadline per run, enforced here: past it the worker is killed with its process
+  group, and at the `namespaces` level with its whole pid namespace;
+- a cleared environment (a fixed handful of variables), stdin on /dev/null, output capped per
+  stream.
 
 A run that kills the process (deadline, CPU limit, a crash) does not lose the session: the
 interpreter starts a fresh process and re-runs the code of the earlier runs that completed, so
@@ -35,6 +37,9 @@ import weakref
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
+from harness.sandbox.levels import IsolationLevel, choose_level
+from harness.sandbox.pool import allocate_uid, bwrap_command, release_uid, spawn
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -52,6 +57,10 @@ class Limits:
     """Largest file the code may write (RLIMIT_FSIZE); bigger writes fail with OSError."""
     open_files: int = 64
     """Open file descriptors (RLIMIT_NOFILE)."""
+    processes: int = 32
+    """Processes and threads of the worker's own uid (RLIMIT_NPROC; from the `process` level)."""
+    tmp_mb: int = 256
+    """Size of the private /tmp (the working directory) at the `namespaces` level."""
     output_chars: int = 20_000
     """Characters of stdout and of stderr kept per run; the rest is counted, not kept."""
     value_chars: int = 100_000
@@ -106,15 +115,35 @@ _BASE_ENV = {
     # up front; the system allocator keeps RLIMIT_AS meaningful.
     "ARROW_DEFAULT_MEMORY_POOL": "system",
 }
+SANDBOX_WORKDIR = "/tmp/work"
+"""The working directory (also HOME and TMPDIR) inside the sandbox's private /tmp."""
+_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN")
+"""What the worker keeps inside bubblewrap until it drops to its uid: switching to it, and
+handing it the working directory."""
 
 
 class Interpreter:
     """A persistent Python interpreter over one CSV, in a worker process started on first use."""
 
-    def __init__(self, csv_source: str, seed: int, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        csv_source: str,
+        seed: int,
+        limits: Limits | None = None,
+        *,
+        isolation: str | IsolationLevel | None = None,
+        minimum: str | IsolationLevel | None = None,
+    ) -> None:
         self.csv_source = csv_source
         self.seed = seed
         self.limits = limits or Limits()
+        self.level, self.minimum = choose_level(isolation, minimum)
+        if self.level is IsolationLevel.STRICT:  # a session's sandbox is fresh already
+            self.level = IsolationLevel.NAMESPACES
+        self.uid: int | None = None
+        if self.level >= IsolationLevel.PROCESS:
+            self.uid = allocate_uid()  # kept across restarts, given back with the object
+            weakref.finalize(self, release_uid, self.uid)
         self.history: list[tuple[str, str]] = []  # (cell, code) of runs the process survived
         self.restarts = 0
         self._proc: subprocess.Popen[bytes] | None = None
@@ -125,7 +154,8 @@ class Interpreter:
 
     @property
     def pid(self) -> int | None:
-        """The worker's process id (also its process group id), while it runs."""
+        """The worker's process id (also its process group id), while it runs: bubblewrap's at
+        the `namespaces` level."""
         return self._proc.pid if self._proc is not None else None
 
     # -- running code ----------------------------------------------------------------------------
@@ -172,23 +202,39 @@ class Interpreter:
     # -- the process -----------------------------------------------------------------------------
 
     def _spawn(self) -> None:
-        self._workdir = tempfile.mkdtemp(prefix="harness-data-analysis-")
-        self._log = tempfile.TemporaryFile()  # the worker's fd 1 and 2: C-level output, crashes
-        env = {**_BASE_ENV, "HOME": self._workdir, "TMPDIR": self._workdir}
-        self._proc = subprocess.Popen(
-            # -s: no user site-packages; -P: the working directory is not on sys.path.
-            [sys.executable, "-s", "-P", "-m", "harness_data_analysis.worker"],
+        # The worker's fd 1 and 2: C-level output, crashes.
+        self._log = log = tempfile.TemporaryFile()
+        # -s: no user site-packages; -P: the working directory is not on sys.path.
+        command = [sys.executable, "-s", "-P", "-m", "harness_data_analysis.worker"]
+        if self.uid is not None:
+            command += ["--uid", str(self.uid)]
+        if self.level >= IsolationLevel.NAMESPACES:
+            self._workdir = None  # in the sandbox's own /tmp, gone with it
+            workdir, cwd = SANDBOX_WORKDIR, "/"
+            sandbox = bwrap_command(_CAPABILITIES, self.limits.tmp_mb << 20)
+            command = [*sandbox, *command, "--workdir", workdir]
+        else:
+            self._workdir = workdir = cwd = tempfile.mkdtemp(prefix="harness-data-analysis-")
+            if self.uid is not None:
+                os.chown(workdir, self.uid, self.uid)
+        env = {**_BASE_ENV, "HOME": workdir, "TMPDIR": workdir}
+        # From the sandbox's long-lived thread: bubblewrap's --die-with-parent fires when the
+        # thread that started it ends, and steps may run in short-lived threads (astep). The
+        # function must not hold `self`: the spawner thread keeps it, and the garbage collector
+        # must be able to stop a dropped interpreter.
+        self._proc = spawn(lambda: subprocess.Popen(
+            command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=self._log,
-            cwd=self._workdir,
+            stderr=log,
+            cwd=cwd,
             env=env,
             start_new_session=True,  # its own process group, killed as a whole
             close_fds=True,
-        )
+        ))
         self._buffer.clear()
         self._finalizer = weakref.finalize(
-            self, _kill_group, self._proc, self._workdir, self._log
+            self, _kill_group, self._proc, self._workdir, self._log, self.uid
         )
         limits = asdict(self.limits)
         try:
@@ -247,6 +293,8 @@ class Interpreter:
             self._kill()
             code = self._proc.returncode
         self._kill()  # whatever it started may still be running
+        if self.level >= IsolationLevel.NAMESPACES and code > 128:
+            code = 128 - code  # bubblewrap exits 128 + N for a worker killed by signal N
         if code == -signal.SIGXCPU:
             return _Killed(
                 "cpu_limit",
@@ -267,8 +315,7 @@ class Interpreter:
 
     def _kill(self) -> None:
         if self._proc is not None:
-            _signal_group(self._proc.pid)
-            self._proc.wait()
+            _kill_all(self._proc, self.uid)
 
     def _stop(self) -> None:
         """Kill the process group and forget the process (its working directory goes too)."""
@@ -282,19 +329,54 @@ class Interpreter:
         self._stop()
 
 
-def _signal_group(pgid: int) -> None:
+def _kill_all(proc: subprocess.Popen[bytes], uid: int | None) -> None:
+    """Kill the worker and everything it started; return once they are gone. At the
+    `namespaces` level `proc` is bubblewrap, whose child is the init of the sandbox's pid
+    namespace: when that dies the kernel kills every process in the namespace, and its pidfd
+    turns readable only after they have exited."""
+    inits = [_pidfd(pid) for pid in _children(proc.pid)]
     try:
-        os.killpg(pgid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # the worker's process group (bubblewrap's + init)
     except ProcessLookupError:
         pass  # the group is already empty
-
-
-def _kill_group(proc: subprocess.Popen[bytes], workdir: str, log: IO[bytes]) -> None:
-    """Also run by the garbage collector when a session is dropped without close()."""
-    _signal_group(proc.pid)
+    for pidfd in filter(None, inits):
+        select.select([pidfd], [], [], 60)
+        os.close(pidfd)
     proc.wait()
+    if uid is not None:  # processes that left the group (at the `process` level: setsid)
+        subprocess.run(["kill", "-KILL", "-1"], user=uid, group=uid, extra_groups=[],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as file:
+                    stat = file.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(b")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return None  # already gone
+
+
+def _kill_group(
+    proc: subprocess.Popen[bytes], workdir: str | None, log: IO[bytes], uid: int | None
+) -> None:
+    """Also run by the garbage collector when a session is dropped without close()."""
+    _kill_all(proc, uid)
     for stream in (proc.stdin, proc.stdout):
         if stream is not None:
             stream.close()
     log.close()
-    shutil.rmtree(workdir, ignore_errors=True)
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)

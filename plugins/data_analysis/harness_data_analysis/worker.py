@@ -1,7 +1,8 @@
 """The interpreter process: runs a session's cells one after another in one persistent namespace.
 
 Started by `harness_data_analysis.interpreter.Interpreter` as `python -s -P -m
-harness_data_analysis.worker`, never imported by the parent. It speaks JSON lines over its
+harness_data_analysis.worker [--uid UID] [--workdir DIR]` (inside bubblewrap at the `namespaces`
+level), never imported by the parent. It speaks JSON lines over its
 original stdin/stdout, which it moves to private descriptors first: the model's code then sees
 /dev/null as stdin, and anything written straight to descriptors 1 and 2 goes to the parent's log
 file instead of corrupting the protocol. Python-level output (`print`, warnings, tracebacks) is
@@ -15,14 +16,18 @@ Requests and replies, one JSON object per line:
         -> {"success", "stdout", "stderr", "hooks", "submitted", "submitted_answer"}
 
 The namespace holds `df`, `pd`, `np`, `submit(answer)` and `hook(value, name=...)`. Resource limits
-(address space, CPU time, file size, open files) are set here, on itself, after pandas is
-imported; the wall-clock deadline is the parent's job, since a stuck process cannot enforce it.
+(address space, CPU time, file size, open files, processes) are set here, on itself, after pandas
+is imported and the CSV loaded, and then, given `--uid`, the worker drops to that uid for good
+(no-new-privs set); the wall-clock deadline is the parent's job, since a stuck process cannot
+enforce it.
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
 import contextlib
+import ctypes
 import io
 import json
 import linecache
@@ -296,7 +301,10 @@ def _loaded_names(node: ast.AST) -> set[str]:
     return {n.id for n in names if isinstance(n.ctx, ast.Load)}
 
 
-def _apply_limits(limits: dict[str, Any]) -> None:
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def _apply_limits(limits: dict[str, Any], uid: int | None) -> None:
     mb = 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb,) * 2)
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_mb"] * mb,) * 2)
@@ -306,9 +314,24 @@ def _apply_limits(limits: dict[str, Any]) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_total, cpu_total))
     # A write over the file-size limit should fail with an OSError, not kill the interpreter.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if uid is not None:  # a uid of its own: RLIMIT_NPROC then counts this session only
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)  # from here on no capability is left
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="harness_data_analysis.worker")
+    parser.add_argument("--uid", type=int, help="run the model's code as this uid")
+    parser.add_argument("--workdir", help="create this working directory (in the sandbox's /tmp)")
+    args = parser.parse_args(argv)
+    if args.workdir is not None:
+        os.makedirs(args.workdir, mode=0o700, exist_ok=True)
+        os.chdir(args.workdir)
+    if args.uid is not None:
+        os.chown(".", args.uid, args.uid)
     # Keep the protocol on private descriptors; the model's code gets /dev/null and the log.
     requests = os.fdopen(os.dup(0), "rb")
     replies = os.fdopen(os.dup(1), "wb")
@@ -328,7 +351,7 @@ def main() -> None:
         if request["op"] == "init":
             try:
                 kernel = Kernel(request["csv_source"], request["seed"], request["limits"])
-                _apply_limits(request["limits"])
+                _apply_limits(request["limits"], args.uid)
             except Exception as exc:
                 reply({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
                 return

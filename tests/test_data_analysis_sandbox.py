@@ -1,0 +1,124 @@
+"""The data-analysis interpreter runs model code under harness.sandbox's isolation."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+from harness.sandbox.levels import SandboxUnavailable, choose_level
+from harness_data_analysis.environment import DataAnalysisEnvironment
+from harness_data_analysis.interpreter import Interpreter, Limits
+
+
+def fenced(code: str) -> str:
+    return f"Let me look.\n\n```python\n{code}\n```"
+
+
+@pytest.fixture(scope="module")
+def env() -> DataAnalysisEnvironment:
+    return DataAnalysisEnvironment(csvs=["iris"], exec_timeout_s=60, memory_mb=1024)
+
+
+@pytest.fixture
+def host_dir():
+    """A world-writable directory on the host disk, outside /tmp (which the sandbox replaces),
+    with a file any user could change: only the read-only view protects it."""
+    base = Path(tempfile.mkdtemp(prefix="harness-data-analysis-", dir="/var/tmp"))
+    base.chmod(0o777)
+    sentinel = base / "sentinel"
+    sentinel.write_text("intact")
+    sentinel.chmod(0o666)
+    yield base
+    shutil.rmtree(base)
+
+
+@pytest.fixture
+def listener():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.setblocking(False)
+    yield server
+    server.close()
+
+
+def test_model_code_cannot_reach_a_loopback_port_of_the_host(env, listener):
+    port = listener.getsockname()[1]
+    code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=5).sendall(b'hi')"
+    session = env.start(env.task("iris-column_mean-00"), seed=0)
+    try:
+        step = session.step(fenced(code))
+    finally:
+        session.close()
+    execution = step.info["execution"]
+    assert not execution["success"]
+    assert "ConnectionRefusedError" in execution["stderr"]  # the sandbox's own `lo`
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+
+
+def test_model_code_cannot_write_outside_its_temp_dir(env, host_dir):
+    sentinel = host_dir / "sentinel"
+    attempts = [
+        f"open({str(sentinel)!r}, 'w').write('changed')",
+        f"open({str(host_dir / 'new')!r}, 'w').write('x')",
+        f"import os\nos.remove({str(sentinel)!r})",
+    ]
+    session = env.start(env.task("iris-column_mean-00"), seed=0)
+    try:
+        steps = [session.step(fenced(code)) for code in attempts]
+        home = session.step(fenced("import os\nopen('scratch.txt', 'w').write('ok')\nprint(os.getcwd())"))
+    finally:
+        session.close()
+    for step in steps:
+        assert "Read-only file system" in step.info["execution"]["stderr"], step.info
+    assert home.info["execution"]["success"]  # its own directory is writable
+    assert sentinel.read_text() == "intact"
+    assert sorted(p.name for p in host_dir.iterdir()) == ["sentinel"]
+
+
+def test_model_code_runs_as_its_own_non_root_uid(env):
+    session = env.start(env.task("iris-column_mean-00"), seed=0)
+    try:
+        step = session.step(fenced("import os\nprint(os.getuid(), os.getgid(), os.getgroups())"))
+        uid = session.interpreter.uid
+    finally:
+        session.close()
+    assert uid is not None and uid != 0
+    assert step.info["execution"]["stdout"] == f"{uid} {uid} []\n"
+
+
+def test_the_level_in_use_is_reported(env):
+    level, _ = choose_level()
+    session = env.start(env.task("iris-column_mean-00"), seed=0)
+    try:
+        session.step(fenced("submit(1)"))
+    finally:
+        session.close()
+    assert session.interpreter.level == level
+    assert session.summary().info["isolation"] == level.label == "namespaces"
+
+
+def test_a_level_below_the_minimum_is_refused(monkeypatch):
+    with pytest.raises(SandboxUnavailable, match="configured minimum is 'namespaces'"):
+        Interpreter("sklearn/datasets/data/iris.csv", 0, Limits(), isolation="none")
+    monkeypatch.setenv("HARNESS_SANDBOX_MINIMUM", "strict")
+    env = DataAnalysisEnvironment(csvs=["iris"], isolation="process")
+    with pytest.raises(SandboxUnavailable, match="minimum is 'strict'"):
+        env.start(env.task("iris-column_mean-00"), seed=0)
+
+
+def test_the_process_level_runs_as_its_own_uid_without_namespaces(monkeypatch):
+    monkeypatch.setenv("HARNESS_SANDBOX_MINIMUM", "process")
+    interpreter = Interpreter("sklearn/datasets/data/iris.csv", 0, Limits(memory_mb=1024),
+                              isolation="process")
+    try:
+        run = interpreter.run("import os\nprint(os.getuid(), len(df), os.getcwd())", "<turn 0>")
+    finally:
+        interpreter.close()
+    uid, rows, workdir = run.stdout.split()
+    assert int(uid) == interpreter.uid != 0 and rows == "150"
+    assert workdir.startswith(tempfile.gettempdir()) and not Path(workdir).exists()
