@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -334,14 +335,26 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return b""
+
+
 def test_no_process_is_left_behind_after_close(env):
     task = env.task("iris-column_mean-00")
     session = env.start(task, seed=0)
-    session.step(fenced("import subprocess\nprint(subprocess.Popen(['sleep', '600']).pid)"))
+    step = session.step(fenced("import subprocess\nprint(subprocess.Popen(['sleep', '600']).pid)"))
     worker = session.interpreter.pid
-    below = descendants(worker)
-    sleeping = [p for p in below if Path(f"/proc/{p}/cmdline").read_bytes() == b"sleep\x00600\x00"]
-    assert alive(worker) and len(sleeping) == 1
+    # Poll /proc until the sleeper shows up under the worker (or a generous deadline passes).
+    deadline = time.monotonic() + 30
+    while True:
+        below = descendants(worker)
+        sleeping = [p for p in below if cmdline(p) == b"sleep\x00600\x00"]
+        if sleeping or time.monotonic() > deadline:
+            break
+    assert alive(worker) and len(sleeping) == 1, step.observation
     session.close()
     assert session.interpreter.pid is None
     assert not alive(worker) and not [p for p in below if alive(p)]
