@@ -177,3 +177,21 @@ def test_a_bad_record_names_file_line_and_field(record, tmp_path: Path):
         write_mc_prm(episodes, tmp_path / "prm.jsonl", config(1),
                      backend=ScriptedBackend(responses=[ROWS]))
     assert not (tmp_path / "prm.jsonl").exists()
+
+
+def test_luigi_task_writes_the_same_labels(record, gold, tmp_path: Path):
+    import luigi
+
+    from luigi_tasks.formats import PrmMonteCarloLabels
+
+    episodes = tmp_path / "episodes.jsonl"
+    episodes.write_text(json.dumps(record) + "\n")
+    out = tmp_path / "prm_mc.parquet"
+    task = PrmMonteCarloLabels(
+        input_path=str(episodes), output_path=str(out), backend="scripted",
+        backend_args={"responses": [ROWS, gold, WRONG]}, env_args={"csvs": ["iris"]}, mc_samples=2,
+    )
+    assert luigi.build([task], local_scheduler=True, detailed_summary=True).status.name == "SUCCESS"
+    table = pq.read_table(out)
+    assert table.column("label").to_pylist() == [1.0, 0.0, 1.0, 1.0]
+    assert table.column("label_mc_n").to_pylist() == [2, 2, 2, 2]
