@@ -1,8 +1,11 @@
-"""Shared fixtures: the embedded model, loaded once per test session, and the real servers the
-backend tests talk to (see tests/servers.py)."""
+"""Shared fixtures: the embedded model, loaded once per test session, the real servers the
+backend tests talk to (see tests/servers.py), and the host-side targets the sandbox tests attack."""
 
 from __future__ import annotations
 
+import shutil
+import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,3 +49,27 @@ def fault_proxy(llama_server: LlamaServer) -> Iterator[FaultProxy]:
         yield proxy
     finally:
         proxy.stop()
+
+
+@pytest.fixture
+def host_dir() -> Iterator[Path]:
+    """A world-writable directory on the host disk, outside /tmp (which the sandbox replaces),
+    with a sentinel file any user could change or delete: only the read-only view protects it."""
+    base = Path(tempfile.mkdtemp(prefix="harness-host-", dir="/var/tmp"))
+    base.chmod(0o777)
+    sentinel = base / "sentinel"
+    sentinel.write_text("intact")
+    sentinel.chmod(0o666)
+    yield base
+    shutil.rmtree(base)
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A loopback port on the host that sandboxed code must not reach."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.setblocking(False)
+    yield server
+    server.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
 import tempfile
 from pathlib import Path
 
@@ -20,29 +18,6 @@ def fenced(code: str) -> str:
 @pytest.fixture(scope="module")
 def env() -> DataAnalysisEnvironment:
     return DataAnalysisEnvironment(csvs=["iris"], exec_timeout_s=60, memory_mb=1024)
-
-
-@pytest.fixture
-def host_dir():
-    """A world-writable directory on the host disk, outside /tmp (which the sandbox replaces),
-    with a file any user could change: only the read-only view protects it."""
-    base = Path(tempfile.mkdtemp(prefix="harness-data-analysis-", dir="/var/tmp"))
-    base.chmod(0o777)
-    sentinel = base / "sentinel"
-    sentinel.write_text("intact")
-    sentinel.chmod(0o666)
-    yield base
-    shutil.rmtree(base)
-
-
-@pytest.fixture
-def listener():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    server.setblocking(False)
-    yield server
-    server.close()
 
 
 def test_model_code_cannot_reach_a_loopback_port_of_the_host(env, listener):

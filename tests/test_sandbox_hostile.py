@@ -9,9 +9,7 @@ health check that follows each one; conditions are polled, never timed.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import tempfile
 import time
 from pathlib import Path
 
@@ -122,29 +120,6 @@ def attacked() -> HumanEvalVerifier:
 @pytest.fixture(scope="module")
 def checker() -> HumanEvalVerifier:
     return HumanEvalVerifier(PROBLEMS, timeout=120.0)
-
-
-@pytest.fixture
-def host_dir():
-    """A world-writable directory on the host disk, outside /tmp (which the sandbox replaces),
-    with a sentinel any user could delete: only the read-only view protects it."""
-    base = Path(tempfile.mkdtemp(prefix="harness-hostile-", dir="/var/tmp"))
-    base.chmod(0o777)
-    sentinel = base / "sentinel"
-    sentinel.write_text("intact")
-    sentinel.chmod(0o666)
-    yield base
-    shutil.rmtree(base)
-
-
-@pytest.fixture
-def listener():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    server.setblocking(False)
-    yield server
-    server.close()
 
 
 def sandbox_uids() -> set[int]:
