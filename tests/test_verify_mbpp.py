@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from harness import plugins
+from harness.plugins import hookimpl
 
 from harness_code import MBPPVerifier
 from harness_code.problems import ProblemFileError
@@ -79,3 +81,30 @@ def test_a_reference_that_fails_its_tests_gives_no_verdict(tmp_path):
     result = MBPPVerifier(wrong, timeout=60.0).verify("def f(x):\n    return x + 1\n", 700)
     assert result.verdict == "no_verdict" and result.reward is None
     assert "reference solution of task 700 fails" in result.error
+
+
+class VerdictRecorder:
+    """An in-process plugin implementing the `verdict_made` lifecycle hook."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[dict, dict]] = []
+
+    @hookimpl
+    def verdict_made(self, verdict, subject):
+        self.seen.append((verdict, subject))
+
+
+def test_every_verdict_reaches_the_verdict_made_hook(mbpp):
+    recorder = VerdictRecorder()
+    registry = plugins.registry()
+    registry.add(recorder, plugins.Plugin("recorder", "test-recorder", "0"))
+    try:
+        good = "def largest(a, b, c):\n    return max(a, b, c)\n"
+        bad = "def largest(a, b, c):\n    return a\n"
+        results = mbpp.verify_batch([good, bad], [5, 5])
+    finally:
+        registry.manager.unregister(recorder)
+    assert [r.verdict for r in results] == ["pass", "fail"]
+    seen = sorted(recorder.seen, key=lambda pair: pair[1]["code"] != good)
+    assert [(v["verifier"], v["verdict"], s["task_id"]) for v, s in seen] == [
+        ("mbpp", "pass", 5), ("mbpp", "fail", 5)]

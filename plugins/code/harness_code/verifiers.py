@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from harness import plugins
 from harness.episode import Verdict
 from harness.sandbox import IsolationLevel, Limits
 
@@ -67,6 +68,15 @@ class _Verifier:
         self.workers = workers or max(1, os.cpu_count() or 1)
 
     def verify(self, code: str, task_id: str | int | None = None, **kwargs: Any) -> VerifyResult:
+        """The verdict on one sample; every plugin's `verdict_made` hook sees it."""
+        result = self.judge_sample(code, task_id, **kwargs)
+        plugins.registry().hook.verdict_made(
+            verdict=result.to_verdict(self.name).model_dump(mode="json"),
+            subject={"verifier": self.name, "task_id": task_id, "code": code},
+        )
+        return result
+
+    def judge_sample(self, code: str, task_id: str | int | None, **kwargs: Any) -> VerifyResult:
         raise NotImplementedError
 
     def verify_batch(
@@ -110,7 +120,7 @@ class _ReplayVerifier(_Verifier):
     def program(self, code: str, problem: Problem) -> str:
         return extract_code(code)
 
-    def verify(self, code: str, task_id: str | int | None = None, **kwargs: Any) -> VerifyResult:
+    def judge_sample(self, code: str, task_id: str | int | None, **kwargs: Any) -> VerifyResult:
         problem = self.problem(task_id) if task_id is not None else None
         if problem is None:
             return VerifyResult("fail", 0.0, task_id, f"No test cases found for task: {task_id}")
@@ -188,7 +198,7 @@ class PytestVerifier(_Verifier):
     def level(self) -> IsolationLevel:
         return self.sandbox.level
 
-    def verify(self, code: str, task_id: str | int | None = None, *, tests: str | None = None,
+    def judge_sample(self, code: str, task_id: str | int | None, *, tests: str | None = None,
                **kwargs: Any) -> VerifyResult:
         if tests is None:
             row = self.tasks.get(str(task_id).strip()) if task_id is not None else None
