@@ -1,10 +1,17 @@
-"""Entry point of the `harness-connections` distribution: registers the `connections` environment."""
+"""Entry point of the `harness-connections` distribution: registers the `connections` environment
+and its game-rules verifier."""
 
 from harness.plugins import hookimpl
 
 from harness_connections.environment import ConnectionsEnv
+from harness_connections.verifier import RulesVerifier
 
 
 @hookimpl
 def register_environments(register):
     register(ConnectionsEnv)
+
+
+@hookimpl
+def register_verifiers(register):
+    register(RulesVerifier)

@@ -1,0 +1,75 @@
+"""The game-rules verifier: replays a Connections episode record under the rules.
+
+A record is trusted only as far as the rules reproduce it. The verifier rebuilds the game from
+the record's own task data (categories, resumed history) and seed, steps every recorded action,
+and compares each step's status, reward and end with what was recorded, then the final reward:
+
+- `pass`: the rules give exactly the recorded game, and it was won;
+- `fail`: the record is faithful but the game was lost, or the record disagrees with the rules
+  (a bug, or an edited file), with the first disagreement in `details["mismatch"]`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from harness import plugins
+from harness.episode import Episode, Verdict, validate_episode
+
+from harness_connections.environment import ConnectionsEnv
+
+
+class RulesVerifier:
+    name = "connections-rules"
+
+    def __init__(self) -> None:
+        self._envs: dict[str, ConnectionsEnv] = {}
+
+    def _env(self, args: dict[str, Any]) -> ConnectionsEnv:
+        # Only the rules matter here (the task carries its own puzzle): no puzzle file is read.
+        rules = {k: args[k] for k in ("max_mistakes", "max_turns") if k in args}
+        key = json.dumps(rules, sort_keys=True)
+        if key not in self._envs:
+            self._envs[key] = ConnectionsEnv(count=1, **rules)
+        return self._envs[key]
+
+    def verify_episode(self, record: dict[str, Any] | Episode) -> Verdict:
+        episode = record if isinstance(record, Episode) else validate_episode(record)
+        verdict = self._judge(episode)
+        plugins.registry().hook.verdict_made(
+            verdict=verdict.model_dump(mode="json"),
+            subject={"verifier": self.name, "episode_id": episode.episode_id},
+        )
+        return verdict
+
+    def _judge(self, episode: Episode) -> Verdict:
+        if episode.env.name != ConnectionsEnv.name:
+            return self._fail(f"not a Connections episode (env {episode.env.name!r})")
+        session = self._env(episode.env.args).new_session(episode.task, episode.seed or 0)
+        for index, recorded in enumerate(episode.steps):
+            if session.done:
+                return self._fail(f"step {index}: the game had already ended")
+            replayed = session.step(recorded.action)
+            for field in ("label", "valid"):
+                want, got = getattr(recorded.status, field), getattr(replayed.status, field)
+                if want != got:
+                    return self._fail(f"step {index}: status.{field} is {want!r}, the rules give {got!r}")
+            if (recorded.reward, recorded.done) != (replayed.reward, replayed.done):
+                return self._fail(
+                    f"step {index}: reward/done is {recorded.reward!r}/{recorded.done!r}, "
+                    f"the rules give {replayed.reward!r}/{replayed.done!r}"
+                )
+        if not session.done and episode.outcome.reason:
+            session.end(episode.outcome.reason)  # ended from outside: prompt too long, turn cap
+        summary = session.summary()
+        if summary.reward != episode.reward:
+            return self._fail(f"reward is {episode.reward!r}, the rules give {summary.reward!r}")
+        won = summary.outcome.reason == "all_categories_found"
+        return Verdict(
+            verifier=self.name, verdict="pass" if won else "fail", score=1.0 if won else 0.0,
+            details={"complete_reason": summary.outcome.reason},
+        )
+
+    def _fail(self, mismatch: str) -> Verdict:
+        return Verdict(verifier=self.name, verdict="fail", score=0.0, details={"mismatch": mismatch})
