@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-__all__ = ["Formatter", "RecordError", "FormatError", "require"]
+__all__ = ["Formatter", "RecordError", "FormatError", "require", "optional_text", "optional_objects"]
 
 
 class RecordError(ValueError):
@@ -76,6 +76,30 @@ def require(record: dict[str, Any], key: str, kind: type | tuple[type, ...], poi
     if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
         raise RecordError(field, f"expected {_describe(kind)}, got {type(value).__name__}")
     return value
+
+
+def optional_text(obj: dict[str, Any], key: str, pointer: str) -> str:
+    """A string field where absent and null read as empty; a `RecordError` for any other type."""
+    value = obj.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise RecordError(f"{pointer}/{key}", f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def optional_objects(obj: dict[str, Any], key: str, pointer: str) -> list[dict[str, Any]]:
+    """An array of objects where absent and null read as empty; a `RecordError` naming the
+    offending element otherwise."""
+    items = obj.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise RecordError(f"{pointer}/{key}", f"expected an array, got {type(items).__name__}")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise RecordError(f"{pointer}/{key}/{i}", f"expected an object, got {type(item).__name__}")
+    return items
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:

@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
-from harness.formats.base import Formatter, RecordError, require
+from harness.formats.base import Formatter, RecordError, optional_objects, optional_text, require
 
 __all__ = [
     "SYSTEM_PROMPT",
@@ -66,28 +66,6 @@ def gold_trace(ep: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     raise RecordError("/gold_trace", "required field is missing (nor is the legacy teacher_gold_trace there)")
 
 
-def _turns(trace: dict[str, Any], pointer: str) -> list[dict[str, Any]]:
-    turns = trace.get("turns")
-    if turns is None:
-        return []
-    if not isinstance(turns, list):
-        raise RecordError(f"{pointer}/turns", f"expected an array, got {type(turns).__name__}")
-    for i, turn in enumerate(turns):
-        if not isinstance(turn, dict):
-            raise RecordError(f"{pointer}/turns/{i}", f"expected an object, got {type(turn).__name__}")
-    return turns
-
-
-def _text(obj: dict[str, Any], key: str, pointer: str) -> str:
-    """A string field where absent and null read as empty."""
-    value = obj.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise RecordError(f"{pointer}/{key}", f"expected a string, got {type(value).__name__}")
-    return value
-
-
 def _execution(turn: dict[str, Any], pointer: str) -> dict[str, Any]:
     execution = turn.get("execution")
     if execution is None:
@@ -95,18 +73,6 @@ def _execution(turn: dict[str, Any], pointer: str) -> dict[str, Any]:
     if not isinstance(execution, dict):
         raise RecordError(f"{pointer}/execution", f"expected an object, got {type(execution).__name__}")
     return execution
-
-
-def _hooks(execution: dict[str, Any], pointer: str) -> list[dict[str, Any]]:
-    hooks = execution.get("hooks")
-    if hooks is None:
-        return []
-    if not isinstance(hooks, list):
-        raise RecordError(f"{pointer}/execution/hooks", f"expected an array, got {type(hooks).__name__}")
-    for i, hook in enumerate(hooks):
-        if not isinstance(hook, dict):
-            raise RecordError(f"{pointer}/execution/hooks/{i}", f"expected an object, got {type(hook).__name__}")
-    return hooks
 
 
 # -- prompts ------------------------------------------------------------------------------
@@ -121,8 +87,8 @@ def system_prompt(ep: dict[str, Any], *, interleaved: bool = False) -> str:
 def question_message(ep: dict[str, Any], *, with_hint: bool = True) -> Message:
     """The first user message: the question, then a blank line and `Hint: …` when there is one."""
     question = require(ep, "question", dict, "")
-    text = _text(question, "question_text", "/question")
-    hint = _text(question, "hint", "/question") if with_hint else ""
+    text = optional_text(question, "question_text", "/question")
+    hint = optional_text(question, "hint", "/question") if with_hint else ""
     return {"role": "user", "content": f"{text}\n\nHint: {hint}" if hint else text}
 
 
@@ -149,7 +115,7 @@ def to_sft_standard(ep: dict[str, Any], *, merge_assistant: bool = False) -> dic
     such runs with a blank line instead.
     """
     pointer, trace = gold_trace(ep)
-    turns = _turns(trace, pointer)
+    turns = optional_objects(trace, "turns", pointer)
     if not turns:
         return None
     messages: list[Message] = [
@@ -158,7 +124,7 @@ def to_sft_standard(ep: dict[str, Any], *, merge_assistant: bool = False) -> dic
     ]
     for i, turn in enumerate(turns):
         at = f"{pointer}/turns/{i}"
-        reasoning, code = _text(turn, "reasoning", at), _text(turn, "code", at)
+        reasoning, code = optional_text(turn, "reasoning", at), optional_text(turn, "code", at)
         content = ""
         if reasoning:
             content += reasoning + "\n\n"
@@ -170,7 +136,8 @@ def to_sft_standard(ep: dict[str, Any], *, merge_assistant: bool = False) -> dic
         else:
             messages.append({"role": "assistant", "content": content})
         execution = _execution(turn, at)
-        stdout, stderr = _text(execution, "stdout", f"{at}/execution"), _text(execution, "stderr", f"{at}/execution")
+        stdout = optional_text(execution, "stdout", f"{at}/execution")
+        stderr = optional_text(execution, "stderr", f"{at}/execution")
         output = []
         if stdout:
             output.append(f"[stdout]:\n{stdout}")
@@ -197,7 +164,7 @@ def to_sft_interleaved(ep: dict[str, Any]) -> dict[str, Any] | None:
     with it (stderr is never shown). None when the trace has no turns.
     """
     pointer, trace = gold_trace(ep)
-    turns = _turns(trace, pointer)
+    turns = optional_objects(trace, "turns", pointer)
     if not turns:
         return None
     messages: list[Message] = [
@@ -206,18 +173,18 @@ def to_sft_interleaved(ep: dict[str, Any]) -> dict[str, Any] | None:
     ]
     for i, turn in enumerate(turns):
         at = f"{pointer}/turns/{i}"
-        code = _text(turn, "code", at)
+        code = optional_text(turn, "code", at)
         if code:
             messages.append({"role": "assistant", "content": _code_block(code)})
         execution = _execution(turn, at)
-        hooks = _hooks(execution, at)
+        hooks = optional_objects(execution, "hooks", at + "/execution")
         if hooks:
             messages.append({"role": "user", "content": PREDICT_HOOKS})
             messages.append({"role": "assistant", "content": "\n".join(map(_hook_line, hooks))})
         if execution.get("submitted_answer") is not None:
             messages.append({"role": "user", "content": PREDICT_ANSWER})
             messages.append({"role": "assistant", "content": json.dumps(execution["submitted_answer"])})
-        stdout = _text(execution, "stdout", f"{at}/execution")
+        stdout = optional_text(execution, "stdout", f"{at}/execution")
         if stdout:
             messages.append({"role": "user", "content": f"[actual output]:\n{stdout}"})
     return {"messages": _drop_trailing_user(messages)}
@@ -237,9 +204,9 @@ def _submit_line(code: str) -> str | None:
 def _gold_hashes(trace: dict[str, Any], pointer: str) -> dict[str, set[str]]:
     """Hook name -> every value hash the gold trace recorded under that name."""
     hashes: dict[str, set[str]] = {}
-    for i, turn in enumerate(_turns(trace, pointer)):
+    for i, turn in enumerate(optional_objects(trace, "turns", pointer)):
         at = f"{pointer}/turns/{i}"
-        for hook in _hooks(_execution(turn, at), at):
+        for hook in optional_objects(_execution(turn, at), "hooks", at + "/execution"):
             hashes.setdefault(str(hook.get("variable_name")), set()).add(hook.get("value_hash"))
     return hashes
 
@@ -260,9 +227,9 @@ def _trace_samples(
         question_message(ep, with_hint=with_hint),
     ]
     samples: list[dict[str, Any]] = []
-    for i, turn in enumerate(_turns(trace, pointer)):
+    for i, turn in enumerate(optional_objects(trace, "turns", pointer)):
         at = f"{pointer}/turns/{i}"
-        code = _text(turn, "code", at)
+        code = optional_text(turn, "code", at)
         execution = _execution(turn, at)
         prefix_json = json.dumps(prefix)  # the turn's own code is not part of its samples' prefix
         steps: list[dict[str, Any]] = [
@@ -273,7 +240,7 @@ def _trace_samples(
                 "value": hook.get("value"),
                 "value_hash": hook.get("value_hash"),
             }
-            for hook in _hooks(execution, at)
+            for hook in optional_objects(execution, "hooks", at + "/execution")
         ]
         if execution.get("submitted_answer") is not None:
             steps.append({
@@ -294,7 +261,7 @@ def _trace_samples(
             })
         if code:
             prefix.append({"role": "assistant", "content": _code_block(code)})
-        stdout = _text(execution, "stdout", f"{at}/execution")
+        stdout = optional_text(execution, "stdout", f"{at}/execution")
         if stdout:
             prefix.append({"role": "user", "content": f"[stdout]:\n{stdout}"})
     return samples
@@ -309,10 +276,10 @@ def _first_error_labels(trace: dict[str, Any], pointer: str, gold: dict[str, set
     submit step disagrees when the trace's final answer hash differs from the gold one.
     """
     correct = True
-    for i, turn in enumerate(_turns(trace, pointer)):
+    for i, turn in enumerate(optional_objects(trace, "turns", pointer)):
         at = f"{pointer}/turns/{i}"
         execution = _execution(turn, at)
-        for hook in _hooks(execution, at):
+        for hook in optional_objects(execution, "hooks", at + "/execution"):
             name = str(hook.get("variable_name"))
             if name in gold and hook.get("value_hash") not in gold[name]:
                 correct = False

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
-from harness.formats.base import Formatter, RecordError, require
+from harness.formats.base import Formatter, RecordError, optional_objects, optional_text, require
 
 __all__ = [
     "DATA_SOURCE",
@@ -47,15 +47,6 @@ def _check_step(step: Any, pointer: str) -> dict[str, Any]:
     return step
 
 
-def _content(step: dict[str, Any], key: str, pointer: str) -> str:
-    value = step.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise RecordError(f"{pointer}/{key}", f"expected a string, got {type(value).__name__}")
-    return value
-
-
 def render_documents(documents: Any, pointer: str = "") -> str:
     if documents is None:
         documents = []
@@ -66,7 +57,7 @@ def render_documents(documents: Any, pointer: str = "") -> str:
         at = f"{pointer}/documents/{i - 1}"
         if not isinstance(doc, dict):
             raise RecordError(at, f"expected an object, got {type(doc).__name__}")
-        parts.append(f"Document {i}:\nTitle: {_content(doc, 'title', at)}\nContent: {_content(doc, 'content', at)}")
+        parts.append(f"Document {i}:\nTitle: {optional_text(doc, 'title', at)}\nContent: {optional_text(doc, 'content', at)}")
     return "<information>\n" + "\n\n".join(parts) + "\n</information>"
 
 
@@ -74,14 +65,14 @@ def render_step(step: dict[str, Any], pointer: str = "") -> str:
     """A step as the model sees it: `<think>`, `<search>`, `<information>`, `<answer>` or `<{type}>`."""
     kind = _check_step(step, pointer)["type"]
     if kind == "reasoning":
-        return f"<think>\n{_content(step, 'content', pointer)}\n</think>"
+        return f"<think>\n{optional_text(step, 'content', pointer)}\n</think>"
     if kind == "search":
-        return f"<search>\n{_content(step, 'query', pointer)}\n</search>"
+        return f"<search>\n{optional_text(step, 'query', pointer)}\n</search>"
     if kind == "search_result":
         return render_documents(step.get("documents"), pointer)
     if kind == "CorrectAnswer":
-        return f"<answer>\n{_content(step, 'content', pointer)}\n</answer>"
-    return f"<{kind}>\n{_content(step, 'content', pointer)}\n</{kind}>"
+        return f"<answer>\n{optional_text(step, 'content', pointer)}\n</answer>"
+    return f"<{kind}>\n{optional_text(step, 'content', pointer)}\n</{kind}>"
 
 
 def render_context(question: str, steps: Sequence[dict[str, Any]], pointer: str = "/trace", start: int = 0) -> str:
@@ -134,14 +125,14 @@ def _turns(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for i, step in enumerate(steps):
         kind = step["type"]
         if kind == "reasoning":
-            current["reasoning"].append(_content(step, "content", f"/trace/{i}"))
+            current["reasoning"].append(optional_text(step, "content", f"/trace/{i}"))
         elif kind == "search":
-            current["query"] = _content(step, "query", f"/trace/{i}")
+            current["query"] = optional_text(step, "query", f"/trace/{i}")
         elif kind in ("search_result", "CorrectAnswer"):
             if kind == "search_result":
                 current["results"] = render_documents(step.get("documents"), f"/trace/{i}")
             else:
-                current["answer"] = _content(step, "content", f"/trace/{i}")
+                current["answer"] = optional_text(step, "content", f"/trace/{i}")
             turns.append(current)
             current = {"reasoning": [], "query": None, "results": None, "answer": None}
     if current["reasoning"] or current["query"] is not None:
