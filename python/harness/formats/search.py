@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
-from harness.formats.base import Formatter, RecordError, optional_objects, optional_text, require
+from harness.formats.base import Formatter, RecordError, optional_text, require
 
 __all__ = [
     "DATA_SOURCE",
