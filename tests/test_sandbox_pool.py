@@ -54,6 +54,37 @@ def test_isolation_facts_inside_a_sample(box):
     assert facts["own_file"] == "mine"
     assert facts["interfaces"] == ["lo"]  # its own network namespace
     assert set(facts["env"]) == {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONHASHSEED"}
+    assert facts["env"]["HOME"] == facts["env"]["TMPDIR"] == facts["cwd"]
+
+
+def test_samples_share_nothing_through_the_worker(box):
+    # Each sample is a fork of the same worker: what one sample changes in its memory, its
+    # environment or its streams is gone for the next, and every sample, whichever worker runs
+    # it, starts from the same `random` state.
+    code = ("import os, random, sys\nprint(random.random(), os.environ.get('LEAK'), sys.argv)\n"
+            "os.environ['LEAK'] = 'yes'\nsys.argv.append('x')\nrandom.seed(99)\n"
+            "sys.stdout.write('unflushed')\n")
+    first, second, third = run(box, code), run(box, code), run(box, code)
+    assert first.stdout == second.stdout == third.stdout
+    assert first.stdout.split()[1] == "None"
+    assert first.stdout.endswith("unflushed")  # flushed at exit, into this sample's pipe only
+
+
+def test_output_that_is_not_utf8_is_escaped(box):
+    result = run(box, "print('\\udc80 and \\xe9')")
+    assert result.status == "exited" and result.exit_code == 0, result
+    assert result.stdout == "\\udc80 and \xe9\n"
+
+
+def test_a_worker_refuses_to_fork_with_threads_running(tmp_path, monkeypatch):
+    (tmp_path / "threaded_preload.py").write_text(
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with Sandbox(workers=1, preload=["threaded_preload"], limits=GENEROUS) as sandbox:
+        result = run(sandbox, "print(1)")
+    assert result.status == "error" and "must be single-threaded" in result.error
 
 
 def test_exit_codes_signals_and_results_channel(box):

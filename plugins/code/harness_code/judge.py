@@ -61,6 +61,7 @@ class Judge:
         self.candidates, self.judges = candidates, judges
         self.limits, self.judge_limits = limits, judge_limits
         self._plans: dict[tuple[str, int], Plan] = {}
+        self._recording: dict[tuple[str, int], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def _payload(self, problem: Problem, mode: str) -> dict[str, Any]:
@@ -73,6 +74,15 @@ class Judge:
         with self._lock:
             if key in self._plans:
                 return self._plans[key]
+            # Samples of one problem tend to arrive together: one thread records, the rest wait.
+            recording = self._recording.setdefault(key, threading.Lock())
+        with recording:
+            with self._lock:
+                if key in self._plans:
+                    return self._plans[key]
+            return self._record(problem, key)
+
+    def _record(self, problem: Problem, key: tuple[str, int]) -> Plan:
         run = self.judges.run(f"{RUNNER}:run_tests", self._payload(problem, "record"),
                               limits=self.judge_limits, fork=False)
         data = _load(run)

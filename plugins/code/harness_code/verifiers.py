@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from harness import plugins
 from harness.episode import Verdict
-from harness.sandbox import IsolationLevel, Limits
+from harness.sandbox import IsolationLevel, Limits, Sandbox
 
 from harness_code import sandboxes
 from harness_code.extract import extract_code
@@ -79,6 +79,9 @@ class _Verifier:
     def judge_sample(self, code: str, task_id: str | int | None, **kwargs: Any) -> VerifyResult:
         raise NotImplementedError
 
+    def sandboxes(self) -> list[Sandbox]:
+        raise NotImplementedError
+
     def verify_batch(
         self, codes: Sequence[str], task_ids: Sequence[str | int | None] | None = None, **kwargs: Any
     ) -> list[VerifyResult]:
@@ -87,6 +90,8 @@ class _Verifier:
         ids = list(task_ids) if task_ids is not None else [None] * len(codes)
         if len(ids) != len(codes):
             raise ValueError(f"{len(codes)} codes but {len(ids)} task ids")
+        for sandbox in self.sandboxes():
+            sandbox.start()  # every worker boots at once, not one after another on first use
         with ThreadPoolExecutor(2 * self.workers) as pool:
             return list(pool.map(lambda pair: self.verify(pair[0], pair[1], **kwargs), zip(codes, ids)))
 
@@ -113,6 +118,9 @@ class _ReplayVerifier(_Verifier):
     @property
     def level(self) -> IsolationLevel:
         return self.judge.candidates.level
+
+    def sandboxes(self) -> list[Sandbox]:
+        return [self.judge.candidates, self.judge.judges]
 
     def problem(self, task_id: str | int) -> Problem | None:
         return self.problems.get(str(task_id).strip())
@@ -197,6 +205,9 @@ class PytestVerifier(_Verifier):
     @property
     def level(self) -> IsolationLevel:
         return self.sandbox.level
+
+    def sandboxes(self) -> list[Sandbox]:
+        return [self.sandbox]
 
     def judge_sample(self, code: str, task_id: str | int | None, *, tests: str | None = None,
                **kwargs: Any) -> VerifyResult:

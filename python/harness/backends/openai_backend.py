@@ -24,18 +24,21 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-import openai
-
 from harness.backends.base import Backend, BackendError, Completion, Request
 from harness.backends.errors import PromptTooLong
 
-RETRYABLE = (
-    openai.RateLimitError,
-    openai.InternalServerError,
-    openai.APIConnectionError,  # includes APITimeoutError
-    openai.APIResponseValidationError,
-    json.JSONDecodeError,  # a 200 whose body is cut off or not JSON
-)
+def retryable_errors() -> tuple[type[BaseException], ...]:
+    """What is worth another attempt. `openai` is imported here and in the backend, not at the
+    top: loading the plugin registry imports this module, and `openai` takes 0.3 s to import."""
+    import openai
+
+    return (
+        openai.RateLimitError,
+        openai.InternalServerError,
+        openai.APIConnectionError,  # includes APITimeoutError
+        openai.APIResponseValidationError,
+        json.JSONDecodeError,  # a 200 whose body is cut off or not JSON
+    )
 
 
 class MalformedResponse(BackendError):
@@ -69,6 +72,8 @@ class OpenAIBackend(Backend):
         self.max_backoff = max_backoff
         self.logprobs = logprobs
         self.extra_body = dict(extra_body or {})
+        import openai
+
         # the client's own retries are off: ours count every kind of failure the same way
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url,
@@ -118,6 +123,9 @@ class OpenAIBackend(Backend):
         return body
 
     async def _complete(self, request: Request) -> list[Completion]:
+        import openai
+
+        retryable = (*retryable_errors(), MalformedResponse)
         body = self.request_body(request)
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.concurrency)
@@ -127,7 +135,7 @@ class OpenAIBackend(Backend):
                 async with self._slots:
                     response = await self._client.chat.completions.create(**body)
                 return self._completions(response, body["n"])
-            except (*RETRYABLE, MalformedResponse) as exc:
+            except retryable as exc:
                 if attempt >= self.max_retries:
                     raise BackendError(
                         f"{self.base_url}: gave up after {attempt + 1} attempts: {_describe(exc)}"

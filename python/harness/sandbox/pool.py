@@ -121,9 +121,17 @@ class _Worker:
         ))
         self.out = self.proc.stdout.fileno()
         self.inp = self.proc.stdin.fileno()
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Wait for the worker's hello (it has imported its preloads). Separate from starting
+        it, so that several workers start at once."""
+        if self.ready:
+            return
         hello = self._read_json(time.monotonic() + STARTUP_SECONDS)
         if not hello.get("ready"):
             raise WorkerDied(f"worker did not start: {hello!r}")
+        self.ready = True
 
     def request(self, request: dict[str, Any], timeout: float) -> tuple[dict[str, Any], bytes]:
         deadline = time.monotonic() + timeout
@@ -251,6 +259,7 @@ class Sandbox:
         try:
             worker = self._workers[slot] or self._start(slot)
             self._workers[slot] = worker
+            worker.wait_ready()
             reply, result = worker.request(request, limits.wall_seconds + GRACE_SECONDS)
         except (WorkerDied, OSError, ValueError) as exc:
             if worker is not None:
@@ -283,13 +292,35 @@ class Sandbox:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def warm_up(self) -> None:
-        """Start every worker now rather than on first use."""
+    def start(self) -> None:
+        """Start every missing worker now, without waiting for them to be ready: the first run
+        on each waits. Returns at once when they are all running."""
+        if self.level is IsolationLevel.STRICT:
+            return  # a fresh worker per sample: nothing to start ahead
         slots = [self._idle.get() for _ in range(self.size)]
         try:
             for slot in slots:
-                if self._workers[slot] is None and self.level is not IsolationLevel.STRICT:
+                if self._workers[slot] is None:
                     self._workers[slot] = self._start(slot)
+        finally:
+            for slot in slots:
+                self._idle.put(slot)
+
+    def warm_up(self) -> None:
+        """Start every worker now rather than on first use, and wait until they are ready."""
+        self.start()
+        slots = [self._idle.get() for _ in range(self.size)]
+        try:
+            for slot in slots:
+                worker = self._workers[slot]
+                if worker is None:
+                    continue
+                try:
+                    worker.wait_ready()
+                except (WorkerDied, OSError, ValueError):
+                    worker.kill()
+                    self._workers[slot] = None
+                    raise
         finally:
             for slot in slots:
                 self._idle.put(slot)
