@@ -14,6 +14,7 @@ they run is the dataset's reference and tests, and what comes from the candidate
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from dataclasses import dataclass, field
@@ -43,6 +44,15 @@ class Plan:
     outcomes: list[Any]
     tests_total: int
     error: str | None = None
+
+    @functools.cached_property
+    def canonical_outcomes(self) -> str:
+        """The reference's results as canonical JSON, to compare each candidate's with."""
+        return _canonical(self.outcomes)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 def _tail(text: str, n: int = 1000) -> str:
@@ -126,7 +136,7 @@ class Judge:
         if failure is not None:
             return Outcome("fail", 0.0, failure, {**details, "tests_passed": 0})
         outcomes = data["outcomes"]
-        if json.dumps(outcomes, sort_keys=True) == json.dumps(plan.outcomes, sort_keys=True):
+        if _canonical(outcomes) == plan.canonical_outcomes:
             return Outcome("pass", 1.0, None, {**details, "tests_passed": plan.tests_total})
         return self._replay(problem, plan, outcomes, details)
 

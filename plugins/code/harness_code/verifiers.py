@@ -107,9 +107,11 @@ class _ReplayVerifier(_Verifier):
         judge_level = self.isolation
         if judge_level is not None and IsolationLevel.parse(judge_level) > IsolationLevel.NAMESPACES:
             judge_level = IsolationLevel.NAMESPACES
+        # Judging is a small share of the work (no fork per call, a replay only when results
+        # differ from the reference's): half as many judge workers as candidate workers.
         self.judge = Judge(
             sandboxes.shared("candidate", self.isolation, self.workers),
-            sandboxes.shared("judge", judge_level, self.workers),
+            sandboxes.shared("judge", judge_level, max(1, self.workers // 2)),
             self.limits,
             self.limits.with_(wall_seconds=max(30.0, self.limits.wall_seconds * 3),
                               cpu_seconds=max(30, self.limits.cpu_seconds * 3)),
