@@ -70,10 +70,10 @@ class _Verifier:
     def verify(self, code: str, task_id: str | int | None = None, **kwargs: Any) -> VerifyResult:
         """The verdict on one sample; every plugin's `verdict_made` hook sees it."""
         result = self.judge_sample(code, task_id, **kwargs)
-        plugins.registry().hook.verdict_made(
-            verdict=result.to_verdict(self.name).model_dump(mode="json"),
-            subject={"verifier": self.name, "task_id": task_id, "code": code},
-        )
+        hook = plugins.registry().hook.verdict_made
+        if hook.get_hookimpls():  # no listener, no record to build
+            hook(verdict=result.to_verdict(self.name).model_dump(mode="json"),
+                 subject={"verifier": self.name, "task_id": task_id, "code": code})
         return result
 
     def judge_sample(self, code: str, task_id: str | int | None, **kwargs: Any) -> VerifyResult:

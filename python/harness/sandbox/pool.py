@@ -121,6 +121,7 @@ class _Worker:
         ))
         self.out = self.proc.stdout.fileno()
         self.inp = self.proc.stdin.fileno()
+        self.pending = bytearray()
         self.ready = False
 
     def wait_ready(self) -> None:
@@ -153,20 +154,22 @@ class _Worker:
         return self._read_exact(int.from_bytes(header, "big"), deadline)
 
     def _read_exact(self, n: int, deadline: float) -> bytes:
-        chunks, need = [], n
-        while need:
+        # Reads take whatever the worker has written (often a whole reply and its result frame
+        # at once) into a buffer: a few system calls per sample rather than two per frame part.
+        while len(self.pending) < n:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise WorkerDied(f"worker did not answer in time; {self.stderr_tail()}")
             ready, _, _ = select.select([self.out], [], [], remaining)
             if not ready:
                 continue
-            chunk = os.read(self.out, min(need, 1 << 20))
+            chunk = os.read(self.out, max(n - len(self.pending), 1 << 16))
             if not chunk:
                 raise WorkerDied(f"worker exited (status {self.proc.poll()}); {self.stderr_tail()}")
-            chunks.append(chunk)
-            need -= len(chunk)
-        return b"".join(chunks)
+            self.pending += chunk
+        data = bytes(self.pending[:n])
+        del self.pending[:n]
+        return data
 
     def stderr_tail(self) -> str:
         try:
