@@ -1,17 +1,20 @@
-//! Reading input files as newline-aligned chunks on a reader thread, and walking the lines of
-//! a chunk. Chunks let several threads parse one file at once; the reader thread lets the
-//! disk work while they do.
+//! Input files as newline-aligned chunks, and the lines of a chunk. Chunks let several threads
+//! parse one file at once. Two ways to get them: `read_chunk`, where each parsing thread reads
+//! its own byte range of a file (for the parallel operations), and `ChunkStream`, a reader
+//! thread reading ahead of one consumer (for `read`, whose consumer builds Python objects).
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
 
 use crate::error::Error;
 
-/// Target size of a chunk; a line longer than this makes its chunk longer.
-pub const CHUNK_SIZE: usize = 4 << 20;
+/// Target size of a chunk; a line longer than this makes its chunk longer. 1–4 MiB measure the
+/// same on one or two threads; smaller chunks keep the memory of many threads down.
+pub const CHUNK_SIZE: usize = 2 << 20;
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// A run of whole lines from one file.
@@ -25,17 +28,24 @@ pub struct Chunk {
     /// Whether the chunk ends at the end of its file (where the last line may lack `\n`).
     pub last: bool,
     buf: Vec<u8>,
+    /// The chunk is `buf[begin..begin + len]`.
+    begin: usize,
     len: usize,
 }
 
 impl Chunk {
     pub fn data(&self) -> &[u8] {
-        &self.buf[..self.len]
+        &self.buf[self.begin..self.begin + self.len]
+    }
+
+    /// Gives the buffer back, to read another chunk into.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.buf
     }
 
     #[cfg(test)]
     pub fn from_bytes(data: &[u8]) -> Chunk {
-        Chunk { file: 0, offset: 0, first: true, last: true, buf: data.to_vec(), len: data.len() }
+        Chunk { file: 0, offset: 0, first: true, last: true, buf: data.to_vec(), begin: 0, len: data.len() }
     }
 
     /// The lines of the chunk, without their `\n` or `\r\n`; a BOM at the start of the file is
@@ -118,6 +128,94 @@ pub fn open_all(paths: &[PathBuf]) -> Result<Vec<File>, Error> {
         .collect()
 }
 
+/// A byte range of one input file; its chunk holds the lines that start inside it.
+#[derive(Clone, Copy, Debug)]
+pub struct ByteRange {
+    pub file: usize,
+    pub start: u64,
+    pub end: u64,
+    /// The file's size when the ranges were planned: reading stops there.
+    pub size: u64,
+}
+
+/// Splits every file into ranges of about `chunk_size` bytes, in input order; an empty file
+/// gets one empty range.
+pub fn plan_ranges(files: &[File], paths: &[PathBuf], chunk_size: usize) -> Result<Vec<ByteRange>, Error> {
+    let step = chunk_size.max(1) as u64;
+    let mut ranges = Vec::new();
+    for (file, (handle, path)) in files.iter().zip(paths).enumerate() {
+        let size = handle.metadata().map_err(|e| Error::io(path, e))?.len();
+        let mut start = 0;
+        loop {
+            let end = (start + step).min(size);
+            ranges.push(ByteRange { file, start, end, size });
+            if end == size {
+                break;
+            }
+            start = end;
+        }
+    }
+    Ok(ranges)
+}
+
+/// Reads the chunk of `range`: every line that starts in it, whole, however far past its end
+/// the last one runs. `buf` is reused; its old length is kept so it is never zeroed again.
+pub fn read_chunk(file: &File, range: ByteRange, mut buf: Vec<u8>) -> io::Result<Chunk> {
+    // From one byte before the range: a line starts at `range.start` if that byte is a `\n`.
+    let base = range.start.saturating_sub(1);
+    let mut filled = read_into(file, &mut buf, 0, base, range.end - base)?;
+    let begin = if range.start == 0 {
+        0
+    } else {
+        match memchr::memchr(b'\n', &buf[..filled]) {
+            Some(nl) if base + (nl as u64) + 1 < range.end => nl + 1,
+            _ => filled, // no line starts inside the range: an empty chunk
+        }
+    };
+    let mut end = filled;
+    if begin < filled && buf[filled - 1] != b'\n' {
+        // The last line runs past the range: read on to its `\n` (or the end of the file).
+        let mut pos = range.end;
+        loop {
+            if pos >= range.size {
+                end = filled;
+                break;
+            }
+            let n = read_into(file, &mut buf, filled, pos, (range.size - pos).min(64 << 10))?;
+            if let Some(nl) = memchr::memchr(b'\n', &buf[filled..filled + n]) {
+                end = filled + nl + 1;
+                break;
+            }
+            filled += n;
+            pos += n as u64;
+        }
+    }
+    // An empty chunk (no line starts in the range) is placed at the range's end.
+    let offset = if begin == end { range.end } else { base + begin as u64 };
+    Ok(Chunk {
+        file: range.file,
+        offset,
+        first: offset == 0,
+        last: offset + (end - begin) as u64 == range.size,
+        buf,
+        begin,
+        len: end - begin,
+    })
+}
+
+/// Reads exactly `n` bytes at file position `pos` into `buf[at..]`, growing `buf` if needed.
+fn read_into(file: &File, buf: &mut Vec<u8>, at: usize, pos: u64, n: u64) -> io::Result<usize> {
+    let n = n as usize;
+    if buf.len() < at + n {
+        buf.resize(at + n, 0);
+    }
+    file.read_exact_at(&mut buf[at..at + n], pos).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => io::Error::new(e.kind(), "the file shrank while it was being read"),
+        _ => e,
+    })?;
+    Ok(n)
+}
+
 /// Chunks of all inputs in order, read ahead by a background thread. Buffers handed back with
 /// `recycle` are reused, so a long run allocates a handful of them.
 pub struct ChunkStream {
@@ -146,7 +244,7 @@ impl ChunkStream {
 
     /// Hands a consumed chunk's buffer back to the reader.
     pub fn recycle(&self, chunk: Chunk) {
-        let _ = self.spare.send(chunk.buf);
+        let _ = self.spare.send(chunk.into_buffer());
     }
 }
 
@@ -228,7 +326,7 @@ fn read_file(
         };
         carry.clear();
         carry.extend_from_slice(&buf[cut..filled]);
-        let chunk = Chunk { file: index, offset, first, last: eof, buf, len: cut };
+        let chunk = Chunk { file: index, offset, first, last: eof, buf, begin: 0, len: cut };
         offset += cut as u64;
         first = false;
         if tx.send(Ok(chunk)).is_err() {
@@ -293,6 +391,44 @@ mod tests {
         assert!(rebuilt[1].is_empty());
         assert_eq!(rebuilt[2], long.as_bytes());
         assert_eq!(seen_last, [true; 3]);
+    }
+
+    #[test]
+    fn ranges_give_every_line_to_exactly_one_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut data = Vec::new();
+        for i in 0..300 {
+            writeln!(data, "{{\"i\":{i},\"pad\":\"{}\"}}", "x".repeat((i * 7) % 150)).unwrap();
+        }
+        data.extend_from_slice(b"{\"tail\":true}");
+        let paths = [
+            write(&dir, "a.jsonl", &data),
+            write(&dir, "empty.jsonl", b""),
+            write(&dir, "newline.jsonl", b"\n"),
+            write(&dir, "b.jsonl", format!("{{\"long\":\"{}\"}}\n{{}}\n", "y".repeat(1000)).as_bytes()),
+        ];
+        let files = open_all(&paths).unwrap();
+        for chunk_size in [1, 2, 3, 17, 64, 1000, 1 << 20] {
+            let mut rebuilt = vec![Vec::new(); paths.len()];
+            let mut lines = vec![0u64; paths.len()];
+            for range in plan_ranges(&files, &paths, chunk_size).unwrap() {
+                let chunk = read_chunk(&files[range.file], range, Vec::new()).unwrap();
+                if !chunk.data().is_empty() {
+                    assert_eq!(chunk.offset as usize, rebuilt[chunk.file].len(), "size {chunk_size}");
+                }
+                assert_eq!(chunk.first, chunk.offset == 0);
+                if !chunk.last {
+                    assert!(chunk.data().is_empty() || chunk.data().ends_with(b"\n"));
+                }
+                lines[chunk.file] += count_lines(&chunk);
+                rebuilt[chunk.file].extend_from_slice(chunk.data());
+            }
+            for (i, path) in paths.iter().enumerate() {
+                let want = std::fs::read(path).unwrap();
+                assert_eq!(rebuilt[i], want, "file {i}, chunk size {chunk_size}");
+                assert_eq!(lines[i], count_lines(&Chunk::from_bytes(&want)), "file {i}, chunk size {chunk_size}");
+            }
+        }
     }
 
     #[test]

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 
-use crate::chunks::{count_lines, Chunk, ChunkStream, Line, CHUNK_SIZE};
+use crate::chunks::{count_lines, open_all, plan_ranges, read_chunk, Chunk, Line, CHUNK_SIZE};
 use crate::error::{Error, LineError, Problem};
 use crate::parse::Parser;
 
@@ -199,8 +199,10 @@ impl Totals {
 }
 
 /// Runs `work` on every chunk of `paths` in parallel and `consume` on the results in input
-/// order. Stops at the first error `consume` returns, or at a read error. At most twice as many
-/// chunks as threads are in memory at once, however large the input.
+/// order. Stops at the first error `consume` returns, or at a read error. Each task reads its
+/// own chunk (see `read_chunk`): no reader thread to feed the parsers, so one thread is really
+/// one, and nothing limits how many threads can read at once. At most twice as many chunks as
+/// threads are in memory at once, however large the input.
 pub fn run<T, W, C>(paths: &[PathBuf], options: &Options, work: W, consume: C) -> Result<(), Error>
 where
     T: Send,
@@ -209,56 +211,70 @@ where
 {
     let pool = options.pool()?;
     let window = pool.current_num_threads() * 2;
-    let mut stream = ChunkStream::open(paths, options.chunk_size, window)?;
-    let (done_tx, done_rx) = mpsc::channel::<(usize, Chunk, T)>();
-    let mut order = InOrder { pending: BTreeMap::new(), next: 0, consume, result: Ok(()) };
-    let work = &work;
+    let files = open_all(paths)?;
+    let ranges = plan_ranges(&files, paths, options.chunk_size)?;
+    let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+    let (done_tx, done_rx) = mpsc::channel::<(usize, ChunkResult<T>)>();
+    let mut order = InOrder { pending: BTreeMap::new(), next: 0, consume, result: Ok(()), paths };
+    let (work, files, spare) = (&work, &files, &spare);
     pool.in_place_scope(|scope| {
         let mut sent = 0;
-        while order.result.is_ok() {
-            let chunk = match stream.next() {
-                None => break,
-                Some(Err(e)) => {
-                    order.result = Err(e);
-                    break;
-                }
-                Some(Ok(chunk)) => chunk,
-            };
+        for &range in &ranges {
+            if order.result.is_err() {
+                break;
+            }
             while sent - order.next >= window {
-                order.settle(done_rx.recv().expect("a worker always reports back"), &stream);
+                order.settle(done_rx.recv().expect("a worker always reports back"), spare);
             }
             let done = done_tx.clone();
             let index = sent;
             scope.spawn(move |_| {
-                let out = work(&chunk);
-                let _ = done.send((index, chunk, out));
+                let buffer = spare.lock().expect("buffer list").pop().unwrap_or_default();
+                let result = read_chunk(&files[range.file], range, buffer).map(|chunk| {
+                    let out = work(&chunk);
+                    (chunk, out)
+                });
+                let _ = done.send((index, result.map_err(|e| (range.file, e))));
             });
             sent += 1;
         }
         while order.next < sent {
-            order.settle(done_rx.recv().expect("a worker always reports back"), &stream);
+            order.settle(done_rx.recv().expect("a worker always reports back"), spare);
         }
     });
     order.result
 }
 
+/// A chunk and what `work` made of it, or the read error of the file with that index.
+type ChunkResult<T> = Result<(Chunk, T), (usize, std::io::Error)>;
+
 /// Puts finished chunks back in input order before consuming them.
-struct InOrder<T, C> {
-    pending: BTreeMap<usize, (Chunk, T)>,
+struct InOrder<'p, T, C> {
+    pending: BTreeMap<usize, ChunkResult<T>>,
     next: usize,
     consume: C,
     result: Result<(), Error>,
+    paths: &'p [PathBuf],
 }
 
-impl<T, C: FnMut(&Chunk, T) -> Result<(), Error>> InOrder<T, C> {
-    fn settle(&mut self, (index, chunk, out): (usize, Chunk, T), stream: &ChunkStream) {
-        self.pending.insert(index, (chunk, out));
-        while let Some((chunk, out)) = self.pending.remove(&self.next) {
+impl<T, C: FnMut(&Chunk, T) -> Result<(), Error>> InOrder<'_, T, C> {
+    fn settle(&mut self, (index, done): (usize, ChunkResult<T>), spare: &Mutex<Vec<Vec<u8>>>) {
+        self.pending.insert(index, done);
+        while let Some(done) = self.pending.remove(&self.next) {
             self.next += 1;
-            if self.result.is_ok() {
-                self.result = (self.consume)(&chunk, out);
+            match done {
+                Ok((chunk, out)) => {
+                    if self.result.is_ok() {
+                        self.result = (self.consume)(&chunk, out);
+                    }
+                    spare.lock().expect("buffer list").push(chunk.into_buffer());
+                }
+                Err((file, e)) => {
+                    if self.result.is_ok() {
+                        self.result = Err(Error::io(&self.paths[file], e));
+                    }
+                }
             }
-            stream.recycle(chunk);
         }
     }
 }
