@@ -45,9 +45,9 @@ GB = 1e9  # GB/s uses decimal gigabytes; RSS and file sizes use MiB
 VARIANTS: dict[str, tuple[str, str]] = {
     "fastjsonl-dedup-t1": (
         "dedup",
-        "harness.jsonl.dedup(path, out, '/task/id', score='/reward', threads=1): Rust validates and "
-        "parses every line on 1 parser thread (+1 reader thread), keeps one entry per key, writes "
-        "the winners byte-exact",
+        "harness.jsonl.dedup(path, out, '/task/id', score='/reward', threads=1): Rust reads, "
+        "validates and parses every line on one thread, keeps one entry per key, writes the "
+        "winners byte-exact",
     ),
     "fastjsonl-dedup-t2": ("dedup", "the same with threads=2"),
     "orjson-dedup": (
