@@ -180,3 +180,19 @@ def test_cli_run_executes_a_file(tmp_path):
     result = CliRunner().invoke(cli, ["sandbox", "run", str(script)])
     assert result.exit_code == 0, result.output
     assert "hello from /tmp/sample-" in result.output
+
+
+def test_samples_still_fork_after_an_inline_run_started_a_thread(tmp_path, monkeypatch):
+    (tmp_path / "threading_entry.py").write_text(
+        "import threading, time\n"
+        "def start(payload, results):\n"
+        "    threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n"
+        "    results.write(str(threading.active_count()).encode())\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with Sandbox(workers=1, preload=["harness.sandbox.scripts", "threading_entry"],
+                 limits=GENEROUS) as sandbox:
+        started = sandbox.run("threading_entry:start", None, fork=False)
+        assert started.status == "exited" and started.result == b"2", started
+        for _ in range(3):
+            assert run(sandbox, "print('forked')").stdout == "forked\n"

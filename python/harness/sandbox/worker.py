@@ -27,6 +27,7 @@ import select
 import shutil
 import signal
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -97,10 +98,13 @@ class Worker:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # nothing of the worker's may reach the sample's pipes
         started = time.monotonic()
-        pid = self._fork()
-        if pid < 0:
-            errno = ctypes.get_errno()
-            raise OSError(errno, f"fork: {os.strerror(errno)}")
+        if threading.active_count() == 1:
+            pid = self._fork()
+            if pid < 0:
+                errno = ctypes.get_errno()
+                raise OSError(errno, f"fork: {os.strerror(errno)}")
+        else:  # an inline entry point started a thread: take the interpreter's careful path
+            pid = os.fork()
         if pid == 0:
             self._child(entry, request, sample_dir, out_w, err_w, res_w)  # never returns
         for fd in (out_w, err_w, res_w):
