@@ -97,12 +97,40 @@ def test_exit_codes_signals_and_results_channel(box):
     assert failing.exit_code == 1 and "ValueError: boom" in failing.stderr
 
 
+def live_processes_of(uid: int) -> list[int]:
+    """Host pids of the processes running as `uid` (zombies aside)."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                status = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if int(status["Uid"].split()[0]) == uid and not status["State"].strip().startswith("Z"):
+            found.append(int(entry))
+    return found
+
+
 def test_wall_clock_deadline_kills_the_whole_group(box):
-    code = "import os, time\nfor _ in range(3):\n    os.fork()\ntime.sleep(3600)\n"
+    code = ("import os, time\nos.write(1, str(os.getuid()).encode())\n"
+            "for _ in range(3):\n    os.fork()\ntime.sleep(3600)\n")
     result = run(box, code, wall_seconds=2.0)
     assert result.status == "timeout"
-    assert result.survivors_killed >= 1
+    uid = int(result.stdout)
+    assert uid != os.getuid()
+    assert live_processes_of(uid) == []  # all 8 processes were killed and reaped before the reply
     assert run(box, "print('next')").stdout == "next\n"
+
+
+def test_daemons_left_behind_are_killed_and_counted(box):
+    code = ("import os, time\nos.write(1, str(os.getuid()).encode())\n"
+            "middle = os.fork()\nif middle == 0:\n    os.setsid()\n"
+            "    if os.fork() == 0:\n        time.sleep(3600)\n    os._exit(0)\n"
+            "os.waitpid(middle, 0)\n")
+    result = run(box, code)
+    assert (result.status, result.exit_code) == ("exited", 0), result
+    assert result.survivors_killed >= 1
+    assert live_processes_of(int(result.stdout)) == []
 
 
 def test_output_is_capped_and_drained(box):
