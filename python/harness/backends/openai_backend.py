@@ -19,6 +19,7 @@ stored; servers do not return token ids, so `completion_ids` stays empty.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 from collections.abc import Sequence
@@ -27,6 +28,8 @@ from typing import Any
 from harness.backends.base import Backend, BackendError, Completion, Request
 from harness.backends.errors import PromptTooLong
 
+
+@functools.cache
 def retryable_errors() -> tuple[type[BaseException], ...]:
     """What is worth another attempt. `openai` is imported here and in the backend, not at the
     top: loading the plugin registry imports this module, and `openai` takes 0.3 s to import."""
@@ -38,6 +41,7 @@ def retryable_errors() -> tuple[type[BaseException], ...]:
         openai.APIConnectionError,  # includes APITimeoutError
         openai.APIResponseValidationError,
         json.JSONDecodeError,  # a 200 whose body is cut off or not JSON
+        MalformedResponse,
     )
 
 
@@ -125,7 +129,6 @@ class OpenAIBackend(Backend):
     async def _complete(self, request: Request) -> list[Completion]:
         import openai
 
-        retryable = (*retryable_errors(), MalformedResponse)
         body = self.request_body(request)
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.concurrency)
@@ -135,7 +138,7 @@ class OpenAIBackend(Backend):
                 async with self._slots:
                     response = await self._client.chat.completions.create(**body)
                 return self._completions(response, body["n"])
-            except retryable as exc:
+            except retryable_errors() as exc:
                 if attempt >= self.max_retries:
                     raise BackendError(
                         f"{self.base_url}: gave up after {attempt + 1} attempts: {_describe(exc)}"
