@@ -1,16 +1,19 @@
 //! Input files as newline-aligned chunks, and the lines of a chunk. Chunks let several threads
 //! parse one file at once. Two ways to get them: `read_chunk`, where each parsing thread reads
-//! its own byte range of a file (for the parallel operations), and `ChunkStream`, a reader
-//! thread reading ahead of one consumer (for `read`, whose consumer builds Python objects).
+//! its own byte range of a regular file (for the parallel operations), and `StreamChunks`,
+//! which reads an input front to back (for streams, which have no byte ranges, and for
+//! `ChunkStream`, a reader thread reading ahead of `read`, whose consumer builds Python
+//! objects).
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 
 use crate::error::Error;
+use crate::input::{names, open_inputs, Input};
 
 /// Target size of a chunk; a line longer than this makes its chunk longer. 1–4 MiB measure the
 /// same on one or two threads; smaller chunks keep the memory of many threads down.
@@ -114,20 +117,6 @@ pub fn count_lines(chunk: &Chunk) -> u64 {
     newlines + u64::from(!data.is_empty() && !data.ends_with(b"\n"))
 }
 
-/// Opens every input first, so a missing file is reported before any work starts.
-pub fn open_all(paths: &[PathBuf]) -> Result<Vec<File>, Error> {
-    paths
-        .iter()
-        .map(|p| {
-            let file = File::open(p).map_err(|e| Error::io(p, e))?;
-            if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-                return Err(Error::io(p, io::Error::new(io::ErrorKind::InvalidInput, "is a directory")));
-            }
-            Ok(file)
-        })
-        .collect()
-}
-
 /// A byte range of one input file; its chunk holds the lines that start inside it.
 #[derive(Clone, Copy, Debug)]
 pub struct ByteRange {
@@ -138,24 +127,36 @@ pub struct ByteRange {
     pub size: u64,
 }
 
-/// Splits every file into ranges of about `chunk_size` bytes, in input order; an empty file
-/// gets one empty range.
-pub fn plan_ranges(files: &[File], paths: &[PathBuf], chunk_size: usize) -> Result<Vec<ByteRange>, Error> {
+/// Where the chunks of one stretch of input come from.
+#[derive(Clone, Copy, Debug)]
+pub enum Piece {
+    /// A byte range of a regular file, read by the task that parses it.
+    Range(ByteRange),
+    /// A whole stream (the input with this index), read front to back by one thread.
+    Stream(usize),
+}
+
+/// Splits every regular file into ranges of about `chunk_size` bytes, in input order; a stream
+/// is one piece.
+pub fn plan(inputs: &[Input], chunk_size: usize) -> Vec<Piece> {
     let step = chunk_size.max(1) as u64;
-    let mut ranges = Vec::new();
-    for (file, (handle, path)) in files.iter().zip(paths).enumerate() {
-        let size = handle.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut pieces = Vec::new();
+    for (file, input) in inputs.iter().enumerate() {
+        let Some(size) = input.size else {
+            pieces.push(Piece::Stream(file));
+            continue;
+        };
         let mut start = 0;
         loop {
             let end = (start + step).min(size);
-            ranges.push(ByteRange { file, start, end, size });
+            pieces.push(Piece::Range(ByteRange { file, start, end, size }));
             if end == size {
                 break;
             }
             start = end;
         }
     }
-    Ok(ranges)
+    pieces
 }
 
 /// Reads the chunk of `range`: every line that starts in it, whole, however far past its end
@@ -216,6 +217,71 @@ fn read_into(file: &File, buf: &mut Vec<u8>, at: usize, pos: u64, n: u64) -> io:
     Ok(n)
 }
 
+/// The chunks of one input read front to back: how streams are read, and how `read` reads
+/// every input.
+pub struct StreamChunks<'f> {
+    file: &'f File,
+    index: usize,
+    chunk_size: usize,
+    /// The start of a line the last chunk cut off, to begin the next one.
+    carry: Vec<u8>,
+    offset: u64,
+    first: bool,
+    finished: bool,
+}
+
+impl<'f> StreamChunks<'f> {
+    /// The chunks of `file`, the input with index `index`.
+    pub fn new(file: &'f File, index: usize, chunk_size: usize) -> StreamChunks<'f> {
+        StreamChunks { file, index, chunk_size, carry: Vec::new(), offset: 0, first: true, finished: false }
+    }
+
+    /// The next chunk, read into `buf` (reused: buffers keep their length between uses, so
+    /// refilling them never zeroes memory again), or `None` after the last one. The last
+    /// chunk is the one where the input ends; it may be empty.
+    pub fn next_chunk(&mut self, mut buf: Vec<u8>) -> io::Result<Option<Chunk>> {
+        if self.finished {
+            return Ok(None);
+        }
+        let want = self.chunk_size.max(self.carry.len() * 2).max(1);
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        buf[..self.carry.len()].copy_from_slice(&self.carry);
+        let mut filled = self.carry.len();
+        let mut eof = false;
+        let cut = loop {
+            if filled == buf.len() {
+                if let Some(nl) = memchr::memrchr(b'\n', &buf[..filled]) {
+                    break nl + 1;
+                }
+                let bigger = buf.len() * 2; // one line longer than the buffer
+                buf.resize(bigger, 0);
+            }
+            let n = match self.file.read(&mut buf[filled..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.finished = true;
+                    return Err(e);
+                }
+            };
+            if n == 0 {
+                eof = true;
+                break filled;
+            }
+            filled += n;
+        };
+        self.carry.clear();
+        self.carry.extend_from_slice(&buf[cut..filled]);
+        let chunk = Chunk { file: self.index, offset: self.offset, first: self.first, last: eof, buf, begin: 0, len: cut };
+        self.offset += cut as u64;
+        self.first = false;
+        self.finished = eof;
+        Ok(Some(chunk))
+    }
+}
+
 /// Chunks of all inputs in order, read ahead by a background thread. Buffers handed back with
 /// `recycle` are reused, so a long run allocates a handful of them.
 pub struct ChunkStream {
@@ -228,16 +294,18 @@ pub struct ChunkStream {
 impl ChunkStream {
     /// Starts reading `paths` with `ahead` chunks read ahead of the consumer.
     pub fn open(paths: &[PathBuf], chunk_size: usize, ahead: usize) -> Result<ChunkStream, Error> {
-        let files = open_all(paths)?;
+        let inputs = open_inputs(paths)?;
+        let names = names(&inputs);
         let (tx, rx) = mpsc::sync_channel(ahead.max(1));
         let (spare_tx, spare_rx) = mpsc::channel();
         let reader = std::thread::Builder::new()
             .name("fastjsonl-reader".into())
-            .spawn(move || read_files(files, chunk_size, tx, spare_rx))
+            .spawn(move || read_inputs(inputs, chunk_size, tx, spare_rx))
             .map_err(|e| Error::io(Path::new("<reader thread>"), e))?;
-        Ok(ChunkStream { paths: paths.to_vec(), chunks: Some(rx), spare: spare_tx, reader: Some(reader) })
+        Ok(ChunkStream { paths: names, chunks: Some(rx), spare: spare_tx, reader: Some(reader) })
     }
 
+    /// The inputs' names, as errors give them (`<stdin>` for `-`).
     pub fn paths(&self) -> &[PathBuf] {
         &self.paths
     }
@@ -267,73 +335,26 @@ impl Drop for ChunkStream {
     }
 }
 
-fn read_files(
-    files: Vec<File>,
+/// Sends every input as chunks; stops at a read error (sent on) or when the consumer has gone.
+fn read_inputs(
+    inputs: Vec<Input>,
     chunk_size: usize,
     tx: SyncSender<Result<Chunk, (usize, io::Error)>>,
     spare: Receiver<Vec<u8>>,
 ) {
-    for (index, file) in files.into_iter().enumerate() {
-        if let Err(e) = read_file(index, file, chunk_size, &tx, &spare) {
-            let _ = tx.send(Err((index, e)));
-            return;
-        }
-    }
-}
-
-/// Sends one file as chunks; returns early (Ok) when the consumer has gone away.
-fn read_file(
-    index: usize,
-    mut file: File,
-    chunk_size: usize,
-    tx: &SyncSender<Result<Chunk, (usize, io::Error)>>,
-    spare: &Receiver<Vec<u8>>,
-) -> io::Result<()> {
-    let mut carry: Vec<u8> = Vec::new();
-    let mut offset: u64 = 0;
-    let mut first = true;
-    loop {
-        let mut buf = match spare.try_recv() {
-            Ok(buf) => buf,
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Vec::new(),
-        };
-        // Buffers keep their length between uses, so refilling them never zeroes memory again.
-        let want = chunk_size.max(carry.len() * 2);
-        if buf.len() < want {
-            buf.resize(want, 0);
-        }
-        buf[..carry.len()].copy_from_slice(&carry);
-        let mut filled = carry.len();
-        let mut eof = false;
-        let cut = loop {
-            if filled == buf.len() {
-                if let Some(nl) = memchr::memrchr(b'\n', &buf[..filled]) {
-                    break nl + 1;
-                }
-                let bigger = buf.len() * 2; // one line longer than the buffer
-                buf.resize(bigger, 0);
-            }
-            let n = match file.read(&mut buf[filled..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+    for (index, input) in inputs.iter().enumerate() {
+        let mut chunks = StreamChunks::new(&input.file, index, chunk_size);
+        loop {
+            let buf = spare.try_recv().unwrap_or_default();
+            let item = match chunks.next_chunk(buf) {
+                Ok(Some(chunk)) => Ok(chunk),
+                Ok(None) => break,
+                Err(e) => Err((index, e)),
             };
-            if n == 0 {
-                eof = true;
-                break filled;
+            let failed = item.is_err();
+            if tx.send(item).is_err() || failed {
+                return;
             }
-            filled += n;
-        };
-        carry.clear();
-        carry.extend_from_slice(&buf[cut..filled]);
-        let chunk = Chunk { file: index, offset, first, last: eof, buf, begin: 0, len: cut };
-        offset += cut as u64;
-        first = false;
-        if tx.send(Ok(chunk)).is_err() {
-            return Ok(());
-        }
-        if eof {
-            return Ok(());
         }
     }
 }
@@ -375,7 +396,7 @@ mod tests {
         let long = format!("{{\"long\":\"{}\"}}\n{{}}\n", "y".repeat(1000));
         let c = write(&dir, "c.jsonl", long.as_bytes());
         let stream = ChunkStream::open(&[a, b, c], 64, 2).unwrap();
-        let mut rebuilt = vec![Vec::new(), Vec::new(), Vec::new()];
+        let mut rebuilt = [Vec::new(), Vec::new(), Vec::new()];
         let mut seen_last = [false; 3];
         for chunk in stream {
             let chunk = chunk.unwrap();
@@ -407,12 +428,22 @@ mod tests {
             write(&dir, "newline.jsonl", b"\n"),
             write(&dir, "b.jsonl", format!("{{\"long\":\"{}\"}}\n{{}}\n", "y".repeat(1000)).as_bytes()),
         ];
-        let files = open_all(&paths).unwrap();
+        let inputs = open_inputs(&paths).unwrap();
         for chunk_size in [1, 2, 3, 17, 64, 1000, 1 << 20] {
             let mut rebuilt = vec![Vec::new(); paths.len()];
             let mut lines = vec![0u64; paths.len()];
-            for range in plan_ranges(&files, &paths, chunk_size).unwrap() {
-                let chunk = read_chunk(&files[range.file], range, Vec::new()).unwrap();
+            for piece in plan(&inputs, chunk_size) {
+                let chunk = match piece {
+                    Piece::Range(range) => read_chunk(&inputs[range.file].file, range, Vec::new()).unwrap(),
+                    // The empty file is a stream: its one chunk is empty and last.
+                    Piece::Stream(file) => {
+                        let mut chunks = StreamChunks::new(&inputs[file].file, file, chunk_size);
+                        let chunk = chunks.next_chunk(Vec::new()).unwrap().unwrap();
+                        assert!(chunk.last && chunk.data().is_empty());
+                        assert!(chunks.next_chunk(Vec::new()).unwrap().is_none());
+                        chunk
+                    }
+                };
                 if !chunk.data().is_empty() {
                     assert_eq!(chunk.offset as usize, rebuilt[chunk.file].len(), "size {chunk_size}");
                 }
@@ -429,6 +460,35 @@ mod tests {
                 assert_eq!(lines[i], count_lines(&Chunk::from_bytes(&want)), "file {i}, chunk size {chunk_size}");
             }
         }
+    }
+
+    #[test]
+    fn a_pipe_is_read_in_chunks_cut_at_newlines() {
+        let (reader, mut writer) = crate::input::tests::pipe();
+        let mut data = Vec::new();
+        for i in 0..2000 {
+            writeln!(data, "{{\"i\":{i},\"pad\":\"{}\"}}", "x".repeat(i % 91)).unwrap();
+        }
+        data.extend_from_slice(b"{\"tail\":true}");
+        let sent = data.clone();
+        // Small writes, so reads return partial buffers as they do from a real producer.
+        let producer = std::thread::spawn(move || sent.chunks(37).for_each(|piece| writer.write_all(piece).unwrap()));
+        let mut chunks = StreamChunks::new(&reader, 3, 500);
+        let mut rebuilt = Vec::new();
+        let mut count = 0;
+        while let Some(chunk) = chunks.next_chunk(Vec::new()).unwrap() {
+            assert_eq!(chunk.file, 3);
+            assert_eq!(chunk.offset as usize, rebuilt.len());
+            assert_eq!(chunk.first, count == 0);
+            if !chunk.last {
+                assert!(chunk.data().ends_with(b"\n"));
+            }
+            rebuilt.extend_from_slice(chunk.data());
+            count += 1;
+        }
+        producer.join().unwrap();
+        assert_eq!(rebuilt, data);
+        assert!(count > 10, "{count} chunks: the stream was cut at about the chunk size");
     }
 
     #[test]

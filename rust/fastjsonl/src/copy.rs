@@ -25,7 +25,7 @@ impl Range {
 }
 
 /// Copies every range; ranges are split into `threads` contiguous groups of similar size.
-pub fn copy_ranges(inputs: &[File], ranges: &[Range], output: &File, threads: usize) -> Result<(), (usize, io::Error)> {
+pub fn copy_ranges(inputs: &[&File], ranges: &[Range], output: &File, threads: usize) -> Result<(), (usize, io::Error)> {
     let total: u64 = ranges.iter().map(Range::out_len).sum();
     output.set_len(total).map_err(|e| (usize::MAX, e))?;
     let groups = split_evenly(ranges, threads.max(1), total);
@@ -52,10 +52,10 @@ fn split_evenly(ranges: &[Range], parts: usize, total: u64) -> Vec<&[Range]> {
     groups
 }
 
-fn copy_group(inputs: &[File], group: &[Range], output: &File) -> Result<(), (usize, io::Error)> {
+fn copy_group(inputs: &[&File], group: &[Range], output: &File) -> Result<(), (usize, io::Error)> {
     let mut buffer = Vec::new();
     for r in group {
-        copy_one(&inputs[r.file], r.from, output, r.to, r.len, &mut buffer).map_err(|e| (r.file, e))?;
+        copy_one(inputs[r.file], r.from, output, r.to, r.len, &mut buffer).map_err(|e| (r.file, e))?;
         if r.newline {
             output.write_all_at(b"\n", r.to + r.len).map_err(|e| (usize::MAX, e))?;
         }
@@ -125,7 +125,7 @@ mod tests {
         }
         let out_path = dir.path().join("out");
         let output = File::options().read(true).write(true).create(true).truncate(true).open(&out_path).unwrap();
-        copy_ranges(&[input], &ranges, &output, 3).unwrap();
+        copy_ranges(&[&input], &ranges, &output, 3).unwrap();
         let mut want = Vec::new();
         for r in &ranges {
             want.extend_from_slice(&data[r.from as usize..(r.from + r.len) as usize]);

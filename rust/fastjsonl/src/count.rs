@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::error::{Error, LineError};
+use crate::input::{names, open_inputs};
 use crate::keys::key_of;
 use crate::parse::Parser;
 use crate::pipeline::{each_record, run, Options, Totals};
@@ -14,15 +15,19 @@ pub struct CountReport {
     /// Keys (`None`: missing or null) with their counts, largest first, ties by key.
     pub counts: Vec<(Option<Vec<u8>>, u64)>,
     pub records: u64,
+    /// Bytes of input read.
+    pub bytes: u64,
     pub malformed: u64,
     pub errors: Vec<LineError>,
 }
 
 pub fn count_by(paths: &[PathBuf], key: &Pointer, options: &Options) -> Result<CountReport, Error> {
+    let inputs = open_inputs(paths)?;
+    let names = names(&inputs);
     let mut counts: HashMap<Option<Vec<u8>>, u64> = HashMap::new();
     let mut totals = Totals::default();
     run(
-        paths,
+        &inputs,
         options,
         |chunk| {
             let mut parser = Parser::new(vec![key.clone()]);
@@ -34,7 +39,7 @@ pub fn count_by(paths: &[PathBuf], key: &Pointer, options: &Options) -> Result<C
             (tally, local)
         },
         |chunk, (tally, local)| {
-            totals.add(chunk, tally, paths, options)?;
+            totals.add(chunk, tally, &names, options)?;
             for (k, n) in local {
                 *counts.entry(k).or_default() += n;
             }
@@ -44,5 +49,5 @@ pub fn count_by(paths: &[PathBuf], key: &Pointer, options: &Options) -> Result<C
     let mut counts: Vec<_> = counts.into_iter().collect();
     // Missing keys sort after every present key among equal counts.
     counts.sort_by(|(ka, na), (kb, nb)| nb.cmp(na).then_with(|| (ka.is_none(), ka).cmp(&(kb.is_none(), kb))));
-    Ok(CountReport { counts, records: totals.records, malformed: totals.malformed, errors: totals.errors })
+    Ok(CountReport { counts, records: totals.records, bytes: totals.bytes, malformed: totals.malformed, errors: totals.errors })
 }

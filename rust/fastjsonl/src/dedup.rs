@@ -1,15 +1,17 @@
 //! `dedup`: one record per key across many files. A first pass keeps, per unique key, where
 //! the winning line is and its score; a second pass copies the winning lines byte for byte.
-//! Memory holds one small entry per unique key, never the input.
+//! Memory holds one small entry per unique key, never the input. A stream cannot be read twice:
+//! it is first copied to a scratch file beside the output (as large as the stream, gone when
+//! dedup ends), which both passes read.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crate::chunks::open_all;
 use crate::copy::{copy_ranges, Range};
 use crate::error::{Error, LineError, Problem};
+use crate::input::{names, open_inputs, Input};
 use crate::keys::{better, key_of, score_of, Score, ScoreSpec};
 use crate::output::AtomicOutput;
 use crate::parse::Parser;
@@ -42,6 +44,8 @@ pub struct DedupSpec {
 #[derive(Debug, Default)]
 pub struct DedupReport {
     pub records: u64,
+    /// Bytes of input read.
+    pub bytes: u64,
     pub written: u64,
     pub unique_keys: u64,
     pub missing: u64,
@@ -88,12 +92,19 @@ pub fn dedup(inputs: &[PathBuf], output: &Path, spec: &DedupSpec, options: &Opti
         return Err(Error::Usage(format!("at most {} score pointers", crate::parse::MAX_POINTERS - 1)));
     }
 
+    let mut files = open_inputs(inputs)?;
+    let input_names = names(&files);
+    let out = AtomicOutput::create(output)?;
+    for input in files.iter_mut().filter(|i| i.is_stream()) {
+        let (scratch, name) = out.scratch("spool")?;
+        input.spool(scratch, &name)?;
+    }
     let mut best: HashMap<Vec<u8>, Winner> = HashMap::new();
     let mut keyless: Vec<Winner> = Vec::new();
     let mut totals = Totals::default();
     let mut missing = 0;
     run(
-        inputs,
+        &files,
         options,
         |chunk| {
             let mut parser = Parser::new(pointers.clone());
@@ -140,7 +151,7 @@ pub fn dedup(inputs: &[PathBuf], output: &Path, spec: &DedupSpec, options: &Opti
             (tally, finds)
         },
         |chunk, (tally, finds)| {
-            totals.add(chunk, tally, inputs, options)?;
+            totals.add(chunk, tally, &input_names, options)?;
             missing += finds.missing;
             for c in finds.candidates {
                 let winner =
@@ -173,9 +184,12 @@ pub fn dedup(inputs: &[PathBuf], output: &Path, spec: &DedupSpec, options: &Opti
     let mut winners: Vec<Winner> = best.into_values().chain(keyless).collect();
     winners.sort_unstable_by_key(|w| (w.file, w.offset));
     let written = winners.len() as u64;
-    copy_lines(inputs, &winners, output, options.worker_threads())?;
+    if written > 0 || options.allow_empty {
+        copy_lines(&files, &winners, out, options.worker_threads())?;
+    }
     Ok(DedupReport {
         records: totals.records,
+        bytes: totals.bytes,
         written,
         unique_keys,
         missing,
@@ -187,7 +201,7 @@ pub fn dedup(inputs: &[PathBuf], output: &Path, spec: &DedupSpec, options: &Opti
 /// Copies the winners' lines (sorted by file and offset) to `output`, each followed by `\n`.
 /// Runs of adjacent lines become one range; ranges are copied by the kernel from `threads`
 /// threads at once, each to its known place in the output.
-fn copy_lines(inputs: &[PathBuf], winners: &[Winner], output: &Path, threads: usize) -> Result<(), Error> {
+fn copy_lines(inputs: &[Input], winners: &[Winner], mut out: AtomicOutput, threads: usize) -> Result<(), Error> {
     let mut ranges = Vec::new();
     let mut to = 0;
     let mut i = 0;
@@ -216,11 +230,10 @@ fn copy_lines(inputs: &[PathBuf], winners: &[Winner], output: &Path, threads: us
         ranges.push(range);
         i = j + 1;
     }
-    let files: Vec<File> = open_all(inputs)?;
-    let mut out = AtomicOutput::create(output)?;
+    let files: Vec<&File> = inputs.iter().map(|i| &i.file).collect();
     let temp = out.temp_path().to_owned();
     copy_ranges(&files, &ranges, out.file()?, threads).map_err(|(file, e)| match inputs.get(file) {
-        Some(path) => Error::io(path, e),
+        Some(input) => Error::io(&input.path, e),
         None => Error::io(&temp, e),
     })?;
     out.finish()

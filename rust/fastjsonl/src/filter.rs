@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, LineError};
+use crate::input::{names, open_inputs};
 use crate::output::AtomicOutput;
 use crate::parse::{Parser, MAX_POINTERS};
 use crate::pipeline::{each_record, run, Options, Totals};
@@ -77,6 +78,8 @@ impl Condition {
 #[derive(Debug, Default)]
 pub struct FilterReport {
     pub records: u64,
+    /// Bytes of input read.
+    pub bytes: u64,
     pub written: u64,
     pub malformed: u64,
     pub errors: Vec<LineError>,
@@ -87,11 +90,13 @@ pub fn filter(inputs: &[PathBuf], output: &Path, conditions: &[Condition], optio
         return Err(Error::Usage(format!("at most {MAX_POINTERS} conditions")));
     }
     let pointers: Vec<Pointer> = conditions.iter().map(|c| c.pointer.clone()).collect();
+    let files = open_inputs(inputs)?;
+    let names = names(&files);
     let mut out = AtomicOutput::create(output)?;
     let mut totals = Totals::default();
     let mut written = 0;
     run(
-        inputs,
+        &files,
         options,
         |chunk| {
             let mut parser = Parser::new(pointers.clone());
@@ -111,11 +116,13 @@ pub fn filter(inputs: &[PathBuf], output: &Path, conditions: &[Condition], optio
             (tally, kept, count)
         },
         |chunk, (tally, kept, count)| {
-            totals.add(chunk, tally, inputs, options)?;
+            totals.add(chunk, tally, &names, options)?;
             written += count;
             out.write(&kept)
         },
     )?;
-    out.finish()?;
-    Ok(FilterReport { records: totals.records, written, malformed: totals.malformed, errors: totals.errors })
+    if written > 0 || options.allow_empty {
+        out.finish()?;
+    }
+    Ok(FilterReport { records: totals.records, bytes: totals.bytes, written, malformed: totals.malformed, errors: totals.errors })
 }

@@ -3,11 +3,13 @@
 //! Everything here is plain Rust that `cargo test` covers; `python` (behind the `python`
 //! feature, which maturin turns on) is the thin PyO3 layer that `harness.jsonl` calls.
 //!
-//! The flow of every operation: [`chunks`] reads files as newline-aligned chunks on a reader
-//! thread, [`pipeline`] parses chunks in parallel with [`parse::Parser`] (a validating parser
-//! that records where the values at some JSON pointers sit) and consumes the results in input
-//! order, and each operation ([`scan`], [`dedup`], [`split`], [`filter`], [`count`]) decides
-//! what to keep from each record.
+//! The flow of every operation: [`input`] opens the inputs (regular files, or streams such as
+//! pipes and stdin), [`chunks`] cuts them into newline-aligned chunks (byte ranges of a regular
+//! file, read by the thread that parses them; a stream, read front to back), [`pipeline`]
+//! parses chunks in parallel with [`parse::Parser`] (a validating parser that records where the
+//! values at some JSON pointers sit) and consumes the results in input order, and each
+//! operation ([`scan`], [`dedup`], [`split`], [`filter`], [`count`]) decides what to keep from
+//! each record.
 
 pub mod chunks;
 pub mod copy;
@@ -15,6 +17,7 @@ pub mod count;
 pub mod dedup;
 pub mod error;
 pub mod filter;
+pub mod input;
 pub mod keys;
 pub mod lookup;
 pub mod output;

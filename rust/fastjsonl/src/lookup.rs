@@ -97,7 +97,7 @@ fn member(s: &[u8], object: Span, name: &[u8]) -> Option<Span> {
 mod tests {
     use super::*;
 
-    fn text<'a>(s: &'a str, span: Span) -> &'a str {
+    fn text(s: &str, span: Span) -> &str {
         &s[span.start..span.end]
     }
 

@@ -48,6 +48,21 @@ impl AtomicOutput {
         &self.temp
     }
 
+    /// A scratch file beside the output, removed from its directory at once: it takes disk
+    /// space only while open, and a crash leaves nothing behind. Also returns the name it was
+    /// created under, for error messages.
+    pub fn scratch(&self, what: &str) -> Result<(File, PathBuf), Error> {
+        let path = self.temp.with_extension(what);
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        Ok((file, path))
+    }
+
     /// Flushes, syncs and renames the temporary file onto the target.
     pub fn finish(mut self) -> Result<(), Error> {
         let writer = self.writer.take().expect("finish is called once");
@@ -90,5 +105,16 @@ mod tests {
         drop(out);
         assert_eq!(fs::read(&target).unwrap(), b"{}\n");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+    }
+
+    #[test]
+    fn scratch_files_take_no_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = AtomicOutput::create(&dir.path().join("out.jsonl")).unwrap();
+        let (mut scratch, name) = out.scratch("spool").unwrap();
+        scratch.write_all(b"kept while open").unwrap();
+        assert!(name.starts_with(dir.path()));
+        assert!(!name.exists());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "only the output's temp file");
     }
 }

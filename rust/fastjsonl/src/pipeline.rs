@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{mpsc, Mutex};
 
-use crate::chunks::{count_lines, open_all, plan_ranges, read_chunk, Chunk, Line, CHUNK_SIZE};
+use crate::chunks::{count_lines, plan, read_chunk, Chunk, Line, Piece, StreamChunks, CHUNK_SIZE};
 use crate::error::{Error, LineError, Problem};
+use crate::input::Input;
 use crate::parse::Parser;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,11 +37,14 @@ pub struct Options {
     /// How many errors `Collect` keeps (all are counted).
     pub max_errors: usize,
     pub chunk_size: usize,
+    /// Write an output that holds no record. When false, such an output is not written (a
+    /// file already at the target is left as it was); the report's `written` says 0.
+    pub allow_empty: bool,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { threads: 0, on_error: OnError::Raise, max_errors: 1000, chunk_size: CHUNK_SIZE }
+        Options { threads: 0, on_error: OnError::Raise, max_errors: 1000, chunk_size: CHUNK_SIZE, allow_empty: true }
     }
 }
 
@@ -198,12 +202,13 @@ impl Totals {
     }
 }
 
-/// Runs `work` on every chunk of `paths` in parallel and `consume` on the results in input
+/// Runs `work` on every chunk of `inputs` in parallel and `consume` on the results in input
 /// order. Stops at the first error `consume` returns, or at a read error. Each task reads its
-/// own chunk (see `read_chunk`): no reader thread to feed the parsers, so one thread is really
-/// one, and nothing limits how many threads can read at once. At most twice as many chunks as
-/// threads are in memory at once, however large the input.
-pub fn run<T, W, C>(paths: &[PathBuf], options: &Options, work: W, consume: C) -> Result<(), Error>
+/// own chunk of a regular file (see `read_chunk`): no reader thread to feed the parsers, so one
+/// thread is really one, and nothing limits how many threads can read at once. A stream has
+/// no byte ranges: this thread reads it front to back and hands each chunk to a task. At most
+/// twice as many chunks as threads are in memory at once, however large the input.
+pub fn run<T, W, C>(inputs: &[Input], options: &Options, work: W, consume: C) -> Result<(), Error>
 where
     T: Send,
     W: Fn(&Chunk) -> T + Sync,
@@ -211,32 +216,62 @@ where
 {
     let pool = options.pool()?;
     let window = pool.current_num_threads() * 2;
-    let files = open_all(paths)?;
-    let ranges = plan_ranges(&files, paths, options.chunk_size)?;
+    let paths = crate::input::names(inputs);
     let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     let (done_tx, done_rx) = mpsc::channel::<(usize, ChunkResult<T>)>();
-    let mut order = InOrder { pending: BTreeMap::new(), next: 0, consume, result: Ok(()), paths };
-    let (work, files, spare) = (&work, &files, &spare);
+    let mut order = InOrder { pending: BTreeMap::new(), next: 0, consume, result: Ok(()), paths: &paths };
+    let (work, spare) = (&work, &spare);
     pool.in_place_scope(|scope| {
         let mut sent = 0;
-        for &range in &ranges {
-            if order.result.is_err() {
-                break;
+        'pieces: for piece in plan(inputs, options.chunk_size) {
+            match piece {
+                Piece::Range(range) => {
+                    if order.result.is_err() {
+                        break;
+                    }
+                    order.wait_below(sent, window, &done_rx, spare);
+                    let done = done_tx.clone();
+                    let index = sent;
+                    let file = &inputs[range.file].file;
+                    scope.spawn(move |_| {
+                        let buffer = spare.lock().expect("buffer list").pop().unwrap_or_default();
+                        let result = read_chunk(file, range, buffer).map(|chunk| {
+                            let out = work(&chunk);
+                            (chunk, out)
+                        });
+                        let _ = done.send((index, result.map_err(|e| (range.file, e))));
+                    });
+                    sent += 1;
+                }
+                Piece::Stream(file) => {
+                    let mut chunks = StreamChunks::new(&inputs[file].file, file, options.chunk_size);
+                    loop {
+                        if order.result.is_err() {
+                            break 'pieces;
+                        }
+                        order.wait_below(sent, window, &done_rx, spare);
+                        let buffer = spare.lock().expect("buffer list").pop().unwrap_or_default();
+                        let index = sent;
+                        match chunks.next_chunk(buffer) {
+                            Ok(None) => break,
+                            Ok(Some(chunk)) => {
+                                let done = done_tx.clone();
+                                scope.spawn(move |_| {
+                                    let out = work(&chunk);
+                                    let _ = done.send((index, Ok((chunk, out))));
+                                });
+                                sent += 1;
+                            }
+                            Err(e) => {
+                                // Reported in order, after the chunks read before it.
+                                let _ = done_tx.send((index, Err((file, e))));
+                                sent += 1;
+                                break 'pieces;
+                            }
+                        }
+                    }
+                }
             }
-            while sent - order.next >= window {
-                order.settle(done_rx.recv().expect("a worker always reports back"), spare);
-            }
-            let done = done_tx.clone();
-            let index = sent;
-            scope.spawn(move |_| {
-                let buffer = spare.lock().expect("buffer list").pop().unwrap_or_default();
-                let result = read_chunk(&files[range.file], range, buffer).map(|chunk| {
-                    let out = work(&chunk);
-                    (chunk, out)
-                });
-                let _ = done.send((index, result.map_err(|e| (range.file, e))));
-            });
-            sent += 1;
         }
         while order.next < sent {
             order.settle(done_rx.recv().expect("a worker always reports back"), spare);
@@ -258,6 +293,13 @@ struct InOrder<'p, T, C> {
 }
 
 impl<T, C: FnMut(&Chunk, T) -> Result<(), Error>> InOrder<'_, T, C> {
+    /// Settles finished chunks until fewer than `limit` of the `sent` are outstanding.
+    fn wait_below(&mut self, sent: usize, limit: usize, rx: &mpsc::Receiver<(usize, ChunkResult<T>)>, spare: &Mutex<Vec<Vec<u8>>>) {
+        while sent - self.next >= limit {
+            self.settle(rx.recv().expect("a worker always reports back"), spare);
+        }
+    }
+
     fn settle(&mut self, (index, done): (usize, ChunkResult<T>), spare: &Mutex<Vec<Vec<u8>>>) {
         self.pending.insert(index, done);
         while let Some(done) = self.pending.remove(&self.next) {

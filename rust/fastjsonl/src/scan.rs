@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, LineError};
+use crate::input::{names, open_inputs};
 use crate::parse::Parser;
 use crate::pipeline::{each_record, run, ChunkTally, Options, Totals};
 
@@ -31,10 +32,12 @@ pub struct ScanReport {
 /// finding them is its job. They are counted and the first `max_errors` are kept.
 pub fn scan(paths: &[PathBuf], options: &Options) -> Result<ScanReport, Error> {
     let options = Options { on_error: crate::pipeline::OnError::Collect, ..options.clone() };
-    let mut files: Vec<FileScan> = paths.iter().map(|p| FileScan { path: p.clone(), ..FileScan::default() }).collect();
+    let inputs = open_inputs(paths)?;
+    let names = names(&inputs);
+    let mut files: Vec<FileScan> = names.iter().map(|p| FileScan { path: p.clone(), ..FileScan::default() }).collect();
     let mut totals = Totals::default();
     run(
-        paths,
+        &inputs,
         &options,
         |chunk| -> ChunkTally {
             let mut parser = Parser::new(Vec::new());
@@ -48,7 +51,7 @@ pub fn scan(paths: &[PathBuf], options: &Options) -> Result<ScanReport, Error> {
             file.malformed += tally.malformed;
             file.crlf_lines += tally.crlf_lines;
             file.bom |= chunk.first && chunk.data().starts_with(b"\xEF\xBB\xBF");
-            totals.add(chunk, tally, paths, &options)
+            totals.add(chunk, tally, &names, &options)
         },
     )?;
     Ok(ScanReport {

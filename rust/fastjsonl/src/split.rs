@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::dedup::Missing;
 use crate::error::{Error, LineError, Problem};
+use crate::input::open_inputs;
 use crate::lookup::{elements, lookup};
 use crate::output::AtomicOutput;
 use crate::parse::{Parser, MAX_POINTERS};
@@ -32,6 +33,8 @@ pub struct SplitSpec {
 #[derive(Debug, Default)]
 pub struct SplitReport {
     pub records: u64,
+    /// Bytes of input read.
+    pub bytes: u64,
     pub written: u64,
     pub missing: u64,
     pub malformed: u64,
@@ -54,11 +57,13 @@ pub fn split(inputs: &[PathBuf], output: &Path, spec: &SplitSpec, options: &Opti
     pointers.extend(spec.carry.iter().map(|(_, p)| p.clone()));
     let names: Vec<Vec<u8>> = spec.carry.iter().map(|(n, _)| json_string(n)).collect();
 
+    let files = open_inputs(inputs)?;
+    let input_names = crate::input::names(&files);
     let mut out = AtomicOutput::create(output)?;
     let mut totals = Totals::default();
     let (mut written, mut missing) = (0, 0);
     run(
-        inputs,
+        &files,
         options,
         |chunk| {
             let mut parser = Parser::new(pointers.clone());
@@ -119,14 +124,16 @@ pub fn split(inputs: &[PathBuf], output: &Path, spec: &SplitSpec, options: &Opti
             (tally, buf, count, lacking)
         },
         |chunk, (tally, buf, count, lacking)| {
-            totals.add(chunk, tally, inputs, options)?;
+            totals.add(chunk, tally, &input_names, options)?;
             written += count;
             missing += lacking;
             out.write(&buf)
         },
     )?;
-    out.finish()?;
-    Ok(SplitReport { records: totals.records, written, missing, malformed: totals.malformed, errors: totals.errors })
+    if written > 0 || options.allow_empty {
+        out.finish()?;
+    }
+    Ok(SplitReport { records: totals.records, bytes: totals.bytes, written, missing, malformed: totals.malformed, errors: totals.errors })
 }
 
 /// `text` as a JSON string literal.

@@ -74,6 +74,11 @@ fn options(errors: &str, threads: usize, max_errors: usize) -> PyResult<Options>
     Ok(Options { threads, on_error, max_errors, ..Options::default() })
 }
 
+/// `options` for an operation that writes an output.
+fn output_options(errors: &str, threads: usize, max_errors: usize, allow_empty: bool) -> PyResult<Options> {
+    Ok(Options { allow_empty, ..options(errors, threads, max_errors)? })
+}
+
 fn errors_list<'py>(py: Python<'py>, errors: &[LineError]) -> PyResult<Bound<'py, PyList>> {
     PyList::new(py, errors.iter().map(|e| line_error(py, e).value(py).clone()))
 }
@@ -137,7 +142,7 @@ fn scan<'py>(py: Python<'py>, paths: Vec<PathBuf>, threads: usize, max_errors: u
 }
 
 #[pyfunction]
-#[pyo3(signature = (inputs, output, key, scores, keep, missing, errors, threads=0, max_errors=1000))]
+#[pyo3(signature = (inputs, output, key, scores, keep, missing, errors, threads=0, max_errors=1000, allow_empty=true))]
 #[allow(clippy::too_many_arguments)]
 fn dedup<'py>(
     py: Python<'py>,
@@ -150,6 +155,7 @@ fn dedup<'py>(
     errors: &str,
     threads: usize,
     max_errors: usize,
+    allow_empty: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let keep = match keep {
         "best" => Keep::Best,
@@ -163,12 +169,13 @@ fn dedup<'py>(
         keep,
         missing: missing_policy(missing, true)?,
     };
-    let opts = options(errors, threads, max_errors)?;
+    let opts = output_options(errors, threads, max_errors, allow_empty)?;
     let r = py.detach(|| dedup_core(&inputs, &output, &spec, &opts)).map_err(|e| to_py_err(py, e))?;
     report(
         py,
         &[
             ("records", r.records),
+            ("bytes", r.bytes),
             ("written", r.written),
             ("unique_keys", r.unique_keys),
             ("missing", r.missing),
@@ -191,7 +198,7 @@ fn missing_policy(text: &str, keep_allowed: bool) -> PyResult<Missing> {
 }
 
 #[pyfunction]
-#[pyo3(signature = (inputs, output, steps, on_pointer, on_value, carry, keep_empty, missing, errors, threads=0, max_errors=1000))]
+#[pyo3(signature = (inputs, output, steps, on_pointer, on_value, carry, keep_empty, missing, errors, threads=0, max_errors=1000, allow_empty=true))]
 #[allow(clippy::too_many_arguments)]
 fn split<'py>(
     py: Python<'py>,
@@ -206,6 +213,7 @@ fn split<'py>(
     errors: &str,
     threads: usize,
     max_errors: usize,
+    allow_empty: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let spec = SplitSpec {
         steps: pointer(steps)?,
@@ -215,17 +223,18 @@ fn split<'py>(
         keep_empty,
         missing: missing_policy(missing, false)?,
     };
-    let opts = options(errors, threads, max_errors)?;
+    let opts = output_options(errors, threads, max_errors, allow_empty)?;
     let r = py.detach(|| split_core(&inputs, &output, &spec, &opts)).map_err(|e| to_py_err(py, e))?;
     report(
         py,
-        &[("records", r.records), ("written", r.written), ("missing", r.missing), ("malformed", r.malformed)],
+        &[("records", r.records), ("bytes", r.bytes), ("written", r.written), ("missing", r.missing), ("malformed", r.malformed)],
         &r.errors,
     )
 }
 
 #[pyfunction]
-#[pyo3(signature = (inputs, output, conditions, errors, threads=0, max_errors=1000))]
+#[pyo3(signature = (inputs, output, conditions, errors, threads=0, max_errors=1000, allow_empty=true))]
+#[allow(clippy::too_many_arguments)]
 fn filter<'py>(
     py: Python<'py>,
     inputs: Vec<PathBuf>,
@@ -234,6 +243,7 @@ fn filter<'py>(
     errors: &str,
     threads: usize,
     max_errors: usize,
+    allow_empty: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut parsed = Vec::with_capacity(conditions.len());
     for (ptr, op, value) in &conditions {
@@ -250,9 +260,9 @@ fn filter<'py>(
         };
         parsed.push(Condition { pointer: pointer(ptr)?, op, operands });
     }
-    let opts = options(errors, threads, max_errors)?;
+    let opts = output_options(errors, threads, max_errors, allow_empty)?;
     let r = py.detach(|| filter_core(&inputs, &output, &parsed, &opts)).map_err(|e| to_py_err(py, e))?;
-    report(py, &[("records", r.records), ("written", r.written), ("malformed", r.malformed)], &r.errors)
+    report(py, &[("records", r.records), ("bytes", r.bytes), ("written", r.written), ("malformed", r.malformed)], &r.errors)
 }
 
 #[pyfunction]
@@ -273,7 +283,7 @@ fn count_by<'py>(
         let k = k.as_ref().map(|k| String::from_utf8_lossy(k).into_owned());
         counts.append((k, n))?;
     }
-    let d = report(py, &[("records", r.records), ("malformed", r.malformed)], &r.errors)?;
+    let d = report(py, &[("records", r.records), ("bytes", r.bytes), ("malformed", r.malformed)], &r.errors)?;
     d.set_item("counts", counts)?;
     Ok(d)
 }
@@ -326,6 +336,7 @@ impl Reader {
             return Err(PyValueError::new_err(format!("at most {} fields", crate::parse::MAX_POINTERS)));
         }
         let stream = ChunkStream::open(&paths, options.chunk_size, 2).map_err(|e| to_py_err(py, e))?;
+        let paths = stream.paths().to_vec(); // as errors name them: `-` is `<stdin>`
         let (tx, rx) = mpsc::sync_channel::<Parsed>(2);
         let worker_options = options.clone();
         std::thread::Builder::new()
