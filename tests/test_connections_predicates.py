@@ -19,7 +19,7 @@ from harness_connections.predicates import (
     wrap_think,
 )
 from harness_connections.rollout_record import to_rollout_record
-from harness_connections.selection import mark_over_token_limit, mean_assistant_tokens, select_best
+from harness_connections.selection import mark_over_token_limit, mean_assistant_tokens, output_row, select_best
 from harness_connections.truncation import kept_history, truncate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "connections"
@@ -107,10 +107,11 @@ def test_best_rollout_per_puzzle():
     invalid = rollout(2, 0.5, ["invalid", "correct"], "max_mistakes")
     lost = rollout(2, 0.4, ["incorrect"] * 4, "max_mistakes")
     lost_only = rollout(3, 0.3, ["incorrect"] * 4, "max_mistakes")
-    selection = select_best([won_long, lost_top, invalid, {"info": {}}, won_short, lost, lost_only, {"reward": 1}])
-    assert selection.good == [won_short]  # same reward: fewer assistant tokens first
-    assert selection.bad == [(invalid, "invalid guess"), (lost_only, "game lost")]
-    assert selection.skipped == 2
+    with pytest.warns(UserWarning, match="skipped 2 rollout record"):
+        selection = select_best([won_long, lost_top, invalid, {"info": {}}, won_short, lost, lost_only, {"reward": 1}])
+    assert selection.good == [output_row(won_short)]  # same reward: fewer assistant tokens first
+    assert selection.bad == [output_row(invalid, "invalid guess"), output_row(lost_only, "game lost")]
+    assert selection.skipped == [3, 7]
     assert mean_assistant_tokens(won_long) == 50
 
 
@@ -119,9 +120,9 @@ def test_token_limit_marks_the_guess_invalid():
     record["completion"] = [{"role": "assistant", "content": "a " * n} for n in (3, 9, 3)]
     marked = mark_over_token_limit(record, 8)
     assert [x["status"] for x in marked["guess_history"]] == ["correct", "invalid", "correct", "auto"]
-    assert marked["guess_history"][1]["invalid_reason"] == "over_token_limit_8"
+    assert marked["guess_history"][1]["invalid_reason"] == "over_token_limit_9"  # its own count
     assert record["guess_history"][1]["status"] == "incorrect"  # the input is not changed
-    assert select_best([marked]).bad[0][1] == "invalid guess"
+    assert select_best([marked]).bad[0]["tags"] == ["rr: invalid guess"]
 
 
 # -- truncation --------------------------------------------------------------------------------
@@ -189,11 +190,12 @@ def test_doctoring_round_trip_through_the_env():
     episode = play(LOST)
     record = to_rollout_record(episode)
     selection = select_best([record])
-    assert selection.bad[0][1] == "invalid guess"
-    truncated = truncate(record)
+    assert selection.bad[0]["metadata"]["Rejection Reason"] == "invalid guess"
+    truncated = truncate(selection.bad[0])
     assert [x["status"] for x in truncated["guess_history"]] == ["correct", "incorrect", "correct"]
     assert truncated["completion"] == []
-    assert truncated["info"]["resumed_from_actions"] == LOST[:3]
+    assert [m["content"] for m in truncated["prompt"] if m["role"] == "assistant"] == [
+        "<think>Thinking it over.</think>\n\n" + a.split("\n\n", 1)[1] for a in LOST[:3]]
     assert truncated["prompt"][-1]["role"] == "user"  # ends with the env's feedback to the last kept guess
     assert truncated["prompt"][-1]["content"].startswith("Correct! SHADES OF BLUE")
     task = ENV.task("fixed-4x4")
@@ -201,8 +203,9 @@ def test_doctoring_round_trip_through_the_env():
         id=task.id,
         data={
             **task.data,
+            "all_words": truncated["info"]["all_words"],
+            "prompt": truncated["prompt"],
             "resumed_from_guess_history": truncated["info"]["resumed_from_guess_history"],
-            "resumed_from_actions": truncated["info"]["resumed_from_actions"],
         },
     )
     session = ENV.start(resumed_task, seed=0)
@@ -213,7 +216,7 @@ def test_doctoring_round_trip_through_the_env():
     assert [x["status"] for x in doctored["guess_history"]] == ["correct", "incorrect", "correct", "correct", "auto"]
     assert len(doctored["completion"]) == 1  # only the new turn
     assert doctored["info"]["resumed_from_guess_history"] == truncated["guess_history"]
-    assert select_best([doctored]).good == [doctored]
+    assert select_best([doctored]).good == [output_row(doctored)]
 
 
 def test_unsalvageable_rollouts():

@@ -6,9 +6,15 @@
     step = session.step("... <guess>[`A`, `B`, `C`, `D`]</guess>")
 
 A task carries its puzzle in `task.data["categories"]`, so a session needs nothing but the task.
-`task.data["resumed_from_guess_history"]` starts the game from an earlier episode's guesses
-(doctoring); `task.data["resumed_from_actions"]` optionally gives the assistant texts of those
-guesses for the rebuilt conversation (without it, each is written as a bare guess tag).
+Optional task data, all as in the seed's rollout records:
+
+- `all_words`: the board order (else the words shuffled by the puzzle id);
+- `prompt`: the conversation to continue, used verbatim as the session's prompt (a truncated
+  example's own prompt: what the model sees is that prompt, byte for byte);
+- `resumed_from_guess_history`: an earlier episode's guesses, replayed into a fresh game
+  (doctoring). Without a `prompt`, the kept turns are rebuilt into ours from
+  `resumed_from_actions` (the assistant texts of those guesses; without it, each is written as a
+  bare guess tag) and the records' feedback.
 """
 
 from __future__ import annotations
@@ -28,8 +34,10 @@ from harness_connections.puzzles import (
     Puzzle,
     PuzzleError,
     assign_split,
+    board_order,
     load_puzzles,
     parse_categories,
+    parse_prompt,
     shown_words,
 )
 from harness_connections.reward import reward_components, total_reward
@@ -87,12 +95,6 @@ class ConnectionsEnv(Environment):
                 if skip_invalid:
                     args["skip_invalid"] = True
                 loaded = load_puzzles(puzzles, self.skipped if skip_invalid else None)
-                if self.skipped:
-                    warnings.warn(
-                        f"connections: left out {len(self.skipped)} invalid puzzle(s), the first: "
-                        f"{self.skipped[0]}",
-                        stacklevel=2,
-                    )
             else:
                 args.update(count=count, generator_seed=generator_seed, groups=groups, group_size=group_size)
                 loaded = bank.generate_puzzles(
@@ -105,6 +107,31 @@ class ConnectionsEnv(Environment):
             raise EnvError(f"connections: {exc}") from None
         super().__init__(**args)
         self._tasks = [self._task(p, test_fraction) for p in loaded]
+        self._check_continued_tasks(skip_invalid)
+        if self.skipped:
+            warnings.warn(
+                f"connections: left out {len(self.skipped)} invalid puzzle(s), the first: "
+                f"{self.skipped[0]}",
+                stacklevel=2,
+            )
+
+    def _check_continued_tasks(self, skip_invalid: bool) -> None:
+        """Tasks that continue an earlier game (a recorded prompt or history) are started once
+        here, so a history that does not fit its puzzle is an error at load, not per episode."""
+        kept = []
+        for task in self._tasks:
+            if any(key in task.data for key in ("prompt", "resumed_from_guess_history")):
+                try:
+                    self.new_session(task, 0)
+                except EnvError as exc:
+                    if not skip_invalid:
+                        raise
+                    detail = str(exc).removeprefix(f"connections: task {task.id!r}: ")
+                    field, _, reason = detail.partition(": ") if detail.startswith("/") else ("", "", detail)
+                    self.skipped.append(PuzzleError(f"task {task.id!r}", field, reason))
+                    continue
+            kept.append(task)
+        self._tasks = kept
 
     @staticmethod
     def _task(puzzle: Puzzle, test_fraction: float) -> Task:
@@ -132,25 +159,42 @@ class ConnectionsSession(Session):
         where = f"connections: task {task.id!r}"
         try:
             self.categories = parse_categories(task.data.get("categories"), where, "/data/categories")
+            all_words = task.data.get("all_words")
+            self.shown = (
+                shown_words(task.id, self.categories)
+                if all_words is None
+                else board_order(all_words, self.categories, where, "/data/all_words")
+            )
+            own_prompt = task.data.get("prompt")
+            if own_prompt is not None:
+                own_prompt = parse_prompt(own_prompt, where, "/data/prompt")
         except PuzzleError as exc:
             raise EnvError(str(exc)) from None
-        self.shown = shown_words(task.id, self.categories)
         self.game = Game(self.categories, self.shown, env.max_mistakes)
-        self.prompt = [
-            Message(
-                role="system",
-                content=prompts.system_prompt(
-                    len(self.categories), self.game.group_size, env.max_mistakes, env.max_turns
+        if own_prompt is not None:
+            self.prompt = [Message(role=m["role"], content=m["content"]) for m in own_prompt]
+        else:
+            self.prompt = [
+                Message(
+                    role="system",
+                    content=prompts.system_prompt(
+                        len(self.categories), self.game.group_size, env.max_mistakes, env.max_turns
+                    ),
                 ),
-            ),
-            Message(role="user", content=prompts.board_message(self.shown)),
-        ]
+                Message(role="user", content=prompts.board_message(self.shown)),
+            ]
         self.resumed = len(task.data.get("resumed_from_guess_history") or [])
+        if own_prompt is not None and task.data.get("resumed_from_actions") is not None:
+            raise EnvError(
+                f"{where}: /data/resumed_from_actions: rebuilds the prompt, but the task has its "
+                "own /data/prompt (continued verbatim); give one of the two"
+            )
         if self.resumed:
-            self._resume(where)
+            self._resume(where, rebuild_turns=own_prompt is None)
 
-    def _resume(self, where: str) -> None:
-        """Replay an earlier episode's guess history; its turns join the prompt."""
+    def _resume(self, where: str, rebuild_turns: bool) -> None:
+        """Replay an earlier episode's guess history into the game; with `rebuild_turns`, its
+        turns join our prompt (a task with its own prompt already holds them)."""
         history = self.task.data["resumed_from_guess_history"]
         actions = self.task.data.get("resumed_from_actions")
         if not isinstance(history, list):
@@ -176,8 +220,8 @@ class ConnectionsSession(Session):
                 self.game.restore(record)
             except RestoreError as exc:
                 raise EnvError(f"{where}: /data/resumed_from_guess_history/{i}{exc.field}: {exc.reason}") from None
-            if record["status"] == "auto":
-                continue  # completed by the game, not said by the model: no turn of its own
+            if not rebuild_turns or record["status"] == "auto":
+                continue  # auto: completed by the game, not said by the model: no turn of its own
             text = next(actions) if actions is not None else format_guess([str(x) for x in record.get("items") or []])
             message = record.get("result_message")
             if not isinstance(message, str) or not message:

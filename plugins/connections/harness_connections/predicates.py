@@ -64,13 +64,14 @@ def salvage_quality(history: Sequence[dict[str, Any]] | None) -> float:
 def wrap_think(text: str) -> str:
     """Unchanged when it already has `<think>`; all of it in a think block when it has no guess;
     otherwise the text before the first `<guess>` in a think block, a blank line, then the guess
-    part (no empty think block when nothing precedes the guess)."""
+    part (no empty think block when nothing precedes the guess). Only the whitespace before the
+    guess is dropped: the reasoning's own leading whitespace is kept, as the seed keeps it."""
     if "<think>" in text:
         return text
     match = _GUESS_OPEN.search(text)
     if match is None:
         return f"<think>{text}</think>"
-    reasoning, guess = text[: match.start()].strip(), text[match.start() :]
+    reasoning, guess = text[: match.start()].rstrip(), text[match.start() :]
     if not reasoning:
         return guess
     return f"<think>{reasoning}</think>\n\n{guess}"

@@ -1,11 +1,15 @@
 """Puzzles: their shape, their validation, and loading them from JSON or JSONL files.
 
-Two shapes are read, item by item:
+Three shapes are read, item by item:
 
 - ours: `{"puzzle_id": "p1", "categories": [{"group": "...", "members": [...]}, ...], "split": "train"}`
   (`split` optional);
 - the common archive shape: `{"id": 1, "date": "2023-06-12", "answers": [{"level": 0, "group":
-  "...", "members": [...]}, ...]}`.
+  "...", "members": [...]}, ...]}`;
+- the seed's rollout record, as its truncated examples are (`doctor_gameplay.jsonl`, or
+  `truncation.truncate`'s output): `{"prompt": [messages], "completion": [], "info": {"puzzle_id",
+  "categories", "all_words", "resumed_from_guess_history"}}`. Its prompt, board order and kept
+  history go into the task data, so the game continues the example exactly as it stands.
 
 A `.jsonl` file holds one puzzle per line (blank lines skipped); any other file holds one JSON
 list of puzzles. Every problem is a `PuzzleError` naming the file, the line (JSONL) or list index
@@ -96,8 +100,72 @@ def parse_categories(value: Any, where: str, pointer: str = "/categories") -> tu
     return tuple(categories)
 
 
+def board_order(value: Any, categories: Iterable[Category], where: str, pointer: str) -> list[str]:
+    """A recorded board order (`all_words`): every word of the puzzle exactly once (compared as
+    guesses are, stripped and case-insensitively), returned as the puzzle spells them."""
+    spelling = {w.casefold(): w for c in categories for w in c.members}
+    if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
+        raise PuzzleError(where, pointer, "expected a list of the puzzle's words")
+    keys = [w.strip().casefold() for w in value]
+    unknown = [w for w, k in zip(value, keys) if k not in spelling]
+    if unknown:
+        raise PuzzleError(where, pointer, f"{', '.join(map(repr, unknown))} not in the puzzle's groups")
+    twice = sorted({w for w, k in zip(value, keys) if keys.count(k) > 1})
+    if twice:
+        raise PuzzleError(where, pointer, f"{', '.join(map(repr, twice))} listed more than once")
+    listed = set(keys)
+    missing = [w for k, w in spelling.items() if k not in listed]
+    if missing:
+        raise PuzzleError(where, pointer, f"lacks {', '.join(map(repr, missing))}")
+    return [spelling[k] for k in keys]
+
+
+PROMPT_ROLES = ("system", "user", "assistant", "tool")
+
+
+def parse_prompt(value: Any, where: str, pointer: str) -> list[dict[str, str]]:
+    """A recorded prompt: a non-empty list of `{role, content}` messages, kept as they are."""
+    if not isinstance(value, list) or not value:
+        raise PuzzleError(where, pointer, "expected a non-empty list of {role, content} messages")
+    for i, message in enumerate(value):
+        at = f"{pointer}/{i}"
+        if not isinstance(message, dict):
+            raise PuzzleError(where, at, "expected a {role, content} object")
+        extra = sorted(set(message) - {"role", "content"})
+        if extra:
+            raise PuzzleError(where, f"{at}/{extra[0]}", "unexpected key: a message is {role, content}")
+        if message.get("role") not in PROMPT_ROLES:
+            raise PuzzleError(where, f"{at}/role", f"expected one of {', '.join(PROMPT_ROLES)}")
+        if not isinstance(message.get("content"), str):
+            raise PuzzleError(where, f"{at}/content", "expected a string")
+    return [{"role": m["role"], "content": m["content"]} for m in value]
+
+
+def _rollout_record(raw: dict[str, Any], where: str) -> tuple[Any, tuple[Category, ...], dict[str, Any]]:
+    """(puzzle id, categories, task data) of a seed rollout record to continue."""
+    info = raw["info"]
+    categories = parse_categories(info.get("categories"), where, "/info/categories")
+    if raw.get("completion"):
+        raise PuzzleError(
+            where, "/completion",
+            "a rollout with a completion cannot be continued as it stands; truncate it first "
+            "(harness_connections.truncation.truncate), which moves the kept turns into the prompt",
+        )
+    extra: dict[str, Any] = {}
+    if info.get("all_words") is not None:
+        extra["all_words"] = board_order(info["all_words"], categories, where, "/info/all_words")
+    if raw.get("prompt") is not None:
+        extra["prompt"] = parse_prompt(raw["prompt"], where, "/prompt")
+    history = info.get("resumed_from_guess_history")
+    if history:
+        if not isinstance(history, list):
+            raise PuzzleError(where, "/info/resumed_from_guess_history", "expected a list of guess records")
+        extra["resumed_from_guess_history"] = history
+    return info.get("puzzle_id"), categories, extra
+
+
 def parse_puzzle(raw: Any, where: str) -> Puzzle:
-    """One puzzle in either shape (see the module docstring)."""
+    """One puzzle in any of the three shapes (see the module docstring)."""
     if not isinstance(raw, dict):
         raise PuzzleError(where, "", f"expected a JSON object, got {type(raw).__name__}")
     if "categories" in raw:
@@ -108,9 +176,13 @@ def parse_puzzle(raw: Any, where: str) -> Puzzle:
         id_field, puzzle_id = "/id", raw.get("id")
         categories = parse_categories(raw["answers"], where, "/answers")
         extra = {"date": raw["date"]} if isinstance(raw.get("date"), str) else {}
+    elif isinstance(raw.get("info"), dict) and "categories" in raw["info"]:
+        id_field = "/info/puzzle_id"
+        puzzle_id, categories, extra = _rollout_record(raw, where)
     else:
         raise PuzzleError(
-            where, "", "expected `puzzle_id` + `categories` (ours) or `id` + `answers` (archive)"
+            where, "", "expected `puzzle_id` + `categories` (ours), `id` + `answers` (archive) "
+            "or `prompt` + `info.categories` (a seed rollout record)"
         )
     if isinstance(puzzle_id, bool) or not isinstance(puzzle_id, (str, int)) or puzzle_id == "":
         raise PuzzleError(where, id_field, "expected a non-empty string or an integer")

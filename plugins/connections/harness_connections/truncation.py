@@ -4,15 +4,20 @@ The guess history is cut before the first `invalid` guess; if what remains has a
 (`auto` does not count), it is cut after the last one. The conversation is rebuilt to end with the
 environment's feedback to the last kept guess: the original prompt plus the kept turns become the
 new prompt, the completion is empty, and the kept history is stored as
-`info.resumed_from_guess_history` — with `info.resumed_from_actions`, the kept assistant texts,
-so that the `connections` environment rebuilds exactly this conversation. An empty kept history
-means the rollout cannot be salvaged (`None`).
+`info.resumed_from_guess_history`, the seed's truncated example. The `connections` environment
+continues such an example as it stands: its prompt verbatim, its `info.all_words` board order,
+and the game state replayed from the kept history.
+
+A rollout cannot be salvaged (`None`) when nothing is kept, or when the kept history already
+ends the game (`max_mistakes` mistakes, or every group found): nothing could be continued.
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+from harness_connections.game import FOUND, MISTAKES
 
 
 def kept_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -27,10 +32,21 @@ def kept_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
-def truncate(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The truncated example of a rollout record, or None when nothing can be kept."""
+def ends_the_game(history: list[dict[str, Any]], groups: int | None, max_mistakes: int = 4) -> bool:
+    """Whether replaying `history` leaves a finished game (the environment's rules: lost at
+    `max_mistakes` mistakes, won when all `groups` are found; `groups` None: unknown)."""
+    mistakes = sum(guess.get("status") in MISTAKES for guess in history)
+    found = sum(guess.get("status") in FOUND for guess in history)
+    return mistakes >= max_mistakes or (groups is not None and found >= groups)
+
+
+def truncate(record: dict[str, Any], max_mistakes: int = 4) -> dict[str, Any] | None:
+    """The truncated example of a rollout record, or None when nothing can be continued."""
     kept = kept_history(record.get("guess_history") or [])
-    if not kept:
+    info = copy.deepcopy(record.get("info") or {})
+    categories = info.get("categories")
+    groups = len(categories) if isinstance(categories, list) else None
+    if not kept or ends_the_game(kept, groups, max_mistakes):
         return None
     turns = sum(guess.get("status") != "auto" for guess in kept)  # auto records have no message
     completion = record.get("completion") or []
@@ -41,14 +57,9 @@ def truncate(record: dict[str, Any]) -> dict[str, Any] | None:
                 break
             seen += 1
         end = i + 1
-    kept_turns = copy.deepcopy(completion[:end])
-    info = copy.deepcopy(record.get("info") or {})
     info["resumed_from_guess_history"] = copy.deepcopy(kept)
-    actions = [m["content"] for m in kept_turns if m.get("role") == "assistant"]
-    if len(actions) == turns:  # else the completion lacks turns: the env writes bare guesses
-        info["resumed_from_actions"] = actions
     return {
-        "prompt": copy.deepcopy(record.get("prompt") or []) + kept_turns,
+        "prompt": copy.deepcopy(record.get("prompt") or []) + copy.deepcopy(completion[:end]),
         "completion": [],
         "info": info,
         "guess_history": copy.deepcopy(kept),
