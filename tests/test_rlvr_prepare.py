@@ -63,7 +63,9 @@ def test_mbpp_splits_and_records(prepared):
     vowels = rows(prepared / "mbpp_test_full.jsonl")[0]
     assert vowels["test_count"] == 4  # test_list + challenge_test_list
     assert rows(prepared / "mbpp_validation.jsonl") == rows(prepared / "mbpp_validation_full.jsonl")
-    assert len(rows(prepared / "mbpp_sanitized_full.jsonl")) == 3
+    # the sanitized test split by default (the fixture's tasks 5, 20, 520: only 20 is in 11-510)
+    assert [r["task_id"] for r in rows(prepared / "mbpp_sanitized_full.jsonl")] == [20]
+    assert summary["mbpp"]["sanitized_split"] == "test"
     assert set(rows(prepared / "mbpp_train_prompts.jsonl")[0]) == {"task_id", "prompt", "entry_point"}
 
 

@@ -58,8 +58,8 @@ def test_task_ids_code_extraction_and_unknown_tasks(fixture, humaneval):
     assert humaneval.verify("```\ndef add(x, y):\n    return x + y\n```", "53").success
     missing = fixture.verify("def add(a, b): return a + b", task_id="Fixture/99")
     assert (missing.verdict, missing.error) == ("fail", "No test cases found for task: Fixture/99")
-    assert extract_code("```python\na\n```\n```\nb\n```") == "a\n"
-    assert extract_code("```\nb\n```") == "b\n"
+    assert extract_code("```python\na\n```\n```\nb\n```") == "a"
+    assert extract_code("```\nb\n```") == "b"
     assert extract_code("plain") == "plain"
 
 

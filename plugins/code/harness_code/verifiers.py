@@ -162,7 +162,7 @@ class HumanEvalVerifier(_ReplayVerifier):
         return self.problems.get(key)
 
     def program(self, code: str, problem: Problem) -> str:
-        code = extract_code(code)
+        code = extract_code(code, strip=not self.prepend_prompt)  # a body keeps its indentation
         return problem.prompt + code if self.prepend_prompt else code
 
 

