@@ -295,6 +295,11 @@ def test_filter_where(files, wheres, ids):
     args = []
     for w in wheres:
         args += ["--where", w]
+    if not ids:  # no silent zero: nothing kept is an error unless --allow-empty
+        r = cli("filter", p, "-o", out, *args)
+        assert r.returncode == 1 and "no record to write (3 record(s) read)" in r.stderr, r.stderr
+        assert not os.path.exists(out)
+        args.append("--allow-empty")
     ok(cli("filter", p, "-o", out, *args))
     assert open(out, "rb").read() == b"".join(FLINES[i - 1] + b"\n" for i in ids)
 

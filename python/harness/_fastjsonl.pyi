@@ -1,4 +1,8 @@
-"""Type stubs for the Rust extension; `harness.jsonl` is the documented API over it."""
+"""Type stubs for the Rust extension; `harness.jsonl` is the documented API over it.
+
+Paths may name streams (pipes, FIFOs, `/proc` files); `"-"` is standard input, named `<stdin>`
+in reports and errors. `allow_empty=False` leaves an output that would hold no record unwritten.
+"""
 
 from typing import Any, final
 
@@ -21,6 +25,7 @@ def dedup(
     errors: str,
     threads: int = 0,
     max_errors: int = 1000,
+    allow_empty: bool = True,
 ) -> dict[str, Any]: ...
 def split(
     inputs: list[str],
@@ -34,6 +39,7 @@ def split(
     errors: str,
     threads: int = 0,
     max_errors: int = 1000,
+    allow_empty: bool = True,
 ) -> dict[str, Any]: ...
 def filter(
     inputs: list[str],
@@ -42,6 +48,7 @@ def filter(
     errors: str,
     threads: int = 0,
     max_errors: int = 1000,
+    allow_empty: bool = True,
 ) -> dict[str, Any]: ...
 def count_by(
     inputs: list[str], key: str, errors: str, threads: int = 0, max_errors: int = 1000

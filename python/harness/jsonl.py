@@ -1,6 +1,7 @@
 """Fast JSONL operations, run in Rust: scan, read, dedup, split, filter, count_by.
 
-See docs/jsonl.md for the line format, key semantics and every option.
+Inputs are regular files or streams (pipes, FIFOs, `<(…)`, `/proc` files; `"-"` is standard
+input). See docs/jsonl.md for the line format, key semantics and every option.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from harness._fastjsonl import JsonlError
 
 __all__ = [
     "JsonlError",
+    "EmptyOutputError",
     "ScanReport",
     "FileScan",
     "DedupReport",
@@ -43,6 +45,38 @@ def _paths(paths: Paths) -> list[str]:
     if not out:
         raise ValueError("no input files given")
     return out
+
+
+class EmptyOutputError(ValueError):
+    """An operation would have written an output holding no record, and `allow_empty=False`
+    said not to: the output was not written (a file already there is left as it was).
+    `report` is what the operation found."""
+
+    def __init__(self, operation: str, output: str, report: Any) -> None:
+        self.operation = operation
+        self.output = output
+        self.report = report
+        self.found = _found(report)  # what was read, in words
+        super().__init__(
+            f"{operation} wrote no record ({self.found}); {output} was not written "
+            "(allow_empty=True writes an empty file)"
+        )
+
+
+def _found(report: Any) -> str:
+    """What an operation read, in words: '3 records read, 1 malformed line left out'."""
+    parts = [f"{report.records:,} record(s) read"]
+    if getattr(report, "missing", 0):
+        parts.append(f"{report.missing:,} without the field(s) asked for")
+    if report.malformed:
+        parts.append(f"{report.malformed:,} malformed line(s) left out")
+    return ", ".join(parts)
+
+
+def _written(operation: str, output: PathLike, report: Any, allow_empty: bool) -> Any:
+    if not allow_empty and report.written == 0:
+        raise EmptyOutputError(operation, os.fspath(output), report)
+    return report
 
 
 def _threads(threads: int | None) -> int:
@@ -75,6 +109,7 @@ class ScanReport:
 @dataclass(frozen=True)
 class DedupReport:
     records: int
+    bytes: int
     written: int
     unique_keys: int
     missing: int
@@ -85,6 +120,7 @@ class DedupReport:
 @dataclass(frozen=True)
 class SplitReport:
     records: int
+    bytes: int
     written: int
     missing: int
     malformed: int
@@ -94,6 +130,7 @@ class SplitReport:
 @dataclass(frozen=True)
 class FilterReport:
     records: int
+    bytes: int
     written: int
     malformed: int
     errors: list[JsonlError] = field(repr=False)
@@ -103,6 +140,7 @@ class FilterReport:
 class CountReport:
     counts: dict[str | None, int]
     records: int
+    bytes: int
     malformed: int
     errors: list[JsonlError] = field(repr=False)
 
@@ -193,15 +231,19 @@ def dedup(
     errors: Errors = "raise",
     threads: int | None = None,
     max_errors: int = 1000,
+    allow_empty: bool = True,
 ) -> DedupReport:
-    """Write one record per `key` across `inputs`; see docs/jsonl.md for the ranking rules."""
+    """Write one record per `key` across `inputs`; see docs/jsonl.md for the ranking rules.
+    With `allow_empty=False`, an output that would hold no record is not written and
+    `EmptyOutputError` is raised."""
     scores = [] if score is None else [score] if isinstance(score, str) else list(score)
     if keep == "best" and not scores:
         raise ValueError("keep='best' needs a score pointer; use keep='first' or 'last' without one")
     raw = _fastjsonl.dedup(
-        _paths(inputs), os.fspath(output), key, scores, keep, missing, errors, _threads(threads), max_errors
+        _paths(inputs), os.fspath(output), key, scores, keep, missing, errors, _threads(threads), max_errors,
+        allow_empty,
     )
-    return DedupReport(**raw)
+    return _written("dedup", output, DedupReport(**raw), allow_empty)
 
 
 def split(
@@ -216,8 +258,11 @@ def split(
     errors: Errors = "raise",
     threads: int | None = None,
     max_errors: int = 1000,
+    allow_empty: bool = True,
 ) -> SplitReport:
-    """Write one record per split point of each trace at `steps` (see docs/jsonl.md)."""
+    """Write one record per split point of each trace at `steps` (see docs/jsonl.md).
+    With `allow_empty=False`, an output that would hold no record is not written and
+    `EmptyOutputError` is raised."""
     on_pointer, on_value = on
     raw = _fastjsonl.split(
         _paths(inputs),
@@ -231,8 +276,9 @@ def split(
         errors,
         _threads(threads),
         max_errors,
+        allow_empty,
     )
-    return SplitReport(**raw)
+    return _written("split", output, SplitReport(**raw), allow_empty)
 
 
 def _carry(carry: Sequence[str] | Mapping[str, str]) -> list[tuple[str, str]]:
@@ -260,11 +306,16 @@ def filter(  # noqa: A001 - the operation's name in the CLI and the docs
     errors: Errors = "raise",
     threads: int | None = None,
     max_errors: int = 1000,
+    allow_empty: bool = True,
 ) -> FilterReport:
-    """Write the records meeting every `(pointer, op, value)` condition, byte for byte."""
+    """Write the records meeting every `(pointer, op, value)` condition, byte for byte.
+    With `allow_empty=False`, an output that would hold no record is not written and
+    `EmptyOutputError` is raised."""
     conditions = [(c[0], c[1], c[2] if len(c) > 2 else None) for c in where]
-    raw = _fastjsonl.filter(_paths(inputs), os.fspath(output), conditions, errors, _threads(threads), max_errors)
-    return FilterReport(**raw)
+    raw = _fastjsonl.filter(
+        _paths(inputs), os.fspath(output), conditions, errors, _threads(threads), max_errors, allow_empty
+    )
+    return _written("filter", output, FilterReport(**raw), allow_empty)
 
 
 def count_by(
