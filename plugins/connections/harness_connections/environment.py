@@ -59,7 +59,8 @@ class ConnectionsEnv(Environment):
     - `test_fraction`: share of puzzles in `test` when a puzzle has no `split` of its own (0.2);
     - `max_mistakes` (4), `max_turns` (10);
     - `skip_invalid`: leave bad puzzles of the files out (listed in `skipped`, with a warning)
-      instead of failing on the first one (False).
+      instead of failing on the first one (False); a row that continues a game (a seed
+      truncated example) is bad too when its recorded history does not fit its puzzle.
     """
 
     name = "connections"
