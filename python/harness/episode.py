@@ -272,6 +272,9 @@ class Verdict(_Record):
 
     verifier: str = Field(min_length=1)
     """Verifier plugin name (`humaneval`, `mbpp`, `triangulation`, `exact_match`, ...)."""
+    version: str | None = None
+    """Version of the verifier's rules; the verify stage judges an episode again only when it
+    has no verdict of this verifier name and version."""
     verdict: Literal["pass", "fail", "no_verdict"]
     """`no_verdict` is an infrastructure failure (sandbox down, timeout of the harness), never a pass."""
     score: float | None = None

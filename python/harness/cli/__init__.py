@@ -21,6 +21,7 @@ COMMANDS = {
     "rollouts": "harness.cli.rollouts:rollouts",
     "sandbox": "harness.cli.sandbox:sandbox",
     "schema": "harness.cli.schema:schema",
+    "verify": "harness.cli.verify:verify",
 }
 
 
