@@ -209,3 +209,166 @@ def test_harness_plugins_command_reports_failures_and_conflicts(site, tmp_path):
                           capture_output=True, text=True, env=env).stdout
     assert "dist-ok 3.1.4" in text and "FAILED dist-bad 0.1" in text
     assert "CONFLICT verifier 'dup' registered by dist-dup1 and dist-dup2" in text
+
+
+# Faults of every kind: sys.exit at import or in a registrar, hooks that raise --------------
+
+FIXTURE_EPISODE = Path(__file__).parent / "fixtures" / "episodes" / "connections.json"
+
+
+def harness_env(site: Path, cache: Path, **extra: str) -> dict[str, str]:
+    """An environment whose Python sees the fake distributions in `site`, with its own cache
+    (where hook failures are logged)."""
+    env = {**os.environ, "PYTHONPATH": str(site), "HARNESS_CACHE": str(cache), **extra}
+    env.pop(plugins.ALLOW_VAR, None)
+    env.pop(plugins.BLOCK_VAR, None)
+    return env
+
+
+def harness_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def episodes_file(tmp_path: Path) -> Path:
+    """Two Connections episodes, as JSONL."""
+    episode = json.loads(FIXTURE_EPISODE.read_text())
+    path = tmp_path / "episodes.jsonl"
+    path.write_text(json.dumps(episode) + "\n" + json.dumps({**episode, "episode_id": "ep-2"}) + "\n")
+    return path
+
+
+def test_sys_exit_while_importing_or_registering_is_a_named_failure(site, tmp_path):
+    names = [uniq(tmp_path, s) for s in ("exits", "reg_exits")]
+    install_fake_distribution(site, "dist-exits", "1.0", names[0], "import sys\nsys.exit(3)\n")
+    install_fake_distribution(site, "dist-reg-exits", "2.0", names[1], """
+        import sys
+        from harness.plugins import hookimpl
+        @hookimpl
+        def register_formatters(register):
+            sys.exit(4)
+    """)
+    env = harness_env(site, tmp_path / "cache")
+    listed = harness_cli(env, "plugins", "--json")
+    assert listed.returncode == 1, (listed.returncode, listed.stdout, listed.stderr)
+    errors = {f["distribution"]: f["error"] for f in json.loads(listed.stdout)["failures"]}
+    assert "sys.exit(3)" in errors["dist-exits"] and "sys.exit(4)" in errors["dist-reg-exits"]
+    assert "harness-connections" in {p["distribution"] for p in json.loads(listed.stdout)["plugins"]}
+
+    # Any other command goes on without them, and says so once.
+    out = tmp_path / "rows.jsonl"
+    formatted = harness_cli(env, "format", "run", "trl-messages", str(episodes_file(tmp_path)), "-o", str(out))
+    assert formatted.returncode == 0, formatted.stderr
+    assert len(out.read_text().splitlines()) == 2
+    assert formatted.stderr.count("dist-exits 1.0") == 1 and "sys.exit(3)" in formatted.stderr
+    assert formatted.stderr.count("dist-reg-exits 2.0") == 1
+
+
+def test_keyboard_interrupt_while_importing_goes_through(site, tmp_path, monkeypatch):
+    name = uniq(tmp_path, "ctrl_c")
+    install_fake_distribution(site, "dist-ctrl-c", "1.0", name, "raise KeyboardInterrupt\n")
+    with pytest.raises(KeyboardInterrupt):
+        load_from(site, monkeypatch)
+
+
+def test_a_lifecycle_hook_wrapper_fails_its_plugin(site, tmp_path, monkeypatch):
+    name = uniq(tmp_path, "wrapper")
+    install_fake_distribution(site, "dist-wrapper", "1.0", name, """
+        from harness.plugins import hookimpl
+        @hookimpl(wrapper=True)
+        def training_record(record, formatter):
+            return (yield)
+    """)
+    [failure] = load_from(site, monkeypatch).failures
+    assert failure.distribution == "dist-wrapper" and "cannot be wrappers: training_record" in failure.error
+
+
+def test_training_record_hooks_that_raise_or_exit_are_isolated_and_listed(site, tmp_path):
+    raises, exits, fine = (uniq(tmp_path, s) for s in ("row_raises", "row_exits", "row_fine"))
+    install_fake_distribution(site, "dist-row-raises", "1.0", raises, """
+        from harness.plugins import hookimpl
+        @hookimpl
+        def training_record(record, formatter):
+            record["amended_before_the_raise"] = formatter
+            raise ValueError("this row is rejected")
+    """)
+    install_fake_distribution(site, "dist-row-exits", "1.0", exits, """
+        import sys
+        from harness.plugins import hookimpl
+        @hookimpl
+        def training_record(record, formatter):
+            sys.exit(5)
+    """)
+    install_fake_distribution(site, "dist-row-fine", "1.0", fine, """
+        from harness.plugins import hookimpl
+        @hookimpl
+        def training_record(record, formatter):
+            record["seen_by_fine"] = True
+    """)
+    env = harness_env(site, tmp_path / "cache")
+    assert harness_cli(env, "plugins").returncode == 0, "no failure before any hook ran"
+
+    out = tmp_path / "rows.jsonl"
+    formatted = harness_cli(env, "format", "run", "trl-messages", str(episodes_file(tmp_path)), "-o", str(out))
+    assert formatted.returncode == 0, formatted.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 2, "every row is still written"
+    assert all(r["seen_by_fine"] and r["amended_before_the_raise"] == "trl-messages" for r in rows)
+    # Named once each on stderr, where the hook raised included; repeats are counted at exit.
+    assert formatted.stderr.count("dist-row-raises 1.0 (entry point") == 1, formatted.stderr
+    assert "ValueError: this row is rejected (at " in formatted.stderr
+    assert "sys.exit(5)" in formatted.stderr
+    assert "dist-row-raises 1.0: its training_record hook failed 2 times" in formatted.stderr
+
+    listed = harness_cli(env, "plugins", "--json")
+    assert listed.returncode == 1, listed.stderr
+    failed = {(h["distribution"], h["hook"]): h for h in json.loads(listed.stdout)["hook_failures"]}
+    assert set(failed) == {("dist-row-raises", "training_record"), ("dist-row-exits", "training_record")}
+    assert failed[("dist-row-raises", "training_record")]["runs"] == 1
+    assert "this row is rejected" in failed[("dist-row-raises", "training_record")]["error"]
+    assert "format run trl-messages" in failed[("dist-row-raises", "training_record")]["command"]
+    text = harness_cli(env, "plugins").stdout
+    assert "HOOK FAILED dist-row-exits 1.0" in text and "training_record raised in 1 run(s)" in text
+
+    forgotten = harness_cli(env, "plugins", "--json", "--forget-hook-failures")
+    assert forgotten.returncode == 0 and json.loads(forgotten.stdout)["hook_failures"] == []
+
+
+VERIFY = """
+    import json, sys
+    from harness import plugins
+    episode = json.load(open(sys.argv[1]))
+    verdict = plugins.get("verifier", "connections-rules")().verify_episode(episode)
+    print(json.dumps(verdict.model_dump(mode="json"), sort_keys=True))
+"""
+
+
+def test_verdict_made_hook_that_raises_leaves_the_verdict_and_the_others(site, tmp_path):
+    raises, fine = uniq(tmp_path, "verdict_raises"), uniq(tmp_path, "verdict_fine")
+    install_fake_distribution(site, "dist-verdict-raises", "1.0", raises, """
+        from harness.plugins import hookimpl
+        @hookimpl
+        def verdict_made(verdict, subject):
+            verdict["verdict"] = "pass"  # the hook's copy: the verifier's verdict is its own
+            raise RuntimeError("metrics server is down")
+    """)
+    install_fake_distribution(site, "dist-verdict-fine", "1.0", fine, """
+        import json, os
+        from harness.plugins import hookimpl
+        @hookimpl
+        def verdict_made(verdict, subject):
+            with open(os.environ["VERDICTS_SEEN"], "a") as f:
+                f.write(json.dumps(subject) + "\\n")
+    """)
+    seen = tmp_path / "seen.jsonl"
+    env = harness_env(site, tmp_path / "cache", VERDICTS_SEEN=str(seen))
+    run = [sys.executable, "-c", textwrap.dedent(VERIFY), str(FIXTURE_EPISODE)]
+    done = subprocess.run(run, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "dist-verdict-raises 1.0" in done.stderr and "metrics server is down" in done.stderr
+    assert [json.loads(line)["verifier"] for line in seen.read_text().splitlines()] == ["connections-rules"]
+
+    alone = subprocess.run(run, capture_output=True, text=True, timeout=300,
+                           env={**env, plugins.BLOCK_VAR: "dist-verdict-raises"})
+    assert alone.returncode == 0 and alone.stderr == "", alone.stderr
+    assert json.loads(done.stdout) == json.loads(alone.stdout), "the verdict is the verifier's"

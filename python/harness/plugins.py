@@ -19,9 +19,15 @@ and any number of lifecycle hooks, which every plugin implementing them receives
         ...
 
 The harness registers its own backends the same way, through its own entry point. A plugin
-that fails to import or has a wrong hook signature is recorded as a failure, named by its
-distribution, and the others load. Two plugins registering one name make that name ambiguous:
-looking it up raises an error naming both distributions, while every other name still works.
+that fails to import (any exception, `sys.exit()` included), raises in a registrar or has a
+wrong hook signature is recorded as a failure, named by its distribution, and the others load.
+Two plugins registering one name make that name ambiguous: looking it up raises an error naming
+both distributions, while every other name still works.
+
+Lifecycle hooks are called through `registry.hook`, which calls each plugin's implementation on
+its own: one that raises is recorded as a `HookFailure`, reported once on stderr by name and
+logged for `harness plugins` (`HOOK_FAILURE_LOG`), and the other plugins' hooks still run. Only
+KeyboardInterrupt goes through.
 
 `HARNESS_PLUGINS` (allow-list) and `HARNESS_PLUGINS_BLOCK` (block-list) take comma-separated
 entry-point or distribution names.
@@ -29,11 +35,17 @@ entry-point or distribution names.
 
 from __future__ import annotations
 
+import atexit
 import importlib.metadata
+import json
 import os
+import sys
 import threading
+import time
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import pluggy
@@ -47,7 +59,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 Kind = Literal["environment", "verifier", "formatter", "backend"]
 KINDS: tuple[Kind, ...] = ("environment", "verifier", "formatter", "backend")
+LIFECYCLE_HOOKS = ("episode_finished", "verdict_made", "training_record")
 Register = Callable[..., None]
+HOOK_FAILURE_LOG = "plugin-hook-failures.jsonl"
+"""File in the cache directory (`$HARNESS_CACHE`) where hook failures are logged, one line per
+process, plugin and hook, for `harness plugins` to list."""
 
 
 class HookSpecs:
@@ -105,6 +121,19 @@ class PluginFailure:
     error: str
 
 
+@dataclass
+class HookFailure:
+    """A plugin's lifecycle hook raised; the call went on without it. `error` is the first
+    error, `count` how many calls of this hook failed in this process."""
+
+    hook: str
+    name: str  # the plugin's entry point
+    distribution: str
+    version: str
+    error: str
+    count: int = 1
+
+
 @dataclass(frozen=True)
 class Registration:
     kind: Kind
@@ -122,19 +151,29 @@ class Registry:
     skipped: list[Plugin] = field(default_factory=list)  # left out by the allow/block lists
     registrations: dict[tuple[Kind, str], Registration] = field(default_factory=dict)
     conflicts: dict[tuple[Kind, str], list[Registration]] = field(default_factory=dict)
+    hook_failures: dict[tuple[str, str], HookFailure] = field(default_factory=dict)  # (plugin, hook)
     manager: pluggy.PluginManager = field(default_factory=lambda: _new_manager())
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _hooks: Hooks | None = field(default=None, repr=False)
 
     # -- loading ---------------------------------------------------------------------------
 
     def add(self, obj: Any, plugin: Plugin) -> None:
         """Register one plugin object (a module or any object with hook implementations)."""
         try:
-            self.manager.register(obj, name=f"{plugin.distribution}:{plugin.name}")
-            unknown = [c.name for c in self.manager.get_hookcallers(obj) or [] if c.spec is None]
+            self.manager.register(obj, name=_manager_name(plugin))
+            callers = self.manager.get_hookcallers(obj) or []
+            unknown = [c.name for c in callers if c.spec is None]
             if unknown:
                 raise PluginError(f"implements unknown hook(s): {', '.join(sorted(unknown))}")
+            wrappers = [c.name for c in callers if c.name in LIFECYCLE_HOOKS and any(
+                i.plugin is obj and (i.hookwrapper or i.wrapper) for i in c.get_hookimpls())]
+            if wrappers:
+                raise PluginError(f"lifecycle hooks cannot be wrappers: {', '.join(sorted(wrappers))}")
             registered = self._collect(obj, plugin)
-        except Exception as exc:  # a broken plugin must not take the others down
+        except BaseException as exc:  # a broken plugin, even one calling sys.exit, must not take the others down
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             if self.manager.is_registered(obj):
                 self.manager.unregister(obj)
             self.failures.append(
@@ -209,9 +248,154 @@ class Registry:
         return {p.distribution: p.version for p in self.plugins}
 
     @property
-    def hook(self) -> Any:
-        """Lifecycle hooks: `registry.hook.episode_finished(episode=...)`."""
-        return self.manager.hook
+    def hook(self) -> Hooks:
+        """Lifecycle hooks: `registry.hook.episode_finished(episode=...)`, each plugin's
+        implementation called on its own (see `IsolatedHook`)."""
+        if self._hooks is None:
+            self._hooks = Hooks(self)
+        return self._hooks
+
+    def plugin_named(self, manager_name: str) -> Plugin:
+        """The plugin registered with the plugin manager under `manager_name`."""
+        for plugin in self.plugins:
+            if _manager_name(plugin) == manager_name:
+                return plugin
+        return Plugin(manager_name, manager_name, "0")
+
+    def hook_failed(self, manager_name: str, hook: str, exc: BaseException) -> None:
+        """Records that a plugin's lifecycle hook raised; the first time, says so on stderr and
+        in the hook-failure log."""
+        with self._lock:
+            known = self.hook_failures.get((manager_name, hook))
+            if known is not None:
+                known.count += 1
+                return
+            plugin = self.plugin_named(manager_name)
+            failure = HookFailure(hook, plugin.name, plugin.distribution, plugin.version, _describe(exc, where=True))
+            self.hook_failures[(manager_name, hook)] = failure
+            if len(self.hook_failures) == 1:
+                atexit.register(self._summarize_hook_failures)
+        print(
+            f"harness: plugin {failure.distribution} {failure.version} (entry point {failure.name}): "
+            f"its {hook} hook raised {failure.error}; the other plugins' hooks ran. "
+            "Later failures of this hook are counted, not printed; `harness plugins` lists them.",
+            file=sys.stderr,
+        )
+        _log_hook_failure(failure)
+
+    def _summarize_hook_failures(self) -> None:
+        repeated = [f for f in self.hook_failures.values() if f.count > 1]
+        for f in repeated:
+            print(f"harness: plugin {f.distribution} {f.version}: its {f.hook} hook failed {f.count} times",
+                  file=sys.stderr)
+
+
+class Hooks:
+    """`registry.hook`: the lifecycle hooks by name (`registry.hook.verdict_made`)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._by_name: dict[str, IsolatedHook] = {}
+
+    def __getattr__(self, name: str) -> IsolatedHook:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._by_name:
+            caller = getattr(self._registry.manager.hook, name)  # AttributeError for no such hook
+            self._by_name[name] = IsolatedHook(self._registry, caller)
+        return self._by_name[name]
+
+
+class IsolatedHook:
+    """One lifecycle hook. Calling it calls every plugin's implementation in pluggy's order,
+    each on its own: one that raises (anything but KeyboardInterrupt, `sys.exit()` included) is
+    recorded with `Registry.hook_failed`, and the next one runs. What an implementation did to
+    its arguments before raising stays done."""
+
+    def __init__(self, registry: Registry, caller: pluggy.HookCaller) -> None:
+        self._registry = registry
+        self._caller = caller
+        self.name = caller.name
+
+    def get_hookimpls(self) -> list[pluggy.HookImpl]:
+        """The implementations, as pluggy lists them (empty: nobody listens)."""
+        return self._caller.get_hookimpls()
+
+    def __call__(self, **kwargs: Any) -> None:
+        spec = self._caller.spec
+        missing = [a for a in (spec.argnames if spec else ()) if a not in kwargs]
+        if missing:
+            raise TypeError(f"hook {self.name} called without {', '.join(missing)}")
+        # pluggy calls the last registered first (tryfirst/trylast sort the list it keeps).
+        for impl in reversed(self._caller.get_hookimpls()):
+            try:
+                impl.function(*[kwargs[a] for a in impl.argnames])
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                self._registry.hook_failed(impl.plugin_name, self.name, exc)
+
+
+def _manager_name(plugin: Plugin) -> str:
+    return f"{plugin.distribution}:{plugin.name}"
+
+
+def hook_failure_log() -> Path:
+    """Where hook failures are logged: `HOOK_FAILURE_LOG` in the cache directory."""
+    from harness.models import cache_dir
+
+    return cache_dir() / HOOK_FAILURE_LOG
+
+
+def _log_hook_failure(failure: HookFailure) -> None:
+    """Appends one line to the hook-failure log. The log is a diagnosis aid: when it cannot be
+    written, the stderr report already said what happened."""
+    line = json.dumps({
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "distribution": failure.distribution,
+        "version": failure.version,
+        "entry_point": failure.name,
+        "hook": failure.hook,
+        "error": failure.error[:1000],
+        "command": " ".join(sys.argv)[:300],
+    }, ensure_ascii=False)
+    try:
+        path = hook_failure_log()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:  # one short write: lines of concurrent runs stay whole
+            f.write(line + "\n")
+    except OSError:
+        pass
+
+
+def logged_hook_failures(registry: Registry) -> list[dict[str, Any]]:
+    """The logged hook failures of the plugins loaded now, at their current versions, one entry
+    per (distribution, hook): how many runs it failed in, and the last error."""
+    try:
+        lines = hook_failure_log().read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    current = {(p.distribution, p.version) for p in registry.plugins}
+    grouped: dict[tuple[str, str], dict[str, Any]] = {}
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            key = (entry["distribution"], entry["hook"])
+            if (entry["distribution"], entry["version"]) not in current:
+                continue
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by a crash
+        runs = grouped.get(key, {}).get("runs", 0) + 1
+        grouped[key] = {**entry, "runs": runs}
+    return [grouped[k] for k in sorted(grouped)]
+
+
+def forget_hook_failures() -> None:
+    """Empties the hook-failure log (after fixing or removing the plugins it names)."""
+    try:
+        hook_failure_log().unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _new_manager() -> pluggy.PluginManager:
@@ -220,9 +404,18 @@ def _new_manager() -> pluggy.PluginManager:
     return manager
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def _describe(exc: BaseException, *, where: bool = False) -> str:
+    """`Type: message`; a SystemExit says it was a call to sys.exit. With `where`, the line
+    that raised is added, for the plugin's author."""
+    if isinstance(exc, SystemExit):
+        text = f"SystemExit: the plugin called sys.exit({exc.code!r})"
+    else:
+        message = str(exc).strip()
+        text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    frames = traceback.extract_tb(exc.__traceback__) if where else []
+    if frames:
+        text += f" (at {frames[-1].filename}:{frames[-1].lineno})"
+    return text
 
 
 def _names_from_env(var: str) -> set[str] | None:
@@ -255,7 +448,9 @@ def load(entry_points: Iterable[importlib.metadata.EntryPoint] | None = None) ->
             continue
         try:
             obj = ep.load()
-        except Exception as exc:  # an import error in one plugin is reported, not raised
+        except BaseException as exc:  # any fault while importing one plugin is reported, not raised
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             registry.failures.append(PluginFailure(ep.name, dist, version, _describe(exc)))
             continue
         registry.add(obj, plugin)
@@ -267,11 +462,15 @@ _registry: Registry | None = None
 
 
 def registry() -> Registry:
-    """The process-wide registry, loaded on first use."""
+    """The process-wide registry, loaded on first use; plugins that failed to load are named
+    on stderr then."""
     global _registry
     with _lock:
         if _registry is None:
             _registry = load()
+            for f in _registry.failures:
+                print(f"harness: plugin {f.distribution} {f.version} (entry point {f.name}) was not "
+                      f"loaded: {f.error}; `harness plugins` lists every plugin", file=sys.stderr)
         return _registry
 
 

@@ -9,15 +9,22 @@ import click
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def plugins(as_json: bool) -> None:
+@click.option("--forget-hook-failures", is_flag=True,
+              help="Empty the log of hook failures (after fixing the plugins it names), then list.")
+def plugins(as_json: bool, forget_hook_failures: bool) -> None:
     """List plugins (entry-point group `harness`), their versions and what each registers.
 
-    Failures (a plugin that did not import, a wrong hook signature) and names registered by
-    two plugins are listed too; the exit status is 1 when there are any.
+    Failures (a plugin that did not import or called sys.exit, a wrong hook signature, a
+    registrar that raised), names registered by two plugins, and lifecycle hooks of the
+    installed versions that raised in earlier runs (logged in $HARNESS_CACHE) are listed too;
+    the exit status is 1 when there are any.
     Set HARNESS_PLUGINS / HARNESS_PLUGINS_BLOCK to comma-separated names to allow or block.
     """
-    from harness.plugins import load
+    from harness.plugins import forget_hook_failures as forget
+    from harness.plugins import hook_failure_log, load, logged_hook_failures
 
+    if forget_hook_failures:
+        forget()
     registry = load()
     report = {
         "plugins": [
@@ -42,6 +49,7 @@ def plugins(as_json: bool) -> None:
         "skipped": [
             {"name": p.name, "distribution": p.distribution} for p in registry.skipped
         ],
+        "hook_failures": logged_hook_failures(registry),
     }
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -61,9 +69,16 @@ def plugins(as_json: bool) -> None:
                 f"CONFLICT {c['kind']} {c['name']!r} registered by "
                 + " and ".join(c["distributions"])
             )
+        for h in report["hook_failures"]:
+            click.echo(
+                f"HOOK FAILED {h['distribution']} {h['version']} (entry point {h['entry_point']}): "
+                f"{h['hook']} raised in {h['runs']} run(s), last at {h['time']} ({h['command']}): {h['error']}"
+            )
+        if report["hook_failures"]:
+            click.echo(f"  (logged in {hook_failure_log()}; --forget-hook-failures empties it)")
         for s in report["skipped"]:
             click.echo(f"skipped {s['distribution']} (entry point {s['name']}) by allow/block list")
         if not report["plugins"] and not report["failures"]:
             click.echo("no plugins installed")
-    if report["failures"] or report["conflicts"]:
+    if report["failures"] or report["conflicts"] or report["hook_failures"]:
         raise SystemExit(1)

@@ -5,7 +5,8 @@
 
 Input lines are read by `harness.jsonl.read` (Rust); each record goes through the formatter;
 each row it yields is passed to the `training_record` lifecycle hook (plugins may inspect or
-amend it in place) and then written. The output format follows the extension (`.jsonl` or
+amend it in place; one that raises is reported by the registry, and the row is written as it
+left it) and then written. The output format follows the extension (`.jsonl` or
 `.parquet`) and the file is written atomically: it appears complete or not at all.
 
 Errors: a malformed line, or a record the formatter cannot read, stops the run with an error
