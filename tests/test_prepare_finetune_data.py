@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from harness.jsonl import JsonlError
+from harness.formats.base import FormatError
 from harness.prepare_finetune_data import (
     load_episodes,
     main,
@@ -66,9 +66,9 @@ def test_malformed_line_is_an_error_naming_file_and_line(tmp_path):
     lines = EPISODES.read_text(encoding="utf-8").splitlines()
     lines.insert(2, '{"episode_id": "broken", ')
     bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(JsonlError) as err:
+    with pytest.raises(FormatError) as err:
         load_episodes(bad)
-    assert err.value.line == 3 and str(bad) in str(err.value)
+    assert err.value.line == 3 and str(err.value).startswith(f"{bad}:3: ")
     with pytest.warns(UserWarning, match="left out 1 malformed line"):
         lenient = load_episodes(bad, lenient=True)
     assert len(lenient) == 4
@@ -91,7 +91,7 @@ def test_sft_standard_structure(episodes):
         "I'll look at the column first.\n\n```python\nprint(df['petal_length'].head(3))\n"
         'n = len(df)\nhook(n, name="n")\n```'
     )
-    assert ep1[3]["content"] == "[stdout]:\n0    1.4\n1    1.4\n2    1.3\n"
+    assert ep1[3]["content"] == "[stdout]:\n0    1.4\n1    1.4\n2    1.3"  # stripped, as the seed
 
     ep2 = to_sft_standard(by_id(episodes, "ep-002"))["messages"]
     assert "data.csv" in ep2[0]["content"]  # no csv_source: the fallback
@@ -138,7 +138,7 @@ def test_sft_interleaved_structure(episodes):
     msgs = to_sft_interleaved(by_id(episodes, "ep-002"))["messages"]
     standard_system = to_sft_standard(by_id(episodes, "ep-002"))["messages"][0]["content"]
     assert msgs[0]["content"].startswith(standard_system) and msgs[0]["content"] != standard_system
-    assert msgs[2]["content"].startswith("```python\n")  # the code alone, no reasoning
+    assert msgs[2]["content"].startswith("Count the missing values.\n\n```python\n")  # as in sft-standard
     assert msgs[3]["role"] == "user" and msgs[4] == {"role": "assistant", "content": "nothing = null\nNone = 3"}
     assert msgs[5]["content"] == "[actual output]:\n3\n"  # stdout only, stderr never shown
     assert all("ZeroDivisionError" not in m["content"] for m in msgs)

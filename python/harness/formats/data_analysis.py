@@ -4,12 +4,13 @@ The input is the seed 000 episode record (one per JSONL line; see docs/formats.m
 `{episode_id, csv_source, question {question_text, hint, ...}, gold_trace {turns, final_answer,
 final_answer_hash, success}, consistency_traces, verified, triangulation, ...}`, where a turn is
 `{turn_index, reasoning, code, execution {success, stdout, stderr, hooks, submitted_answer}}`
-and a hook `{variable_name, code_line, value, value_hash, depends_on, description}`. The legacy
-key `teacher_gold_trace` is read when `gold_trace` is absent.
+and a hook `{variable_name, code_line, value, value_hash, depends_on, description}`. The trace
+is `gold_trace`, or the legacy `teacher_gold_trace` when `gold_trace` is absent, null or empty
+(the seed's `gold_trace or teacher_gold_trace`).
 
-`to_sft_standard`, `to_sft_interleaved` and `to_prm_samples` reproduce the seed's output
-exactly (parity); the options beyond it (`merge_assistant`, `label_mode="first-error"`) are off
-by default. The prompts are our own wording with the seed's structure.
+`to_sft_standard`, `to_sft_interleaved` and `to_prm_samples` reproduce the seed's rows exactly
+(parity); the options beyond it (`merge_assistant`, `label_mode="first-error"`) are off by
+default. The prompts are our own wording with the seed's structure.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ INTERLEAVED_INSTRUCTION = (
 )
 PREDICT_HOOKS = "Predict the intermediate values:"
 PREDICT_ANSWER = "Predict the submitted answer:"
+SUBMIT_CODE_LINE = "submit(...)"
+"""The `code_line` of every submit sample: the seed's literal, whatever the code."""
 
 LABEL_MODES = ("episode", "first-error", "mc")
 LabelMode = Literal["episode", "first-error", "mc"]
@@ -59,11 +62,15 @@ Message = dict[str, str]
 
 
 def gold_trace(ep: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """`(pointer, trace)` of the gold trace: `gold_trace`, else the legacy `teacher_gold_trace`."""
-    for key in ("gold_trace", "teacher_gold_trace"):
-        if ep.get(key) is not None:
-            return f"/{key}", require(ep, key, dict, "")
-    raise RecordError("/gold_trace", "required field is missing (nor is the legacy teacher_gold_trace there)")
+    """`(pointer, trace)` of the gold trace: `gold_trace or teacher_gold_trace`, as the seed read
+    it, so a null or empty `gold_trace` falls back to the legacy key. A present but null or empty
+    trace has no turns; a record with neither key is no seed 000 episode and is an error."""
+    if "gold_trace" not in ep and "teacher_gold_trace" not in ep:
+        raise RecordError("/gold_trace", "required field is missing (nor is the legacy teacher_gold_trace there)")
+    key = "gold_trace" if ep.get("gold_trace") or "teacher_gold_trace" not in ep else "teacher_gold_trace"
+    if ep[key] is None:
+        return f"/{key}", {}
+    return f"/{key}", require(ep, key, dict, "")
 
 
 def _execution(turn: dict[str, Any], pointer: str) -> dict[str, Any]:
@@ -85,8 +92,13 @@ def system_prompt(ep: dict[str, Any], *, interleaved: bool = False) -> str:
 
 
 def question_message(ep: dict[str, Any], *, with_hint: bool = True) -> Message:
-    """The first user message: the question, then a blank line and `Hint: …` when there is one."""
-    question = require(ep, "question", dict, "")
+    """The first user message: the question, then a blank line and `Hint: …` when there is one.
+    A record without `question` (or with a null one) has an empty question text, as in the seed."""
+    question = ep.get("question")
+    if question is None:
+        question = {}
+    elif not isinstance(question, dict):
+        raise RecordError("/question", f"expected an object, got {type(question).__name__}")
     text = optional_text(question, "question_text", "/question")
     hint = optional_text(question, "hint", "/question") if with_hint else ""
     return {"role": "user", "content": f"{text}\n\nHint: {hint}" if hint else text}
@@ -94,6 +106,18 @@ def question_message(ep: dict[str, Any], *, with_hint: bool = True) -> Message:
 
 def _code_block(code: str) -> str:
     return f"```python\n{code}\n```"
+
+
+def _assistant_text(turn: dict[str, Any], pointer: str) -> str:
+    """The turn as its assistant message: reasoning, a blank line, the fenced code, stripped
+    (empty when the turn has neither); sft-standard and sft-interleaved share it."""
+    reasoning, code = optional_text(turn, "reasoning", pointer), optional_text(turn, "code", pointer)
+    content = ""
+    if reasoning:
+        content += reasoning + "\n\n"
+    if code:
+        content += _code_block(code)
+    return content.strip()
 
 
 def _drop_trailing_user(messages: list[Message]) -> list[Message]:
@@ -109,10 +133,11 @@ def _drop_trailing_user(messages: list[Message]) -> list[Message]:
 def to_sft_standard(ep: dict[str, Any], *, merge_assistant: bool = False) -> dict[str, Any] | None:
     """`{"messages": [...]}` of the gold trace, or None when it has no turns.
 
-    Each turn gives an assistant message (reasoning, a blank line, the fenced code) and, when
-    the code printed anything, a user message with `[stdout]:` and/or `[stderr]:`. A turn with no
-    output therefore leaves two assistant messages in a row (parity); `merge_assistant` joins
-    such runs with a blank line instead.
+    Each turn gives an assistant message (reasoning, a blank line, the fenced code, stripped)
+    and, when the code printed anything, a user message with `[stdout]:\n…` and/or
+    `[stderr]:\n…` joined by a newline, the whole message stripped (stdout `"1\n"` reads
+    `[stdout]:\n1`). A turn with no output therefore leaves two assistant messages in a row
+    (parity); `merge_assistant` joins such runs with a blank line instead.
     """
     pointer, trace = gold_trace(ep)
     turns = optional_objects(trace, "turns", pointer)
@@ -124,13 +149,7 @@ def to_sft_standard(ep: dict[str, Any], *, merge_assistant: bool = False) -> dic
     ]
     for i, turn in enumerate(turns):
         at = f"{pointer}/turns/{i}"
-        reasoning, code = optional_text(turn, "reasoning", at), optional_text(turn, "code", at)
-        content = ""
-        if reasoning:
-            content += reasoning + "\n\n"
-        if code:
-            content += _code_block(code)
-        content = content.strip()
+        content = _assistant_text(turn, at)
         if merge_assistant and messages[-1]["role"] == "assistant":
             messages[-1] = {"role": "assistant", "content": f"{messages[-1]['content']}\n\n{content}"}
         else:
@@ -144,7 +163,7 @@ def to_sft_standard(ep: dict[str, Any], *, merge_assistant: bool = False) -> dic
         if stderr:
             output.append(f"[stderr]:\n{stderr}")
         if output:
-            messages.append({"role": "user", "content": "\n".join(output)})
+            messages.append({"role": "user", "content": "\n".join(output).strip()})
     return {"messages": _drop_trailing_user(messages)}
 
 
@@ -152,16 +171,19 @@ def to_sft_standard(ep: dict[str, Any], *, merge_assistant: bool = False) -> dic
 
 
 def _hook_line(hook: dict[str, Any]) -> str:
-    return f"{hook.get('variable_name')} = {json.dumps(hook.get('value'))}"
+    # The seed's rule: a hook without the key is named `result`; a present null prints `None`.
+    return f"{hook.get('variable_name', 'result')} = {json.dumps(hook.get('value'))}"
 
 
 def to_sft_interleaved(ep: dict[str, Any]) -> dict[str, Any] | None:
     """`{"messages": [...]}` teaching the model to predict what its code computes.
 
-    Per turn: the fenced code; if the turn hooked values, a user request to predict them and an
-    assistant answer with one `name = <JSON value>` line per hook; if it submitted an answer, a
-    request to predict it and the answer's JSON; if it printed to stdout, `[actual output]:`
-    with it (stderr is never shown). None when the trace has no turns.
+    Per turn: the same assistant message as sft-standard (reasoning, blank line, fenced code;
+    emitted even when the turn has no code); if the turn hooked values, a user request to
+    predict them and an assistant answer with one `name = <JSON value>` line per hook; if it
+    submitted an answer, a request to predict it and the answer's JSON; if it printed to
+    stdout, `[actual output]:\n` with it, not stripped (stderr is never shown). None when the
+    trace has no turns.
     """
     pointer, trace = gold_trace(ep)
     turns = optional_objects(trace, "turns", pointer)
@@ -173,9 +195,7 @@ def to_sft_interleaved(ep: dict[str, Any]) -> dict[str, Any] | None:
     ]
     for i, turn in enumerate(turns):
         at = f"{pointer}/turns/{i}"
-        code = optional_text(turn, "code", at)
-        if code:
-            messages.append({"role": "assistant", "content": _code_block(code)})
+        messages.append({"role": "assistant", "content": _assistant_text(turn, at)})
         execution = _execution(turn, at)
         hooks = optional_objects(execution, "hooks", at + "/execution")
         if hooks:
@@ -191,14 +211,6 @@ def to_sft_interleaved(ep: dict[str, Any]) -> dict[str, Any] | None:
 
 
 # -- prm ----------------------------------------------------------------------------------
-
-
-def _submit_line(code: str) -> str | None:
-    """The last code line that calls submit(), the submit step's `code_line`."""
-    for line in reversed(code.splitlines()):
-        if "submit(" in line:
-            return line.strip()
-    return None
 
 
 def _gold_hashes(trace: dict[str, Any], pointer: str) -> dict[str, set[str]]:
@@ -235,7 +247,7 @@ def _trace_samples(
         steps: list[dict[str, Any]] = [
             {
                 "step_type": "hook",
-                "code_line": hook.get("code_line"),
+                "code_line": hook.get("code_line", ""),  # the seed's default: "" only when absent
                 "variable_name": hook.get("variable_name"),
                 "value": hook.get("value"),
                 "value_hash": hook.get("value_hash"),
@@ -245,7 +257,7 @@ def _trace_samples(
         if execution.get("submitted_answer") is not None:
             steps.append({
                 "step_type": "submit",
-                "code_line": _submit_line(code),
+                "code_line": SUBMIT_CODE_LINE,
                 "variable_name": "answer",
                 "value": execution["submitted_answer"],
                 "value_hash": trace.get("final_answer_hash"),
@@ -253,14 +265,15 @@ def _trace_samples(
         for step in steps:
             samples.append({
                 "prefix": prefix_json,
-                "turn_index": turn.get("turn_index", i),
+                "turn_index": i,  # the turn's position, not the record's own turn_index
                 **step,
                 "label": next(labels) if labels is not None else episode_label,
                 "episode_id": ep.get("episode_id"),
                 **extra,
             })
-        if code:
-            prefix.append({"role": "assistant", "content": _code_block(code)})
+        # Then the turn's code joins the prefix: fenced without reasoning, even when empty, and
+        # its stdout unstripped (the seed's prefix, unlike its sft-standard messages).
+        prefix.append({"role": "assistant", "content": _code_block(code)})
         stdout = optional_text(execution, "stdout", f"{at}/execution")
         if stdout:
             prefix.append({"role": "user", "content": f"[stdout]:\n{stdout}"})
@@ -294,7 +307,9 @@ def to_prm_samples(ep: dict[str, Any], *, label_mode: LabelMode = "episode") -> 
     """One sample per hooked value and per submitted answer of the gold trace.
 
     `prefix` is the JSON text of the conversation before the step's turn (system, question and
-    hint, then each earlier turn's fenced code and `[stdout]`). Labels:
+    hint, then each earlier turn's fenced code, even empty, and its unstripped `[stdout]`);
+    `turn_index` is the turn's position (0-based); a hook without `code_line` gives `""`; a
+    submit sample's `code_line` is `submit(...)`. Labels:
 
     - `episode` (parity): every sample gets 1.0 when the episode is verified, else 0.0;
     - `first-error`: the samples of the gold trace and of every consistency trace (marked by a
@@ -379,6 +394,19 @@ class Prm(_SeedEpisodeFormatter):
                 "('mc' needs a backend: harness.formats.prm_mc)"
             )
         self.label_mode = label_mode
+
+    def parquet_schema(self) -> Any:
+        # Declared, not inferred: a first row group may hold only null code lines or names, and
+        # episode ids may be integers in some records and strings in others (Parquet then
+        # stores them as text: 7 reads "7").
+        import pyarrow as pa
+
+        columns = [("prefix", pa.string()), ("turn_index", pa.int64()), ("step_type", pa.string()),
+                   ("code_line", pa.string()), ("variable_name", pa.string()), ("value", pa.string()),
+                   ("value_hash", pa.string()), ("label", pa.float64()), ("episode_id", pa.string())]
+        if self.label_mode == "first-error":
+            columns.append(("trace", pa.string()))
+        return pa.schema(columns)
 
     def format(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         return to_prm_samples(record, label_mode=self.label_mode) if self._wanted(record) else []

@@ -221,13 +221,12 @@ def mc_labels(
 
 
 def _read(path: str, *, include_unverified: bool, lenient: bool) -> Iterator[dict[str, Any]]:
-    """The seed records of `path` (verified only unless asked), each checked where its line is
-    known: a record that cannot be read is a `FormatError` naming the file, line and field."""
-    from harness.jsonl import read
+    """The seed records of `path` (verified only unless asked), read by the seed 000 loader
+    (Python's json semantics), each checked where its line is known: a record that cannot be
+    read is a `FormatError` naming the file, line and field."""
+    from harness.prepare_finetune_data import iter_episodes
 
-    for _, line, record in read(path, errors="skip" if lenient else "raise", locations=True):
-        if not (include_unverified or record.get("verified")):
-            continue
+    for line, record in iter_episodes(path, not include_unverified, lenient=lenient).located():
         try:
             _task(record)
             to_prm_samples(record)
@@ -270,7 +269,7 @@ def write_mc_prm(
         on_continuation = (lambda ep: sink.write(ep.to_json_line() + "\n")) if sink else None
         try:
             os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-            with open_writer(output, json_columns=Prm.json_columns) as writer:
+            with open_writer(output, json_columns=Prm.json_columns, non_finite="allow") as writer:
                 async for row in amc_labels(itertools.chain([first], records), config, used,
                                             build_env(config), concurrency=concurrency,
                                             report=report, on_continuation=on_continuation):
