@@ -38,15 +38,23 @@ def test_run_with_options_and_errors(tmp_path):
     assert unknown.returncode == 1 and "no formatter named 'nope'" in unknown.stderr
 
 
+SUMMARY = "<question>Q?</question><reasoning_summary>R.</reasoning_summary><key_facts>F.</key_facts>"
+
+
 def test_summaries_pipeline_with_the_scripted_backend(tmp_path):
+    tagged = "responses=" + json.dumps([SUMMARY])
     result = harness("summaries", str(FIXTURES / "traces_seed002.jsonl"), "--work-dir", str(tmp_path),
-                     "--backend", "scripted", "--backend-arg", 'responses=["A summary."]', "--ext", "jsonl",
-                     "--val-ratio", "0.25")
+                     "--backend", "scripted", "--backend-arg", tagged, "--ext", "jsonl", "--val-ratio", "0.25")
     assert result.returncode == 0, result.stderr
     assert "4 traces -> 4 split samples" in result.stderr
     assert "summaries: 4 written (0 resumed), 0 failed, 4 requests" in result.stderr
     val = [json.loads(line) for line in (tmp_path / "summary_prefix_val.jsonl").read_text().splitlines()]
-    assert len(val) == 1 and val[0]["extra_info"]["answer"].startswith("A summary.\n\n")
+    assert len(val) == 1 and val[0]["extra_info"]["answer"].startswith(SUMMARY + "\n\n")
     again = harness("summaries", str(FIXTURES / "traces_seed002.jsonl"), "--work-dir", str(tmp_path),
-                    "--backend", "scripted", "--backend-arg", 'responses=["A summary."]', "--ext", "jsonl")
+                    "--backend", "scripted", "--backend-arg", tagged, "--ext", "jsonl")
     assert "summaries: 4 written (4 resumed), 0 failed, 0 requests" in again.stderr
+    # a response without the three tags is a failed summary: retried, then counted
+    untagged = harness("summaries", str(FIXTURES / "traces_seed002.jsonl"), "--work-dir", str(tmp_path / "u"),
+                       "--backend", "scripted", "--backend-arg", 'responses=["A summary."]', "--ext", "jsonl",
+                       "--retries", "1")
+    assert "summaries: 0 written (0 resumed), 4 failed, 8 requests" in untagged.stderr

@@ -54,14 +54,16 @@ def test_format_episodes_task_with_options(tmp_path):
 def test_summary_datasets_pipeline(tmp_path):
     assert "scripted" in registry().names("backend")
     work = tmp_path / "search"
+    # a summary must hold the three tagged parts
+    summary = "<question>who?</question><reasoning_summary>searched</reasoning_summary><key_facts>quoted</key_facts>"
     task = SummaryDatasets(traces=[str(FIXTURES / "traces_seed002.jsonl")], work_dir=str(work),
-                           backend="scripted", backend_args={"responses": ["Question: who? Facts: quoted."]},
+                           backend="scripted", backend_args={"responses": [summary]},
                            ext="jsonl", val_ratio=0.5)
     assert build(task)
     assert all(Path(t.path).exists() for t in task.output().values())
     summarized = [json.loads(line) for line in (work / "summarized.jsonl").read_text().splitlines()]
-    assert len(summarized) == 4 and {r["summary"] for r in summarized} == {"Question: who? Facts: quoted."}
+    assert len(summarized) == 4 and {r["summary"] for r in summarized} == {summary}
     train = [json.loads(line) for line in (work / "summary_only_train.jsonl").read_text().splitlines()]
     val = [json.loads(line) for line in (work / "summary_only_val.jsonl").read_text().splitlines()]
     assert (len(train), len(val)) == (2, 2)
-    assert train[0]["prompt"] == [{"role": "user", "content": "Question: who? Facts: quoted."}]
+    assert train[0]["prompt"] == [{"role": "user", "content": summary}]

@@ -22,9 +22,9 @@ from harness.formats import FormatError, format_file, get_formatter
 from harness.formats.search import render_step, split_traces, to_multiturn, to_split_samples
 from harness.formats.summaries import (
     SUMMARY_PROMPT,
+    partition,
     summarize_splits,
     summary_datasets,
-    val_indices,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
@@ -73,11 +73,13 @@ def test_multiturn_golden():
     traces = lines(TRACES)
     rows = [r for t in traces for r in to_multiturn(t)]
     assert rows == lines(FIXTURES / "golden" / "seed002_multiturn.jsonl")
-    assert all(r["messages"][-1]["role"] == "assistant" for r in rows)
+    assert all(r["prompt"][-1]["role"] == "assistant" for r in rows)
+    assert all(r["answer"] == r["prompt"][-1]["content"] for r in rows)
     # the first trace: one conversation per turn with results, up to the turn after it
     first = to_multiturn(traces[0])
-    assert [len(r["messages"]) for r in first] == [4, 6]
-    assert first[1]["messages"][-1]["content"] == "<think>\nConfirmed.\n</think>\n\n<answer>\nIlse Marrow\n</answer>"
+    assert [len(r["prompt"]) for r in first] == [4, 6]
+    assert first[1]["prompt"][-1]["content"] == "<think>\nConfirmed.\n</think>\n\n<answer>\nIlse Marrow\n</answer>"
+    assert [r["extra_info"]["turn_index"] for r in first] == [1, 2]
 
 
 def test_bad_trace_names_file_line_and_field(tmp_path):
@@ -131,7 +133,9 @@ class CannedBackend(Backend):
                     out.append([Completion(text="  ")])
                     continue
                 context = prompt.rsplit("Question: ", 1)[1]
-                out.append([Completion(text="Summary: " + context[:40].replace("\n", " "))])
+                quoted = context[:40].replace("\n", " ")
+                out.append([Completion(text=f"<question>{quoted}</question><reasoning_summary>Searched."
+                                            f"</reasoning_summary><key_facts>{quoted}</key_facts>")])
             return out
         finally:
             self.in_flight -= 1
@@ -159,7 +163,7 @@ def test_summaries_concurrency_retries_failures_and_resume(tmp_path):
     assert report.requests == len(backend.requests) == 12 + 1 + 2 + 2
     assert sorted(report.failures.values()) == ["BackendError: injected failure for question-005", "empty summary"]
     rows = lines(out)
-    assert len(rows) == 10 and all(r["summary"].startswith("Summary: question-") for r in rows)
+    assert len(rows) == 10 and all(r["summary"].startswith("<question>question-") for r in rows)
     assert not any("question-005" in r["summary"] or "question-007" in r["summary"] for r in rows)
     assert [r["extra_info"]["question"] for r in rows] == [
         r["extra_info"]["question"] for r in lines(splits)
@@ -180,7 +184,7 @@ def test_summary_datasets_share_one_seeded_partition(tmp_path):
     asyncio.run(summarize_splits(splits, summarized, CannedBackend(fail={"question-011": -1}),
                                  retries=0, backoff_s=0))
     report = summary_datasets(summarized, tmp_path / "jsonl", ext="jsonl", val_ratio=0.1, seed=42)
-    assert (report.rows, report.train, report.val) == (29, 27, 2)
+    assert (report.rows, report.train, report.val, report.failed) == (29, 27, 2, 0)
     val = [lines(tmp_path / "jsonl" / f"summary_{kind}_val.jsonl") for kind in ("prefix", "only")]
     train = [lines(tmp_path / "jsonl" / f"summary_{kind}_train.jsonl") for kind in ("prefix", "only")]
     assert len(val[0]) == len(val[1]) == 2 and len(train[0]) == len(train[1]) == 27
@@ -189,18 +193,21 @@ def test_summary_datasets_share_one_seeded_partition(tmp_path):
         assert [r["extra_info"]["answer"].rsplit("\n\n", 1)[1] for r in prefix_rows] == [
             r["extra_info"]["answer"] for r in only_rows]
     sources = lines(summarized)
-    wanted_val = sorted(val_indices(29, 0.1, 42))
+    wanted_train, wanted_val = partition(29, 0.1, 42)
     assert [r["extra_info"]["answer"] for r in val[1]] == [sources[i]["extra_info"]["answer"] for i in wanted_val]
+    assert [r["extra_info"]["answer"] for r in train[1]] == [sources[i]["extra_info"]["answer"] for i in wanted_train]
     prefix_row, only_row, source = val[0][0], val[1][0], sources[wanted_val[0]]
     assert prefix_row["prompt"] == source["prompt"]
     assert prefix_row["extra_info"]["answer"] == source["summary"] + "\n\n" + source["extra_info"]["answer"]
     assert only_row["prompt"] == [{"role": "user", "content": source["summary"]}]
     assert only_row["extra_info"]["answer"] == source["extra_info"]["answer"]
-    assert "summary" not in prefix_row and "summary" not in only_row
+    assert prefix_row["summary"] == only_row["summary"] == source["summary"]
+    assert prefix_row["extra_info"]["has_summary_prefix"] is True
+    assert only_row["extra_info"]["original_question_discarded"] is True
     # a different seed moves the partition; the ratio must be inside (0, 1)
-    assert val_indices(29, 0.1, 7) != val_indices(29, 0.1, 42)
+    assert partition(29, 0.1, 7) != partition(29, 0.1, 42)
     with pytest.raises(ValueError):
-        val_indices(29, 1.0)
+        partition(29, 1.0)
 
 
 def test_summary_datasets_parquet_load_with_pyarrow_and_datasets(tmp_path):
@@ -214,7 +221,7 @@ def test_summary_datasets_parquet_load_with_pyarrow_and_datasets(tmp_path):
     assert (report.train, report.val) == (15, 5)
     for path in report.files:
         table = pq.read_table(path)
-        assert table.column_names == ["data_source", "prompt", "ability", "extra_info"]
+        assert table.column_names == ["data_source", "prompt", "ability", "extra_info", "summary"]
         loaded = datasets.load_dataset("parquet", data_files=path, split="train", cache_dir=str(tmp_path / "c"))
         assert loaded.num_rows == table.num_rows
         assert loaded[0]["prompt"][0]["role"] == "user"

@@ -5,7 +5,8 @@ A trace is `{question, trace: [step, ...]}` with steps `{type: reasoning, conten
 `{type: CorrectAnswer, content}` and any other `{type, content}`. Search episodes of the
 harness become traces with `harness_search.trace.to_trace`.
 
-- `search-multiturn`: one conversation per turn with results (see `to_multiturn`);
+- `search-multiturn`: one conversation per turn with results, in the seed's row shape
+  `{data_source, prompt, ability, answer, extra_info}` (see `to_multiturn`);
 - `search-splits`: one sample per `search_result` step — the context up to and including it,
   and the steps after it up to the next result as the answer (see `to_split_samples`).
   `split_traces` does the same for whole files with the Rust splitter (`harness.jsonl.split`).
@@ -26,6 +27,8 @@ from harness.formats.base import Formatter, RecordError, optional_text, require
 __all__ = [
     "DATA_SOURCE",
     "ABILITY",
+    "MULTITURN_DATA_SOURCE",
+    "MULTITURN_ABILITY",
     "render_step",
     "render_context",
     "split_row",
@@ -38,6 +41,8 @@ __all__ = [
 
 DATA_SOURCE = "search_agent"
 ABILITY = "search"
+MULTITURN_DATA_SOURCE = "search_agent_multiturn"
+MULTITURN_ABILITY = "search_reasoning"
 
 
 def _check_step(step: Any, pointer: str) -> dict[str, Any]:
@@ -119,55 +124,90 @@ def to_split_samples(record: dict[str, Any], *, data_source: str = DATA_SOURCE,
 
 def _turns(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Group steps into turns: reasonings accumulate, a search sets the query, a result or an
-    answer closes the turn."""
+    answer closes the turn; other step types take no part. A last open turn is kept when it has
+    reasoning or a non-empty query."""
     turns: list[dict[str, Any]] = []
-    current: dict[str, Any] = {"reasoning": [], "query": None, "results": None, "answer": None}
+
+    def fresh() -> dict[str, Any]:
+        return {"reasoning": [], "query": "", "results": None, "answer": ""}
+
+    current = fresh()
     for i, step in enumerate(steps):
-        kind = step["type"]
+        kind, at = step["type"], f"/trace/{i}"
         if kind == "reasoning":
-            current["reasoning"].append(optional_text(step, "content", f"/trace/{i}"))
+            current["reasoning"].append(optional_text(step, "content", at))
         elif kind == "search":
-            current["query"] = optional_text(step, "query", f"/trace/{i}")
+            current["query"] = optional_text(step, "query", at)
         elif kind in ("search_result", "CorrectAnswer"):
             if kind == "search_result":
-                current["results"] = render_documents(step.get("documents"), f"/trace/{i}")
+                documents = step.get("documents", [])
+                # An explicit null closes the turn without results, as in the seed: no sample
+                # is cut there and no <information> message is shown.
+                current["results"] = None if documents is None else render_documents(documents, at)
             else:
-                current["answer"] = optional_text(step, "content", f"/trace/{i}")
+                current["answer"] = optional_text(step, "content", at)
             turns.append(current)
-            current = {"reasoning": [], "query": None, "results": None, "answer": None}
-    if current["reasoning"] or current["query"] is not None:
+            current = fresh()
+    if current["reasoning"] or current["query"]:
         turns.append(current)
     return turns
 
 
 def _assistant_text(turn: dict[str, Any]) -> str:
+    """`<think>` of the turn's reasonings, a blank line, its `<search>` (or else `<answer>`); an
+    empty query or answer leaves its tag out, so a turn may give an empty text."""
     parts = []
     if turn["reasoning"]:
         parts.append("<think>\n" + "\n".join(turn["reasoning"]) + "\n</think>")
-    if turn["query"] is not None:
+    if turn["query"]:
         parts.append(f"<search>\n{turn['query']}\n</search>")
-    elif turn["answer"] is not None:
+    elif turn["answer"]:
         parts.append(f"<answer>\n{turn['answer']}\n</answer>")
     return "\n\n".join(parts)
 
 
-def to_multiturn(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """For each turn `s` with results, the conversation: the question, then for turns 0..s+1 the
-    assistant message (its `<think>` and `<search>`/`<answer>`) and, for turns before s+1 with
-    results, the user's `<information>`. Kept only when it ends with an assistant message."""
+def to_multiturn(record: dict[str, Any], *, data_source: str = MULTITURN_DATA_SOURCE,
+                 ability: str = MULTITURN_ABILITY, messages: bool = False) -> list[dict[str, Any]]:
+    """For the k-th turn `s` with results, the conversation: the question, then for turns
+    0..s+1 the assistant message (its `<think>` and `<search>`/`<answer>`; left out when empty,
+    never trained on) and, for turns before s+1 with results, the user's `<information>`. Kept
+    only when it ends with an assistant message. The seed's row:
+
+        {data_source, prompt: conversation, ability, answer: last assistant text,
+         extra_info: {question, split_index: k, total_splits, turn_index: s + 1,
+                      num_assistant_turns}}
+
+    `messages=True` adds a `messages` copy of the conversation (the key TRL reads)."""
     question, steps = _trace(record)
     turns = _turns(steps)
+    with_results = [s for s, turn in enumerate(turns) if turn["results"] is not None]
     rows = []
-    for s, turn in enumerate(turns):
-        if turn["results"] is None:
-            continue
-        messages = [{"role": "user", "content": question}]
+    for k, s in enumerate(with_results):
+        conversation = [{"role": "user", "content": question}]
         for t in range(min(s + 2, len(turns))):
-            messages.append({"role": "assistant", "content": _assistant_text(turns[t])})
+            content = _assistant_text(turns[t])
+            if content:
+                conversation.append({"role": "assistant", "content": content})
             if t < s + 1 and turns[t]["results"] is not None:
-                messages.append({"role": "user", "content": turns[t]["results"]})
-        if messages[-1]["role"] == "assistant":
-            rows.append({"messages": messages})
+                conversation.append({"role": "user", "content": turns[t]["results"]})
+        if conversation[-1]["role"] != "assistant":
+            continue
+        row: dict[str, Any] = {
+            "data_source": data_source,
+            "prompt": conversation,
+            "ability": ability,
+            "answer": conversation[-1]["content"],
+            "extra_info": {
+                "question": question,
+                "split_index": k,
+                "total_splits": len(with_results),
+                "turn_index": s + 1,
+                "num_assistant_turns": sum(m["role"] == "assistant" for m in conversation),
+            },
+        }
+        if messages:
+            row["messages"] = [dict(m) for m in conversation]
+        rows.append(row)
     return rows
 
 
@@ -217,7 +257,15 @@ class SearchSplits(Formatter):
 
 class SearchMultiturn(Formatter):
     name: ClassVar[str] = "search-multiturn"
-    description: ClassVar[str] = "seed 002 trace → multi-turn {messages}, loss on every assistant turn"
+    description: ClassVar[str] = ("seed 002 trace → multi-turn {data_source, prompt, ability, answer, "
+                                  "extra_info}, loss on every assistant turn")
+
+    def __init__(self, *, data_source: str = MULTITURN_DATA_SOURCE, ability: str = MULTITURN_ABILITY,
+                 messages: bool = False):
+        self.data_source = data_source
+        self.ability = ability
+        self.messages = messages
 
     def format(self, record: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        return iter(to_multiturn(record))
+        return iter(to_multiturn(record, data_source=self.data_source, ability=self.ability,
+                                 messages=self.messages))

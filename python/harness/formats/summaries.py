@@ -7,12 +7,18 @@ summary-only datasets with one seeded train/val partition.
 
 `summarize_splits` asks any `harness.backends.base.Backend` for one summary per split sample,
 with at most `concurrency` requests in flight, retrying a failed request with exponential
-backoff. Progress goes to a journal beside the output (`{output}.journal`, one line per
-finished request, flushed), so an interrupted run resumes where it stopped: samples with a
-summary in the journal are not asked again, failed ones are retried. A sample that still fails
-(backend error or empty text) is kept out of the output and counted — the seed stored the error
-text as the summary and trained on it. The output is written atomically in input order; it is
-the split rows with a `summary` field.
+backoff. The prompt asks for the three parts of the seed's summary, each in its own tag
+(`SUMMARY_TAGS`: the question, a short summary of the reasoning so far, the key facts of the
+search results quoted verbatim); a response without the three tags is a failed summary, like
+an empty one or a backend error. Progress goes to a journal beside the output
+(`{output}.journal`, one line per finished request, flushed), so an interrupted run resumes
+where it stopped: samples with a good summary in the journal are not asked again, failed ones
+are retried. A sample that still fails is kept out of the output and counted — the seed stored
+the error text as the summary and trained on it. The output is written atomically in input
+order; it is the split rows with a `summary` field (the response, stripped).
+
+`summary_datasets` builds the seed's two datasets from it and partitions them exactly as the
+seed's `random.seed(seed); random.shuffle(rows)` did (see `partition`).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import hashlib
 import json
 import os
 import random
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -30,34 +37,43 @@ from typing import Any
 from harness.atomic import atomic_write
 from harness.backends.base import Backend, Request
 from harness.episode import Message, Sampling
+from harness.formats.base import FormatError
 from harness.formats.writers import open_writer
 from harness.plugins import registry
 
 __all__ = [
     "SUMMARY_PROMPT",
+    "SUMMARY_TAGS",
     "DEFAULT_SAMPLING",
     "SummaryReport",
     "DatasetReport",
     "sample_key",
     "summary_request",
+    "summary_problem",
     "summarize_splits",
     "summary_prefix_row",
     "summary_only_row",
-    "val_indices",
+    "partition",
     "summary_datasets",
 ]
+
+SUMMARY_TAGS = ("question", "reasoning_summary", "key_facts")
+"""The three parts of a summary, each in its own tag, in this order."""
 
 SUMMARY_PROMPT = """Below is the work of a research agent so far: a question, its reasoning and the \
 results of its searches.
 
-Write a summary it can continue from, in three parts:
-1. Question: state precisely what has to be answered.
-2. Reasoning so far: a few sentences on what the agent has tried and concluded.
-3. Key facts: the facts from the search results needed for the next step, quoted verbatim.
+Write a summary it can continue from, in exactly three parts, each inside its own tag:
+<question>what has to be answered, stated precisely</question>
+<reasoning_summary>a few sentences on what the agent has tried and concluded so far</reasoning_summary>
+<key_facts>the facts from the search results needed for the next step, each quoted verbatim</key_facts>
 
-Give enough to decide the next action. Do not answer the question yourself.
+Give enough to decide the next action. Do not answer the question yourself, and write nothing \
+outside the three tags.
 
 {context}"""
+
+_PART = {tag: re.compile(rf"<{tag}>(.*?)</{tag}>", re.DOTALL) for tag in SUMMARY_TAGS}
 
 DEFAULT_SAMPLING = Sampling(n=1, temperature=0.3, max_tokens=2000)
 """The seed's settings (gpt-4o-mini at temperature 0.3, at most 2000 tokens)."""
@@ -73,6 +89,23 @@ def sample_key(row: dict[str, Any]) -> str:
 def summary_request(row: dict[str, Any], sampling: Sampling = DEFAULT_SAMPLING) -> Request:
     context = (row.get("extra_info") or {}).get("question") or row["prompt"][0]["content"]
     return Request([Message(role="user", content=SUMMARY_PROMPT.format(context=context))], sampling)
+
+
+def summary_problem(text: str) -> str | None:
+    """Why `text` is no usable summary (empty, or a part's tag missing, empty or out of
+    order), or None when it is one."""
+    if not text.strip():
+        return "empty summary"
+    end = 0
+    for tag in SUMMARY_TAGS:
+        match = _PART[tag].search(text, end)
+        if match is None:
+            where = "" if _PART[tag].search(text) is None else " after the previous part"
+            return f"summary lacks <{tag}>…</{tag}>{where}"
+        if not match.group(1).strip():
+            return f"summary has an empty <{tag}>"
+        end = match.end()
+    return None
 
 
 @dataclass(frozen=True)
@@ -127,8 +160,11 @@ async def summarize_splits(
         raise ValueError(f"retries must be 0 or more, not {retries}")
     input_path, output_path = os.fspath(input_path), os.fspath(output_path)
     journal_path = output_path + ".journal"
-    done = _journal(journal_path)
-    resumed = sum(1 for e in done.values() if "summary" in e)
+    # A journal entry counts as done only when its summary passes today's check (a journal from
+    # an older prompt may hold untagged text): the others are asked again.
+    done = {k: e for k, e in _journal(journal_path).items()
+            if isinstance(e.get("summary"), str) and summary_problem(e["summary"]) is None}
+    resumed = len(done)
     requests = 0
 
     async def ask(key: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -144,9 +180,10 @@ async def summarize_splits(
             except Exception as exc:  # any backend failure is retried, then counted
                 error = f"{type(exc).__name__}: {exc}"
                 continue
-            if text:
+            problem = summary_problem(text)
+            if problem is None:
                 return {"key": key, "summary": text}
-            error = "empty summary"
+            error = problem  # a response without the three parts is a failure, retried
         return {"key": key, "error": error}
 
     with open(journal_path, "a", encoding="utf-8") as journal:
@@ -189,40 +226,94 @@ async def summarize_splits(
 
 
 def summary_prefix_row(row: dict[str, Any]) -> dict[str, Any]:
-    """Dataset 1: the prompt unchanged, the answer = summary, blank line, original answer."""
+    """Dataset 1, the seed's row: every field kept (`summary` too), the prompt unchanged,
+    `extra_info.answer` = summary, blank line, original answer, and
+    `extra_info.has_summary_prefix: true`."""
     info = row["extra_info"]
-    return {**_without_summary(row),
-            "extra_info": {**info, "answer": f"{row['summary']}\n\n{info['answer']}"}}
+    return {**row, "extra_info": {**info, "answer": f"{row['summary']}\n\n{info['answer']}",
+                                  "has_summary_prefix": True}}
 
 
 def summary_only_row(row: dict[str, Any]) -> dict[str, Any]:
-    """Dataset 2: the prompt = one user message holding the summary, the answer unchanged."""
-    return {**_without_summary(row),
+    """Dataset 2, the seed's row: every field kept (`summary` too), the prompt = one user
+    message holding the summary, `extra_info.question` = the summary, the answer unchanged, and
+    `extra_info.original_question_discarded: true`."""
+    return {**row,
             "prompt": [{"role": "user", "content": row["summary"]}],
-            "extra_info": {**row["extra_info"], "question": row["summary"]}}
+            "extra_info": {**row["extra_info"], "question": row["summary"],
+                           "original_question_discarded": True}}
 
 
-def _without_summary(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k != "summary"}
+def partition(n: int, val_ratio: float = 0.1, seed: int = 42) -> tuple[list[int], list[int]]:
+    """`(train, val)`: the row indices of each part, in the order they are written.
 
-
-def val_indices(n: int, val_ratio: float = 0.1, seed: int = 42) -> set[int]:
-    """The validation rows of `n`: shuffle `range(n)` with `random.Random(seed)` and take the
-    first `int(n * val_ratio)`; the rest are training rows."""
+    Exactly the seed's split: the rows shuffled by Python's `random.seed(seed);
+    random.shuffle(rows)` (here `random.Random(seed)`, the same generator and draws), then
+    `val_size = int(n * val_ratio)`; train = the first `n - val_size` of the shuffled order and
+    val = the last `val_size`, both in shuffled order. The ratio must be inside (0, 1).
+    """
     if not 0 < val_ratio < 1:
         raise ValueError(f"val_ratio must be between 0 and 1 (exclusive), not {val_ratio}")
     order = list(range(n))
     random.Random(seed).shuffle(order)
-    return set(order[: int(n * val_ratio)])
+    train_size = n - int(n * val_ratio)
+    return order[:train_size], order[train_size:]
 
 
 @dataclass(frozen=True)
 class DatasetReport:
+    """`rows` with a summary, split into `train` and `val` (each dataset); `failed`: samples left
+    out because their summary is missing or empty."""
+
     rows: int
     train: int
     val: int
-    skipped: int  # rows without a summary
+    failed: int
     files: list[str]
+
+
+def _summarized_offsets(path: str) -> tuple[list[int], int]:
+    """The byte offsets of the lines whose `summary` is a non-empty string, and the count of
+    the others (left out as failed summaries). A line that is not a JSON object, or whose
+    summary is neither text nor null, is an error naming the file and line."""
+    offsets: list[int] = []
+    failed = 0
+    with open(path, "rb") as f:
+        for number, offset, row in _lines(f, path):
+            if row is None:
+                continue
+            summary = row.get("summary")
+            if summary is not None and not isinstance(summary, str):
+                raise FormatError(path, number, "/summary", f"expected a string, got {type(summary).__name__}")
+            if summary:
+                offsets.append(offset)
+            else:
+                failed += 1
+    return offsets, failed
+
+
+def _lines(f: Any, path: str) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
+    """`(line number, byte offset, record)` per line of a binary file; None for a blank line."""
+    number = 0
+    while True:
+        offset = f.tell()
+        raw = f.readline()
+        if not raw:
+            return
+        number += 1
+        yield number, offset, _record(raw, path, number)
+
+
+def _record(raw: bytes, path: str, number: int) -> dict[str, Any] | None:
+    if not raw.strip():
+        return None
+    try:
+        row = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise FormatError(path, number, "", f"not valid JSON: {err}") from None
+    if not isinstance(row, dict):
+        raise FormatError(path, number, "", f"expected a JSON object, got {type(row).__name__}")
+    return row
 
 
 def summary_datasets(
@@ -237,31 +328,28 @@ def summary_datasets(
 ) -> DatasetReport:
     """Write `{prefix_name,only_name}_{train,val}.{ext}` from summarized split rows.
 
-    Both datasets use the same partition (`val_indices`); rows keep their input order within
-    each file. Rows without a summary are skipped and counted. Two passes over the input keep
-    memory independent of its size (one set of validation indices).
+    Samples whose summary is missing or empty are left out and counted (`failed`). The rest are
+    partitioned by `partition` — one partition for both datasets, each file in the seed's
+    shuffled order. Memory holds one byte offset per row, not the rows: the input is read once
+    to find the summarized lines, then line by line in shuffled order.
     """
     if ext not in ("jsonl", "parquet"):
         raise ValueError(f"ext must be 'jsonl' or 'parquet', not {ext!r}")
     input_path, out_dir = os.fspath(input_path), os.fspath(out_dir)
-    n = sum(1 for row in _rows(input_path) if isinstance(row.get("summary"), str))
-    val = val_indices(n, val_ratio, seed)
+    offsets, failed = _summarized_offsets(input_path)
+    train, val = partition(len(offsets), val_ratio, seed)
     os.makedirs(out_dir, exist_ok=True)
     paths = {(name, part): os.path.join(out_dir, f"{name}_{part}.{ext}")
              for name in (prefix_name, only_name) for part in ("train", "val")}
     hook = registry().hook
-    skipped = 0
-    with ExitStack() as stack:  # all four files appear together, or none on an error
+    with ExitStack() as stack, open(input_path, "rb") as f:  # all four files appear together, or none
         writers = {k: stack.enter_context(open_writer(p)) for k, p in paths.items()}
-        index = 0
-        for row in _rows(input_path):
-            if not isinstance(row.get("summary"), str):
-                skipped += 1
-                continue
-            part = "val" if index in val else "train"
-            for name, make in ((prefix_name, summary_prefix_row), (only_name, summary_only_row)):
-                out = make(row)
-                hook.training_record(record=out, formatter=name.replace("_", "-"))
-                writers[(name, part)].write(out)
-            index += 1
-    return DatasetReport(n, n - len(val), len(val), skipped, list(paths.values()))
+        for part, indices in (("train", train), ("val", val)):
+            for index in indices:
+                f.seek(offsets[index])
+                row = json.loads(f.readline())  # read and checked in the first pass
+                for name, make in ((prefix_name, summary_prefix_row), (only_name, summary_only_row)):
+                    out = make(row)
+                    hook.training_record(record=out, formatter=name.replace("_", "-"))
+                    writers[(name, part)].write(out)
+    return DatasetReport(len(offsets), len(train), len(val), failed, list(paths.values()))
