@@ -148,8 +148,8 @@ def test_student_code_template_rules():
     assert "SUBMISSION FIRST" in with_context and "PROBLEM NAME" not in input_text(exp1, "exp1_without_context")
     assert "SUBMISSION Q2" in input_text(quantile, "exp1_without_context")  # the real data's `quantile` key
     exp2_text = input_text(exp2, "exp2_with_context")
-    assert "SUBMISSIONS:\n<code>None</code>\n<code>def sum_list(xs):\n    pass</code>" in exp2_text
-    assert "<code>def max_list(xs):\n    pass</code>\n<code>def max_list(xs):\n    return max(xs)</code>" in exp2_text
+    assert "SUBMISSIONS:\n<code>None</code><code>def sum_list(xs):\n    pass</code>" in exp2_text
+    assert "<code>def max_list(xs):\n    pass</code><code>def max_list(xs):\n    return max(xs)</code>" in exp2_text
     # exp1_with_context uses the exp1 template (the seed's training code used exp2's)
     assert "SUBMISSIONS:" not in with_context
     assert output_text(exp1) == "<code>def sum_list(xs):\n    t = 0\n    for x in xs:\n        t += x\n    return t</code>"

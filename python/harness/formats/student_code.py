@@ -9,8 +9,12 @@ as `{question_name, submission}`. Experiment 2 rows carry `curr_problem_prior_su
 
 Four template variants: `exp1_without_context`, `exp1_with_context`, `exp2_without_context`,
 `exp2_with_context` (the "with context" ones put the student's past problems first). The
-completion is `<code>{OUTPUT stripped}</code>`; no end-of-sequence token is added, `</code>` is
-the stop marker. `completion_labels` tokenises a pair with the prompt masked out (-100).
+wording of the headings is ours; the structure is the seed's: instructions stripped with runs
+of newlines collapsed, every code field stripped inside its `<code>…</code>`, consecutive code
+blocks joined with nothing between them, sections separated by blank lines, the exp1 stage as
+a last line `SUBMISSION FIRST:` and the prompt ending in one newline. The completion is
+`<code>{OUTPUT stripped}</code>`; no end-of-sequence token is added, `</code>` is the stop
+marker. `completion_labels` tokenises a pair with the prompt masked out (-100).
 """
 
 from __future__ import annotations
@@ -27,7 +31,12 @@ IGNORE_INDEX = -100
 
 
 def _code(text: str) -> str:
-    return f"<code>{text}</code>"
+    return f"<code>{text.strip()}</code>"
+
+
+def _codes(texts: list[str]) -> str:
+    # Consecutive code blocks touch: `<code>a</code><code>b</code>`, as the seed wrote them.
+    return "".join(map(_code, texts))
 
 
 def _check_variant(variant: str) -> tuple[str, bool]:
@@ -51,6 +60,8 @@ def _strings(value: Any, pointer: str) -> list[str]:
 
 
 def _past_block(inp: dict[str, Any], experiment: str) -> str:
+    """`PROBLEM NAME: …` and its code per past problem, blank-line separated, the whole block
+    stripped (so a last problem without submissions ends on its name)."""
     past = require(inp, "past_problem_submissions", list, "/INPUT")
     blocks = []
     for i, item in enumerate(past):
@@ -60,8 +71,8 @@ def _past_block(inp: dict[str, Any], experiment: str) -> str:
             codes = [require(item, "submission", str, at)]
         else:
             codes = _strings(require(item, "submissions", list, at), f"{at}/submissions")
-        blocks.append(f"PROBLEM NAME: {name}\n" + "\n".join(map(_code, codes)))
-    return "\n\n".join(blocks)
+        blocks.append(f"PROBLEM NAME: {name}\n" + _codes(codes))
+    return "\n\n".join(blocks).strip()
 
 
 def input_text(row: dict[str, Any], variant: str) -> str:
@@ -69,25 +80,23 @@ def input_text(row: dict[str, Any], variant: str) -> str:
     experiment, with_context = _check_variant(variant)
     inp = require(row, "INPUT", dict, "")
     parts = []
-    if with_context:
-        past = _past_block(inp, experiment)
-        if past:
-            parts.append("PAST PROBLEMS:\n" + past)
-    instructions = re.sub(r"\n+", "\n", require(inp, "instructions", str, "/INPUT"))
+    if with_context:  # the heading stays even when there is no past problem, as in the seed
+        parts.append("PAST PROBLEMS:\n" + _past_block(inp, experiment))
+    instructions = re.sub(r"\n+", "\n", require(inp, "instructions", str, "/INPUT")).strip()
     parts.append(f"PROBLEM INSTRUCTIONS:\n{instructions}")
     parts.append(f"FIXED CODE:\n{_code(require(inp, 'skeleton_code_fixed', str, '/INPUT'))}")
     parts.append(f"TODO CODE:\n{_code(require(inp, 'skeleton_code_todo', str, '/INPUT'))}")
     if experiment == "exp1":
-        parts.append(_stage_label(inp))
+        parts.append(_stage_label(inp) + ":")
     else:
         prior = _strings(require(inp, "curr_problem_prior_submissions", list, "/INPUT"),
                          "/INPUT/curr_problem_prior_submissions")
-        parts.append("SUBMISSIONS:\n" + "\n".join(map(_code, prior)))
-    return "\n\n".join(parts) + "\n\n"
+        parts.append("SUBMISSIONS:\n" + _codes(prior))
+    return "\n\n".join(parts) + "\n"
 
 
 def output_text(row: dict[str, Any]) -> str:
-    return _code(require(row, "OUTPUT", str, "").strip())
+    return _code(require(row, "OUTPUT", str, ""))
 
 
 def to_prompt_completion(row: dict[str, Any], variant: str) -> dict[str, str]:
