@@ -277,7 +277,7 @@ class Registry:
                 atexit.register(self._summarize_hook_failures)
         print(
             f"harness: plugin {failure.distribution} {failure.version} (entry point {failure.name}): "
-            f"its {hook} hook raised {failure.error}; the other plugins' hooks ran. "
+            f"its {hook} hook raised {failure.error}; the other plugins' hooks still run. "
             "Later failures of this hook are counted, not printed; `harness plugins` lists them.",
             file=sys.stderr,
         )
