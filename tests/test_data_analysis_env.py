@@ -14,6 +14,7 @@ from data_analysis_episodes import episode_of, play
 from harness import plugins
 from harness.environment import EnvError
 from harness.episode import validate_episode
+from harness_data_analysis.datasets import load_frame, resolve_source
 from harness_data_analysis.environment import DataAnalysisEnvironment
 from harness_data_analysis.interpreter import Interpreter, Limits
 
@@ -253,19 +254,21 @@ def test_a_memory_hog_gets_a_memory_error_and_the_session_goes_on(env):
 
 
 def test_when_replay_after_a_kill_fails_the_episode_ends_with_a_clear_reason():
-    env = DataAnalysisEnvironment(csvs=["iris"], exec_timeout_s=3, cpu_s=120, memory_mb=1024)
-    task = env.task("iris-column_mean-00")
-    # Outside /tmp (which the sandbox replaces), readable by the sandbox's uid.
-    base = Path(tempfile.mkdtemp(prefix="harness-data-analysis-", dir="/var/tmp"))
+    # The sandbox sees no host file but the CSV it loads: a copy of iris, readable by its uid.
+    base = Path(tempfile.mkdtemp(prefix="harness-data-analysis-"))
     base.chmod(0o755)
-    marker = str(base / "loop")
-    # The first cell behaves differently the second time it runs: the marker the test creates
-    # in between makes it loop forever.
-    first = f"import os, time\nwhile os.path.exists({marker!r}):\n    time.sleep(0.01)"
+    csv = base / "iris.csv"
+    load_frame(resolve_source("iris")).to_csv(csv, index=False)
+    env = DataAnalysisEnvironment(csvs=[str(csv)], exec_timeout_s=3, cpu_s=120, memory_mb=1024)
+    task = env.task("iris-column_mean-00")
+    # The first cell behaves differently the second time it runs: the row the test appends to
+    # the CSV in between (in place: the sandbox sees the same file) makes it loop forever.
+    first = f"import time\nwhile len(open({str(csv)!r}).readlines()) > 151:\n    time.sleep(0.01)"
     session = env.start(task, seed=0)
     try:
         session.step(fenced(first))
-        Path(marker).touch()
+        with csv.open("a") as f:
+            f.write("5.0,3.0,1.5,0.2,setosa\n")
         last = session.step(fenced("while True:\n    pass"))
     finally:
         session.close()
@@ -345,13 +348,15 @@ def cmdline(pid: int) -> bytes:
 def test_no_process_is_left_behind_after_close(env):
     task = env.task("iris-column_mean-00")
     session = env.start(task, seed=0)
-    step = session.step(fenced("import subprocess\nprint(subprocess.Popen(['sleep', '600']).pid)"))
+    # The sandbox holds no system programs: the sleeper is the interpreter itself.
+    sleeper = "import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])"
+    step = session.step(fenced(sleeper))
     worker = session.interpreter.pid
     # Poll /proc until the sleeper shows up under the worker (or a generous deadline passes).
     deadline = time.monotonic() + 30
     while True:
         below = descendants(worker)
-        sleeping = [p for p in below if cmdline(p) == b"sleep\x00600\x00"]
+        sleeping = [p for p in below if cmdline(p).endswith(b"time.sleep(600)\x00")]
         if sleeping or time.monotonic() > deadline:
             break
     assert alive(worker) and len(sleeping) == 1, step.observation

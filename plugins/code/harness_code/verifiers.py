@@ -8,6 +8,10 @@ The code is extracted from the text (first ```python block, else first ``` block
 and run in `harness.sandbox`; the verdict is decided outside the candidate's process
 (`harness_code.judge`). `reward` is 1.0 for a pass and 0.0 for a fail (the share of tests
 passed with `partial_credit=True`); a sandbox failure is `no_verdict` with `reward` None.
+
+The candidate sees the standard library (and the `packages` a verifier is given), never the
+problem files: so the verifiers refuse the isolation levels that cannot hide them (`process`,
+`none`: no mount namespace).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any, ClassVar
 
 from harness import plugins
 from harness.episode import Verdict
-from harness.sandbox import IsolationLevel, Limits, Sandbox
+from harness.sandbox import IsolationLevel, Limits, Sandbox, SandboxUnavailable, choose_level
 
 from harness_code import sandboxes
 from harness_code.extract import extract_code
@@ -60,12 +64,23 @@ class _Verifier:
         isolation: str | IsolationLevel | None = None,
         workers: int | None = None,
         limits: Limits | None = None,
+        packages: Sequence[str] = (),
     ) -> None:
         self.partial_credit = partial_credit
         self.limits = (limits or Limits()).with_(wall_seconds=timeout,
                                                  cpu_seconds=max(1, int(timeout) + 1))
         self.isolation = isolation
         self.workers = workers or max(1, os.cpu_count() or 1)
+        self.packages = list(packages)
+        """Distributions the program may import besides the standard library (`["numpy"]`)."""
+        level, _ = choose_level(isolation)
+        if level < IsolationLevel.NAMESPACES:
+            raise SandboxUnavailable(
+                f"{self.name}: refusing isolation level {level.label!r} for code verification: "
+                "without a mount namespace the program can read the problem files on this "
+                "machine (the dataset and its package) and forge a pass. It needs 'namespaces' "
+                "or 'strict' (root and bubblewrap: apt-get install -y bubblewrap)."
+            )
 
     def verify(self, code: str, task_id: str | int | None = None, **kwargs: Any) -> VerifyResult:
         """The verdict on one sample; every plugin's `verdict_made` hook sees it."""
@@ -110,8 +125,8 @@ class _ReplayVerifier(_Verifier):
         # Judging is a small share of the work (no fork per call, a replay only when results
         # differ from the reference's): half as many judge workers as candidate workers.
         self.judge = Judge(
-            sandboxes.shared("candidate", self.isolation, self.workers),
-            sandboxes.shared("judge", judge_level, max(1, self.workers // 2)),
+            sandboxes.shared("candidate", self.isolation, self.workers, self.packages),
+            sandboxes.shared("judge", judge_level, max(1, self.workers // 2), self.packages),
             self.limits,
             self.limits.with_(wall_seconds=max(30.0, self.limits.wall_seconds * 3),
                               cpu_seconds=max(30, self.limits.cpu_seconds * 3)),
@@ -202,7 +217,7 @@ class PytestVerifier(_Verifier):
                 if "task_id" not in row or "tests" not in row:
                     raise ValueError(f"{os.fspath(path)}:{line}: missing field 'task_id' or 'tests'")
                 self.tasks[str(row["task_id"])] = row
-        self.sandbox = sandboxes.shared("pytest", self.isolation, self.workers)
+        self.sandbox = sandboxes.shared("pytest", self.isolation, self.workers, self.packages)
 
     @property
     def level(self) -> IsolationLevel:

@@ -5,10 +5,14 @@ its namespace across turns, isolated as `harness.sandbox` isolates code samples:
 detection and configured minimum (`choose_level`; below the minimum the interpreter refuses with
 `SandboxUnavailable`), and at the `namespaces` level (the default) the worker is started inside
 bubblewrap with the sandbox's command line (`bwrap_command`): its own network namespace (only
-`lo`), pid, IPC and UTS namespaces, a read-only view of the file system, a private size-capped
-/tmp whose `/tmp/work` is its working directory. From the `process` level on it runs as its own
-non-root uid (`allocate_uid`), dropped to after the CSV is loaded. `strict` is `namespaces`: a
-session already gets a fresh sandbox of its own. On top of that, at every level:
+`lo`), pid, IPC and UTS namespaces, a read-only root holding only the sandbox's view
+(`harness.sandbox.view`: the interpreter, the standard library, pandas and numpy with their
+requirements, a staged copy of the worker's modules, scikit-learn's bundled data files) and
+the CSV it loads, a private size-capped /tmp whose `/tmp/work` is its working directory. From
+the `process` level on it runs as its own non-root uid (`allocate_uid`), dropped to after the
+CSV is loaded. `strict` is `namespaces`: a session already gets a fresh sandbox of its own. A
+worker that dies before it has loaded the CSV cannot start at all (a module it cannot import):
+that raises `SandboxSetupError`, not an `InterpreterError`. On top of that, at every level:
 
 - resource limits the worker sets on itself (address space, CPU seconds per run and per session,
   file size, open files, processes of its uid, no core dumps);
@@ -24,13 +28,13 @@ variables defined before are back. If that replay itself fails, `InterpreterLost
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import select
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import weakref
@@ -39,6 +43,14 @@ from typing import IO, Any
 
 from harness.sandbox.levels import IsolationLevel, choose_level
 from harness.sandbox.pool import allocate_uid, bwrap_command, release_uid, spawn
+from harness.sandbox.view import SandboxSetupError, View, python_executable, view
+
+from harness_data_analysis.datasets import BUNDLED_PREFIX
+
+WORKER = "harness_data_analysis.worker"
+PACKAGES = ("pandas", "numpy", "pyarrow")
+"""What the model's code may import besides the standard library (with their requirements):
+pandas uses pyarrow for its string columns when it is installed, as it is in the parent."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,7 @@ class Interpreter:
         self.level, self.minimum = choose_level(isolation, minimum)
         if self.level is IsolationLevel.STRICT:  # a session's sandbox is fresh already
             self.level = IsolationLevel.NAMESPACES
+        self.view = worker_view()
         self.uid: int | None = None
         if self.level >= IsolationLevel.PROCESS:
             self.uid = allocate_uid()  # kept across restarts, given back with the object
@@ -204,20 +217,27 @@ class Interpreter:
     def _spawn(self) -> None:
         # The worker's fd 1 and 2: C-level output, crashes.
         self._log = log = tempfile.TemporaryFile()
-        # -s: no user site-packages; -P: the working directory is not on sys.path.
-        command = [sys.executable, "-s", "-P", "-m", "harness_data_analysis.worker"]
+        # -S: no site-packages but the view's (PYTHONPATH); -P: the working directory is not
+        # on sys.path.
+        command = [python_executable(), "-S", "-P", "-m", WORKER]
         if self.uid is not None:
             command += ["--uid", str(self.uid)]
-        if self.level >= IsolationLevel.NAMESPACES:
+        mounted = self.level >= IsolationLevel.NAMESPACES
+        csv_source = self.csv_source
+        if not csv_source.startswith(BUNDLED_PREFIX):  # a path: loaded from where it is
+            csv_source = os.path.abspath(csv_source)
+        if mounted:
             self._workdir = None  # in the sandbox's own /tmp, gone with it
             workdir, cwd = SANDBOX_WORKDIR, "/"
-            sandbox = bwrap_command(_CAPABILITIES, self.limits.tmp_mb << 20)
+            binds = [(csv_source, csv_source)] if os.path.isfile(csv_source) else []
+            sandbox = bwrap_command(self.view, _CAPABILITIES, self.limits.tmp_mb << 20, binds)
             command = [*sandbox, *command, "--workdir", workdir]
         else:
             self._workdir = workdir = cwd = tempfile.mkdtemp(prefix="harness-data-analysis-")
             if self.uid is not None:
                 os.chown(workdir, self.uid, self.uid)
-        env = {**_BASE_ENV, "HOME": workdir, "TMPDIR": workdir}
+        env = {**_BASE_ENV, "HOME": workdir, "TMPDIR": workdir,
+               "PYTHONPATH": self.view.python_path(mounted)}
         # From the sandbox's long-lived thread: bubblewrap's --die-with-parent fires when the
         # thread that started it ends, and steps may run in short-lived threads (astep). The
         # function must not hold `self`: the spawner thread keeps it, and the garbage collector
@@ -239,11 +259,18 @@ class Interpreter:
         limits = asdict(self.limits)
         try:
             reply = self._request(
-                {"op": "init", "csv_source": self.csv_source, "seed": self.seed, "limits": limits},
+                {"op": "init", "csv_source": csv_source, "seed": self.seed, "limits": limits},
                 self.limits.startup_timeout_s,
             )
         except _Killed as killed:
             self._stop()
+            if killed.how == "crashed":  # it died before loading anything: it cannot start
+                raise SandboxSetupError(
+                    f"the data-analysis interpreter cannot start ({self.level.label} level): "
+                    f"{killed}\nIts code imports only the standard library, "
+                    f"{', '.join(PACKAGES)} (with their requirements) and a copy of "
+                    f"{', '.join(sorted(self.view.staged))}: check that they are installed."
+                ) from None
             raise InterpreterError(f"the interpreter did not start: {killed}") from None
         if not reply.get("ok"):
             self._stop()
@@ -327,6 +354,18 @@ class Interpreter:
     def close(self) -> None:
         """Stop the worker and everything it started. Idempotent."""
         self._stop()
+
+
+def worker_view() -> View:
+    """What the interpreter process sees (`harness.sandbox.view`): its modules, pandas and numpy,
+    and scikit-learn's bundled data files (only those) where `load_frame` looks for them."""
+    data = {}
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None and spec.submodule_search_locations:
+        bundled = os.path.join(list(spec.submodule_search_locations)[0], "datasets", "data")
+        if os.path.isdir(bundled):
+            data[BUNDLED_PREFIX.rstrip("/")] = os.path.realpath(bundled)
+    return view([WORKER], PACKAGES, data)
 
 
 def _kill_all(proc: subprocess.Popen[bytes], uid: int | None) -> None:

@@ -1,8 +1,10 @@
 """The interpreter process: runs a session's cells one after another in one persistent namespace.
 
-Started by `harness_data_analysis.interpreter.Interpreter` as `python -s -P -m
+Started by `harness_data_analysis.interpreter.Interpreter` as `python -S -P -m
 harness_data_analysis.worker [--uid UID] [--workdir DIR]` (inside bubblewrap at the `namespaces`
-level), never imported by the parent. It speaks JSON lines over its
+level), from the staged copy of the sandbox's view (`harness.sandbox.view`: it imports only the
+standard library, pandas, numpy and the modules of this package it names), never imported by
+the parent. It speaks JSON lines over its
 original stdin/stdout, which it moves to private descriptors first: the model's code then sees
 /dev/null as stdin, and anything written straight to descriptors 1 and 2 goes to the parent's log
 file instead of corrupting the protocol. Python-level output (`print`, warnings, tracebacks) is

@@ -5,6 +5,8 @@ See docs/sandbox.md. The pieces:
 - `levels`: what the machine allows (`detect()`), the isolation levels, the configured minimum;
 - `limits`: per-sample limits (`Limits`);
 - `pool`: the parent side (`Sandbox`, `RunResult`): pre-warmed workers, deadlines, failures;
+- `view`: what a sandboxed process sees of the host (interpreter, standard library, declared
+  packages, a staged copy of the trusted modules it runs);
 - `worker`: the worker process that forks one child per sample and cleans up after it;
 - `protocol`: the frames between them.
 
@@ -28,6 +30,7 @@ _EXPORTS = {
     "Limits": "harness.sandbox.limits",
     "RunResult": "harness.sandbox.pool",
     "Sandbox": "harness.sandbox.pool",
+    "SandboxSetupError": "harness.sandbox.view",
 }
 __all__ = sorted(_EXPORTS)
 

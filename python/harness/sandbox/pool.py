@@ -3,8 +3,11 @@
 `Sandbox.run(entry, payload)` sends one request to an idle worker and waits for its reply, at
 most the sample's wall-clock limit plus a grace period: a worker that does not answer in time is
 killed with its whole sandbox (bubblewrap's pid namespace dies with it) and the run is reported
-as an infrastructure failure (`status="error"`), never as a pass or a fail. Thread-safe: run
-samples from as many threads as there are workers.
+as an infrastructure failure (`status="error"`), never as a pass or a fail. A worker that cannot
+start at all (a preload that does not import, bubblewrap refusing its command line) would fail
+every sample the same way: that is raised once, as `SandboxSetupError`, from the run that
+started it and from every later run. Thread-safe: run samples from as many threads as there are
+workers.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -25,15 +27,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from harness.sandbox.levels import (
-    IsolationLevel,
-    SandboxUnavailable,
-    bwrap_namespace_args,
-    choose_level,
-    detect,
-)
+from harness.sandbox.levels import IsolationLevel, bwrap_namespace_args, choose_level, detect
 from harness.sandbox.limits import Limits
 from harness.sandbox.protocol import write_json
+from harness.sandbox.view import SandboxSetupError, View, mount_args, python_executable, view
 
 WORKER_PATH = "/usr/local/bin:/usr/bin:/bin"
 STARTUP_SECONDS = 120.0
@@ -83,6 +80,10 @@ class WorkerDied(RuntimeError):
     pass
 
 
+class _StartFailed(Exception):
+    """The worker ended before it was ready: what it said, or the tail of its stderr."""
+
+
 _spawn_requests: queue.Queue[tuple[Any, Future[Any]]] = queue.Queue()
 _spawner: threading.Thread | None = None
 
@@ -129,9 +130,14 @@ class _Worker:
         it, so that several workers start at once."""
         if self.ready:
             return
-        hello = self._read_json(time.monotonic() + STARTUP_SECONDS)
+        try:
+            hello = self._read_json(time.monotonic() + STARTUP_SECONDS)
+        except WorkerDied as exc:
+            if self.proc.poll() is None:
+                raise  # still starting after STARTUP_SECONDS: a loaded machine, not a setup fault
+            raise _StartFailed(str(exc)) from None
         if not hello.get("ready"):
-            raise WorkerDied(f"worker did not start: {hello!r}")
+            raise _StartFailed(str(hello.get("error") or hello))
         self.ready = True
 
     def request(self, request: dict[str, Any], timeout: float) -> tuple[dict[str, Any], bytes]:
@@ -202,7 +208,13 @@ class Sandbox:
             run = sandbox.run("harness_code.runner:run_script", {"code": "print(1)"})
 
     The entry point is called in the child as `function(payload, results)`, where `results` is a
-    binary file (fd 3) whose content comes back as `RunResult.result`.
+    binary file (fd 3) whose content comes back as `RunResult.result`; its module must be one of
+    `preload` (or of `packages`).
+
+    What the sandboxed code can import (see `harness.sandbox.view`): the standard library, a copy
+    of the `preload` modules and of the first-party modules they import, and the distributions
+    named in `packages` with their requirements (`packages=["pytest"]`). Raises
+    `SandboxSetupError` when one of them cannot be found.
     """
 
     def __init__(
@@ -212,6 +224,7 @@ class Sandbox:
         minimum: str | IsolationLevel | None = None,
         workers: int | None = None,
         preload: Iterable[str] = (),
+        packages: Iterable[str] = (),
         limits: Limits | None = None,
         tmp_bytes: int = 256 << 20,
     ) -> None:
@@ -219,6 +232,9 @@ class Sandbox:
         self.level, self.minimum = choose_level(level, minimum)
         self.limits = limits or Limits()
         self.preload = ["harness.sandbox.worker", *preload]
+        self.packages = list(packages)
+        self.view = view(self.preload, self.packages)
+        self._broken: SandboxSetupError | None = None
         self.tmp_bytes = tmp_bytes
         self.size = workers or max(1, os.cpu_count() or 1)
         self._state = tempfile.mkdtemp(prefix="harness-sandbox-")
@@ -248,6 +264,12 @@ class Sandbox:
         handles untrusted *data*, such as a judge replaying a test on a candidate's results."""
         if self._closed:
             raise RuntimeError("sandbox is closed")
+        module = entry.partition(":")[0]
+        if not self.view.provides(module):
+            raise ValueError(f"entry point {entry!r}: module {module!r} is not among this "
+                             "sandbox's preload modules or packages")
+        if self._broken is not None:
+            raise self._broken
         limits = limits or self.limits
         request = {"entry": entry, "payload": payload, "files": files or {},
                    "limits": limits.to_dict(), "fork": fork}
@@ -264,6 +286,10 @@ class Sandbox:
             self._workers[slot] = worker
             worker.wait_ready()
             reply, result = worker.request(request, limits.wall_seconds + GRACE_SECONDS)
+        except _StartFailed as exc:
+            worker.kill()
+            self._workers[slot] = None
+            raise self._setup_error(str(exc)) from None
         except (WorkerDied, OSError, ValueError) as exc:
             if worker is not None:
                 worker.kill()
@@ -275,22 +301,36 @@ class Sandbox:
         fields = {k: reply[k] for k in RunResult.__dataclass_fields__ if k in reply}
         return RunResult(**{**fields, "level": self.level.label, "result": result})
 
+    def _setup_error(self, reason: str) -> SandboxSetupError:
+        """The error every run of this sandbox raises from now on: its workers cannot start."""
+        packages = ", ".join(self.packages) or "none"
+        self._broken = SandboxSetupError(
+            f"sandbox workers cannot start ({self.level.label} level): {reason.strip()}\n"
+            "Sandboxed code imports only the standard library, the packages declared for it "
+            f"({packages}, with their requirements) and a copy of its trusted modules "
+            f"({', '.join(sorted(self.view.staged))}): declare the distribution that provides a "
+            "missing module in packages= and check that it is installed."
+        )
+        return self._broken
+
     def _start(self, slot: int) -> _Worker:
         uid = self._uids[slot] if self.level >= IsolationLevel.PROCESS else None
-        worker_args = ["-s", "-P", "-m", "harness.sandbox.worker",
-                       "--preload", ",".join(self.preload), "--sys-path", _import_path()]
+        worker_args = ["-S", "-P", "-m", "harness.sandbox.worker",
+                       "--preload", ",".join(self.preload)]
         if uid is not None:
             worker_args += ["--uid", str(uid)]
         if self.level is IsolationLevel.STRICT:
             worker_args.append("--once")
-        env = {"PATH": WORKER_PATH, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
-        if self.level >= IsolationLevel.NAMESPACES:
-            command = [*bwrap_command(_CAPABILITIES, self.tmp_bytes),
-                       sys.executable, *worker_args, "--tmp-root", "/tmp"]
+        mounted = self.level >= IsolationLevel.NAMESPACES
+        env = {"PATH": WORKER_PATH, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": self.view.python_path(mounted)}
+        if mounted:
+            command = [*bwrap_command(self.view, _CAPABILITIES, self.tmp_bytes),
+                       python_executable(), *worker_args, "--tmp-root", "/tmp"]
         else:
             tmp_root = tempfile.mkdtemp(prefix=f"slot{slot}-", dir=self._state)
             os.chmod(tmp_root, 0o711)
-            command = [sys.executable, *worker_args, "--tmp-root", tmp_root]
+            command = [python_executable(), *worker_args, "--tmp-root", tmp_root]
         return _Worker(command, env, self._state)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -320,6 +360,10 @@ class Sandbox:
                     continue
                 try:
                     worker.wait_ready()
+                except _StartFailed as exc:
+                    worker.kill()
+                    self._workers[slot] = None
+                    raise self._setup_error(str(exc)) from None
                 except (WorkerDied, OSError, ValueError):
                     worker.kill()
                     self._workers[slot] = None
@@ -327,6 +371,26 @@ class Sandbox:
         finally:
             for slot in slots:
                 self._idle.put(slot)
+
+    def check(self) -> None:
+        """Start one worker now and wait until it is ready (it serves the next run): raises
+        `SandboxSetupError` where the sandbox is set up, rather than at its first run, when its
+        workers cannot start. A worker that is merely slow to start is left to the runs."""
+        slot = self._idle.get()
+        try:
+            worker = self._workers[slot] or self._start(slot)
+            self._workers[slot] = worker
+            worker.wait_ready()
+        except _StartFailed as exc:
+            worker.kill()
+            self._workers[slot] = None
+            raise self._setup_error(str(exc)) from None
+        except (WorkerDied, OSError, ValueError):
+            if self._workers[slot] is not None:
+                self._workers[slot].kill()
+                self._workers[slot] = None
+        finally:
+            self._idle.put(slot)
 
     def worker_pids(self) -> list[int]:
         """Host pids of the running workers (bubblewrap's, at the namespace levels)."""
@@ -352,65 +416,24 @@ class Sandbox:
 
     def describe(self) -> dict[str, Any]:
         return {"level": self.level.label, "minimum": self.minimum.label, "workers": self.size,
-                "limits": self.limits.to_dict(), "capabilities": self.capabilities.to_dict()}
+                "packages": self.packages, "limits": self.limits.to_dict(),
+                "capabilities": self.capabilities.to_dict()}
 
 
-def _python_mounts() -> list[str]:
-    """bubblewrap arguments that let the sample uid import Python when it is installed below a
-    directory other users cannot enter (pyenv under /root): that directory is replaced by an
-    empty tmpfs (hiding the rest of it, e.g. /root/.ssh) and only Python's own paths are bound
-    back read-only. Paths under /tmp (a checkout or virtual environment there) are bound back
-    the same way over the sandbox's private /tmp."""
-    wanted = {sys.base_prefix, sys.prefix, sys.exec_prefix,
-              os.path.dirname(os.path.realpath(sys.executable)), *_import_path().split(os.pathsep)}
-    hidden: set[str] = set()
-    binds: set[str] = set()
-    for path in filter(None, wanted):
-        path = os.path.realpath(path)
-        if path.startswith("/tmp/"):
-            binds.add(path)
-            continue
-        parts = path.strip("/").split("/")
-        for depth in range(1, len(parts)):
-            ancestor = "/" + "/".join(parts[:depth])
-            try:
-                closed = not os.stat(ancestor).st_mode & 0o001
-            except OSError:
-                break
-            if closed:
-                hidden.add(ancestor)
-                binds.add(path)
-                break
-    args: list[str] = []
-    for directory in sorted(hidden):
-        args += ["--tmpfs", directory]
-    between = {
-        os.path.dirname(path)[: len(top) + 1 + i]
-        for path in binds for top in hidden | {"/tmp"} if path.startswith(top + "/")
-        for i, ch in enumerate(os.path.dirname(path)[len(top) + 1 :] + "/") if ch == "/"
-    }
-    for directory in sorted(d for d in between if d not in hidden and d != "/tmp"):
-        args += ["--perms", "0755", "--dir", directory]  # bubblewrap would make them 0700
-    for path in sorted(binds):
-        if os.path.exists(path):
-            args += ["--ro-bind", path, path]
-    return args
-
-
-def _import_path() -> str:
-    """The parent's import path, so workers import the same harness and plugins it does."""
-    entries = [os.path.abspath(p or os.getcwd()) for p in sys.path]
-    return os.pathsep.join(p for p in dict.fromkeys(entries) if os.path.isdir(p))
-
-
-def bwrap_command(capabilities: Iterable[str], tmp_bytes: int) -> list[str]:
+def bwrap_command(
+    sandbox_view: View, capabilities: Iterable[str], tmp_bytes: int,
+    binds: Iterable[tuple[str, str]] = (),
+) -> list[str]:
     """The bubblewrap command line (without the program to run) of a sandboxed process: our
-    namespaces, a read-only view of the file system, a private `tmp_bytes`-capped /tmp, Python
-    reachable for any uid, working directory /, every capability dropped but `capabilities`."""
-    command = [detect().bwrap, *bwrap_namespace_args(),
-               "--ro-bind", "/", "/", "--size", str(tmp_bytes), "--tmpfs", "/tmp",
-               "--proc", "/proc", "--dev", "/dev", *_python_mounts(),
-               "--chdir", "/", "--cap-drop", "ALL"]
+    namespaces, a read-only root holding only `sandbox_view` (the interpreter, the standard
+    library, the system libraries, staged modules, declared packages) and `binds` (host path,
+    sandbox path: read-only files such as a CSV to load), a private `tmp_bytes`-capped /tmp,
+    /proc and /dev, working directory /, every capability dropped but `capabilities`."""
+    command = [detect().bwrap, *bwrap_namespace_args(), *sandbox_view.bwrap_args(),
+               "--size", str(tmp_bytes), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
+    # After /tmp: a file under the host's /tmp is bound into the private one.
+    command += mount_args([("--ro-bind", host, inside) for host, inside in binds])
+    command += ["--remount-ro", "/", "--chdir", "/", "--cap-drop", "ALL"]
     for cap in capabilities:
         command += ["--cap-add", cap]
     return command

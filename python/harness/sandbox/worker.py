@@ -1,7 +1,9 @@
 """The pre-warmed worker: a single-threaded process that forks one child per sample.
 
 Started by `harness.sandbox.pool` (inside bubblewrap at the `namespaces` and `strict` levels) as
-`python -I -m harness.sandbox.worker`. It imports the modules it will need once (`--preload`), then
+`python -S -P -m harness.sandbox.worker`, from the staged copy of the sandbox's view
+(`harness.sandbox.view`). It imports the modules it will need once (`--preload`; a failure is
+its first and only answer, and the pool raises it), then
 for each request: makes a private directory for the sample, forks, and in the child drops to the
 worker's own uid with resource limits, a cleared environment, stdin from /dev/null, stdout and
 stderr into capped pipes and the trusted results channel on fd 3, and calls the request's entry
@@ -51,9 +53,12 @@ class Worker:
         self.libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         self.children_file = f"/proc/self/task/{os.getpid()}/children"
         for module in preload:
-            importlib.import_module(module)
+            try:
+                importlib.import_module(module)
+            except Exception as exc:
+                raise _StartupError(f"cannot import {module!r}: {type(exc).__name__}: {exc}") from exc
         if len(os.listdir("/proc/self/task")) != 1:
-            raise RuntimeError("a sandbox worker must be single-threaded (a preload started a thread)")
+            raise _StartupError("a sandbox worker must be single-threaded (a preload started a thread)")
         # A sample is a fork of this process, and every page the child writes to is copied, at a
         # few microseconds each. So what every sample needs is set up here, once: the standard
         # streams (the child redirects fds 0-2 under them), the environment (HOME and TMPDIR
@@ -334,6 +339,10 @@ class Worker:
             os.setuid(self.uid)
 
 
+class _StartupError(Exception):
+    """The worker cannot serve samples (a preload failed): told to the parent instead of ready."""
+
+
 class _Deadline(BaseException):
     """The wall-clock deadline of an inline run (a BaseException: `except Exception` in the
     code it interrupts cannot swallow it)."""
@@ -354,15 +363,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tmp-root", default="/tmp")
     parser.add_argument("--preload", default="")
     parser.add_argument("--once", action="store_true", help="serve one request, then exit")
-    parser.add_argument("--sys-path", default="", help="the parent's import path, os.pathsep-joined")
     args = parser.parse_args(argv)
-    sys.path[:] = [p for p in args.sys_path.split(os.pathsep) if p] or sys.path
     # Keep the protocol on private fds; fd 1 becomes stderr so a stray print cannot corrupt it.
     proto_in, proto_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(2, 1)
-    worker = Worker(args.uid, args.tmp_root, [m for m in args.preload.split(",") if m])
+    try:
+        worker = Worker(args.uid, args.tmp_root, [m for m in args.preload.split(",") if m])
+    except _StartupError as exc:
+        write_json(proto_out, {"ready": False, "error": str(exc)})
+        raise SystemExit(1) from None
     write_json(proto_out, {"ready": True, "pid": os.getpid(), "uid": args.uid})
     while True:
         request = read_json(proto_in)
