@@ -46,4 +46,5 @@ class DedupRollouts(luigi.Task):
             score=list(self.score) or None,
             keep=self.keep,
             missing=self.missing,
+            allow_empty=False,  # a dedup that keeps nothing fails the task, never a silent zero
         )
