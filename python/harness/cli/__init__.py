@@ -17,10 +17,12 @@ COMMANDS = {
     "demo": "harness.cli.demo:demo",
     "format": "harness.cli.format:format_",
     "jsonl": "harness.cli.jsonl:jsonl",
+    "model": "harness.cli.model:model",
     "plugins": "harness.cli.plugins:plugins",
     "rollouts": "harness.cli.rollouts:rollouts",
     "sandbox": "harness.cli.sandbox:sandbox",
     "schema": "harness.cli.schema:schema",
+    "train": "harness.cli.train:train",
     "verify": "harness.cli.verify:verify",
 }
 
