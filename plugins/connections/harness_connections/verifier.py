@@ -1,7 +1,8 @@
 """The game-rules verifier: replays a Connections episode record under the rules.
 
 A record is trusted only as far as the rules reproduce it. The verifier rebuilds the game from
-the record's own task data (categories, resumed history) and seed, steps every recorded action,
+the record's own task data (categories, resumed history) and seed (a doctored record: with the
+kept turns of its prompt replayed, `Environment.resume`), steps every recorded action,
 and compares each step's status, reward and end with what was recorded, then the final reward:
 
 - `pass`: the rules give exactly the recorded game, and it was won;
@@ -15,6 +16,7 @@ import json
 from typing import Any
 
 from harness import plugins
+from harness.environment import EnvError
 from harness.episode import Episode, Verdict, validate_episode
 
 from harness_connections.environment import ConnectionsEnv
@@ -46,7 +48,10 @@ class RulesVerifier:
     def _judge(self, episode: Episode) -> Verdict:
         if episode.env.name != ConnectionsEnv.name:
             return self._fail(f"not a Connections episode (env {episode.env.name!r})")
-        session = self._env(episode.env.args).new_session(episode.task, episode.seed or 0)
+        try:  # a doctored episode starts after its parent's kept turns: replay them first
+            session = self._env(episode.env.args).resume(episode)
+        except EnvError as exc:
+            return self._fail(f"the kept turns do not replay: {exc}")
         for index, recorded in enumerate(episode.steps):
             if session.done:
                 return self._fail(f"step {index}: the game had already ended")

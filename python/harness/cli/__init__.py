@@ -15,6 +15,7 @@ from harness import __version__
 # name -> "module:attribute" of the click command. Add a line here when adding a command.
 COMMANDS = {
     "demo": "harness.cli.demo:demo",
+    "doctor": "harness.cli.doctor:doctor",
     "format": "harness.cli.format:format_",
     "jsonl": "harness.cli.jsonl:jsonl",
     "model": "harness.cli.model:model",
