@@ -25,6 +25,7 @@ COMMANDS = {
     "schema": "harness.cli.schema:schema",
     "train": "harness.cli.train:train",
     "verify": "harness.cli.verify:verify",
+    "view": "harness.cli.view:view",
 }
 
 
