@@ -7,8 +7,9 @@ Levels, weakest to strongest:
 - `process`: plus a non-root uid per worker (needs root to switch to it), so RLIMIT_NPROC bounds
   fork bombs and the host's files are protected by ordinary permissions. Host network.
 - `namespaces`: plus bubblewrap-started workers: own network, pid, IPC and UTS namespaces, a
-  read-only view of the file system, a private size-capped /tmp. Samples are forked from these
-  pre-warmed workers. This is the default and the default minimum.
+  read-only root holding only the interpreter, the standard library, the declared packages and
+  a copy of the trusted modules (`harness.sandbox.view`), a private size-capped /tmp. Samples are
+  forked from these pre-warmed workers. This is the default and the default minimum.
 - `strict`: a fresh bubblewrap sandbox (new namespaces, fresh interpreter) for every sample.
 
 `detect()` probes once per process (it runs bubblewrap once) and caches the answer.
