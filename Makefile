@@ -8,7 +8,7 @@ PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test bubblewrap
+.PHONY: setup demo test bubblewrap browser
 
 # Creates the virtual environment and installs the harness (building the Rust extension), its
 # Luigi tasks and first-party plugins, with the test dependencies. Re-running it only rebuilds
@@ -26,13 +26,21 @@ bubblewrap:
 	-(apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1 || \
 	  echo "bubblewrap not installed: run 'harness sandbox check' to see the isolation level" >&2
 
+# The viewer's tests load pages in a real headless browser, Debian's chromium. Only the tests
+# need it, so only `make test` installs it (when apt-get is there and allowed); without it the
+# viewer's browser tests fail, saying so.
+browser:
+	@command -v chromium >/dev/null || \
+	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || \
+	  echo "chromium not installed: the viewer's browser tests will fail (apt-get install chromium)" >&2
+
 # The main job: rollouts of the Connections environment with the embedded default model.
 demo: setup
 	$(BIN)/luigi --module luigi_tasks.rollouts GenerateRollouts --env connections --local-scheduler
 	$(BIN)/harness jsonl count-by data/rollouts/connections/*.jsonl --key /outcome/reason
 
 # pytest exits 5 when it collects nothing: a suite that finds no test is broken, so say so.
-test: setup
+test: setup browser
 	cargo test --workspace --quiet
 	$(BIN)/python -m pytest; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; exit 1; fi; \
