@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 import atexit
 import compileall
+import functools
 import importlib.metadata
 import importlib.util
 import os
@@ -59,6 +60,9 @@ class SandboxSetupError(RuntimeError):
 
 @dataclass
 class View:
+    """One view, built by `view()`: where its two directories are on the host, and what is in
+    them."""
+
     modules: tuple[str, ...]
     packages: tuple[str, ...]
     root: str
@@ -124,10 +128,11 @@ def python_executable() -> str:
     return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
 
 
-def interpreter_binds() -> list[tuple[str, ...]]:
+@functools.cache
+def interpreter_binds() -> tuple[tuple[str, ...], ...]:
     """Mounts (as `mount_args` takes them) of the interpreter, its standard library and the
     system libraries, read-only, with the interpreter's own site-packages directories masked
-    (pip installs into them)."""
+    (pip installs into them). The same for the whole process: computed once."""
     paths = {python_executable(), *_python_dirs()}
     mounts: list[tuple[str, ...]] = []
     for path in SYSTEM_LIBRARIES:
@@ -143,7 +148,7 @@ def interpreter_binds() -> list[tuple[str, ...]]:
     for directory in sorted({os.path.realpath(d) for d in masked}):
         if os.path.isdir(directory) and any(_inside(directory, b) for b in bound):
             mounts.append(("--tmpfs", directory))
-    return mounts
+    return tuple(mounts)
 
 
 def _python_dirs() -> set[str]:
@@ -241,7 +246,6 @@ def _stage(result: View, modules: list[str]) -> None:
         target = os.path.join(directory, os.path.basename(spec.origin))
         shutil.copyfile(spec.origin, target)
         shutil.copystat(spec.origin, target)  # its mtime: the compiled file below stays valid
-        os.chmod(target, 0o644)
         if package:
             real.add(name)
         for depth in range(1, len(parts)):
@@ -249,15 +253,16 @@ def _stage(result: View, modules: list[str]) -> None:
             stub = os.path.join(result.code_dir, *parts[:depth], "__init__.py")
             if parent not in real and not os.path.exists(stub):
                 open(stub, "w").close()
-                os.chmod(stub, 0o644)
         if spec.origin.endswith(".py"):
             here = name if package else ".".join(parts[:-1])
             for imported in _imports(spec.origin, here, first_party):
                 if imported not in result.staged:
                     todo.append(imported)
     compileall.compile_dir(result.code_dir, quiet=2)
-    for directory, _, _ in os.walk(result.code_dir):
+    for directory, _, files in os.walk(result.code_dir):  # whatever the umask: any uid reads it
         os.chmod(directory, 0o755)
+        for file in files:
+            os.chmod(os.path.join(directory, file), 0o644)
 
 
 def _find_spec(name: str) -> importlib.machinery.ModuleSpec | None:
