@@ -92,9 +92,11 @@ def run_identity(inputs: Sequence[str | os.PathLike[str]], config: TrainConfig) 
     return {"settings": content_settings(config), "inputs": files(inputs), "validation": files(config.validation)}
 
 
-def _check_identity(out: Path, identity: dict[str, Any]) -> None:
+def _check_identity(out: Path, identity: dict[str, Any], *, resuming: bool) -> None:
+    """A run with something to resume (a checkpoint, or a finished run) must have the same
+    identity; a fresh start records its own."""
     path = out / "settings.json"
-    if path.exists():
+    if resuming and path.exists():
         previous = json.loads(path.read_text(encoding="utf-8"))
         if previous != identity:
             diffs = [f"{k}: {previous['settings'].get(k)!r} -> {v!r}"
@@ -281,14 +283,14 @@ def train(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[st
     lock = Lock(out / "train.lock", what="this training run")
     lock.acquire()
     try:
-        _check_identity(out, run_identity(inputs, config))
         manifest = out / "manifest.json"
-        if manifest.exists():
-            return TrainReport(**json.loads(manifest.read_text(encoding="utf-8"))["report"])
-        start = time.monotonic()
         checkpoints = out / "checkpoints"
         discard_incomplete(checkpoints)
         resume = latest_checkpoint(checkpoints)
+        _check_identity(out, run_identity(inputs, config), resuming=manifest.exists() or resume is not None)
+        if manifest.exists():
+            return TrainReport(**json.loads(manifest.read_text(encoding="utf-8"))["report"])
+        start = time.monotonic()
         resumed_from = int(resume.name.split("-")[1]) if resume else None
         log_path = out / "log.jsonl"
         trim_log(log_path, resumed_from or 0)
