@@ -6,8 +6,11 @@ waits until it answers. `FaultProxy` forwards requests to it, except that each r
 the next fault of its plan: `429` and `500` (an error status), `timeout` (the proxy holds the
 request without answering until the client gives up), `reset` (the connection is closed with a
 TCP reset), `malformed` (status 200 with a body cut off mid-JSON), `no_choices` (status 200 with a
-well-formed completion that has no choices). It counts the
-requests it saw and the most it had in flight at once.
+well-formed completion that has no choices), `bad_usage` (status 200 with a completion whose
+`usage` counts are a string and a float), `trickle` (status 200 with a well-formed completion
+sent a byte every 50 ms: about 12 s in all, so a client that times out each read but not the
+whole request accepts it). It counts the requests it saw and the most it
+had in flight at once.
 """
 
 from __future__ import annotations
@@ -27,7 +30,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 MODEL_ALIAS = "smollm2-gguf"
-FAULTS = ("429", "500", "timeout", "reset", "malformed", "no_choices")
+FAULTS = ("429", "500", "timeout", "reset", "malformed", "no_choices", "bad_usage", "trickle")
+
+
+def completion_body(text: str, usage: dict[str, object]) -> bytes:
+    return json.dumps({
+        "id": "x", "object": "chat.completion", "created": 0, "model": MODEL_ALIAS,
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+        "usage": usage,
+    }).encode()
 
 
 def free_port() -> int:
@@ -144,15 +155,34 @@ class FaultProxy:
             handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             handler.close_connection = True
             handler.connection.close()
-        elif fault in ("malformed", "no_choices"):
-            payload = (b'{"id": "x", "object": "chat.completion", "choices": [{"index": 0, "mess'
-                       if fault == "malformed" else
-                       b'{"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}')
+        elif fault in ("malformed", "no_choices", "bad_usage"):
+            payload = {
+                "malformed": b'{"id": "x", "object": "chat.completion", "choices": [{"index": 0, "mess',
+                "no_choices": b'{"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}',
+                "bad_usage": completion_body("word", {"prompt_tokens": "12", "completion_tokens": 1.5,
+                                                      "total_tokens": None}),
+            }[fault]
             handler.send_response(200)
             handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(payload)))
             handler.end_headers()
             handler.wfile.write(payload)
+        elif fault == "trickle":
+            payload = completion_body("trickled", {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2})
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.flush()
+            for i in range(len(payload)):
+                if self.release.wait(0.05):  # the test ended
+                    break
+                try:
+                    handler.wfile.write(payload[i:i + 1])
+                    handler.wfile.flush()
+                except OSError:  # the client gave up
+                    break
+            handler.close_connection = True
         else:
             self._forward(handler, body)
 

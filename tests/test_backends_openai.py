@@ -45,7 +45,7 @@ def test_same_seed_same_text(llama_server):
     assert first[0][0].text == second[0][0].text
 
 
-@pytest.mark.parametrize("fault", ["429", "500", "timeout", "reset", "malformed", "no_choices"])
+@pytest.mark.parametrize("fault", ["429", "500", "timeout", "reset", "malformed", "no_choices", "bad_usage"])
 def test_each_fault_is_retried_and_the_request_succeeds(fault_proxy, fault):
     fault_proxy.inject(fault, fault)
     backend = OpenAIBackend(MODEL_ALIAS, base_url=fault_proxy.base_url, timeout=8.0, backoff=0.01)
@@ -54,6 +54,15 @@ def test_each_fault_is_retried_and_the_request_succeeds(fault_proxy, fault):
     assert fault_proxy.faults_served == [fault, fault]
     assert backend.retries == 2
     assert fault_proxy.requests == 3
+
+
+def test_the_timeout_bounds_the_whole_request_not_each_read(fault_proxy):
+    # a complete answer sent a byte every 50 ms: every read is quick, the whole takes 12 s
+    fault_proxy.inject("trickle", "trickle")
+    backend = OpenAIBackend(MODEL_ALIAS, base_url=fault_proxy.base_url, timeout=0.5, max_retries=1, backoff=0.01)
+    with pytest.raises(BackendError, match=r"gave up after 2 attempts: TimeoutError: no complete answer within 0.5 s"):
+        run(backend, [request()])
+    assert fault_proxy.faults_served == ["trickle", "trickle"] and fault_proxy.requests == 2
 
 
 def test_faults_beyond_the_retries_fail_with_a_backend_error(fault_proxy):

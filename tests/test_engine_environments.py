@@ -73,14 +73,14 @@ def test_transformers_backend_on_the_embedded_model(tmp_path, env_name, transfor
 
 @pytest.mark.parametrize("env_name", ["connections", "search"])
 def test_openai_backend_against_llama_cpp_with_faults(tmp_path, env_name, fault_proxy):
-    fault_proxy.inject("500", "429", "reset", "malformed")
+    fault_proxy.inject("500", "429", "reset", "malformed", "bad_usage")
     backend = OpenAIBackend(MODEL_ALIAS, base_url=fault_proxy.base_url, backoff=0.01, concurrency=2, timeout=60)
     config = RolloutConfig(env=env_name, backend="openai", model=MODEL_ALIAS, split="test", limit=2,
                            samples_per_task=1, max_tokens=12, max_turns=2)
     manifest = generate_shard(config, tmp_path, backend=backend, progress=False)
     records = read_records(tmp_path, manifest)
     assert len(records) == 2
-    assert fault_proxy.faults_served == ["500", "429", "reset", "malformed"]
+    assert fault_proxy.faults_served == ["500", "429", "reset", "malformed", "bad_usage"]
     for e in records:
         assert e.error is None and e.outcome.done and e.model.backend == "openai"
         assert all(s.usage.completion_tokens >= 1 for s in e.steps)

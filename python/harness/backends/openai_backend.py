@@ -5,8 +5,11 @@
 
 `base_url` and `api_key` come from the arguments, else from `OPENAI_BASE_URL` and
 `OPENAI_API_KEY` (a local server needs no key; `"EMPTY"` is sent then). At most `concurrency`
-requests are in flight. Each request has its own `timeout` (seconds). Rate limits (429), server
-errors (5xx), timeouts, connection errors and malformed responses are retried with exponential
+requests are in flight. Each attempt must be answered in full within `timeout` seconds, counted
+from when it is sent (the HTTP client's own timeouts are per read: a server trickling its answer
+would hold a request for ever). Rate limits (429), server errors (5xx), timeouts, connection
+errors and malformed responses (wrong JSON, missing choices, `usage` counts that are not
+non-negative integers) are retried with exponential
 backoff (`backoff` × 2^attempt, capped at `max_backoff`, or the server's `Retry-After`) up to
 `max_retries` times; then, and at once on any other error (400, 401, 404...), the request fails
 with a `BackendError` that the engine records on the episode.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -42,6 +46,7 @@ def retryable_errors() -> tuple[type[BaseException], ...]:
         openai.APIResponseValidationError,
         json.JSONDecodeError,  # a 200 whose body is cut off or not JSON
         MalformedResponse,
+        TimeoutError,  # the whole attempt took longer than `timeout`
     )
 
 
@@ -51,6 +56,7 @@ class MalformedResponse(BackendError):
 
 class OpenAIBackend(Backend):
     name = "openai"
+    content_args = ("model", "logprobs", "extra_body")
 
     def __init__(
         self,
@@ -71,6 +77,7 @@ class OpenAIBackend(Backend):
         self._model = model
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         self.concurrency = concurrency
+        self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -136,7 +143,11 @@ class OpenAIBackend(Backend):
         while True:
             try:
                 async with self._slots:
-                    response = await self._client.chat.completions.create(**body)
+                    try:
+                        async with asyncio.timeout(self.timeout):  # the whole answer, not each read
+                            response = await self._client.chat.completions.create(**body)
+                    except TimeoutError:
+                        raise TimeoutError(f"no complete answer within {self.timeout} s") from None
                 return self._completions(response, body["n"])
             except retryable_errors() as exc:
                 if attempt >= self.max_retries:
@@ -163,27 +174,51 @@ class OpenAIBackend(Backend):
             got = len(choices) if isinstance(choices, list) else type(choices).__name__
             raise MalformedResponse(f"expected {n} choice(s), got {got}")
         usage = getattr(response, "usage", None)
-        prompt_tokens = getattr(usage, "prompt_tokens", None)
+        prompt_tokens = _count(usage, "prompt_tokens")
         # usage counts all n choices together: per-choice counts are only known when n == 1
-        completion_tokens = getattr(usage, "completion_tokens", None) if n == 1 else None
+        completion_tokens = _count(usage, "completion_tokens") if n == 1 else None
+        indexes = [getattr(c, "index", None) for c in choices]
+        if sorted(i for i in indexes if type(i) is int) != list(range(n)):
+            raise MalformedResponse(f"choice indexes {indexes} are not 0..{n - 1}")
         out = []
         for choice in sorted(choices, key=lambda c: c.index):
             message = getattr(choice, "message", None)
             text = getattr(message, "content", None)
             if not isinstance(text, str):
                 raise MalformedResponse(f"choice {choice.index} has no text content")
+            finish_reason = getattr(choice, "finish_reason", None)
+            if finish_reason is not None and not isinstance(finish_reason, str):
+                raise MalformedResponse(f"choice {choice.index}: finish_reason {finish_reason!r} is not a string")
             logprobs = None
             content = getattr(getattr(choice, "logprobs", None), "content", None)
             if self.logprobs and content:
-                logprobs = [float(t.logprob) for t in content]
+                logprobs = _logprobs(choice.index, content)
             out.append(Completion(
                 text=text,
-                finish_reason=choice.finish_reason,
+                finish_reason=finish_reason,
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
                 completion_logprobs=logprobs,
             ))
         return out
+
+
+def _count(usage: Any, field: str) -> int | None:
+    """A token count of `usage`: absent or null is unknown; anything but an integer >= 0 makes
+    the response malformed (it would make the record invalid)."""
+    value = getattr(usage, field, None)
+    if value is None:
+        return None
+    if type(value) is not int or value < 0:
+        raise MalformedResponse(f"usage.{field} is {value!r}, not a token count")
+    return value
+
+
+def _logprobs(index: int, content: Any) -> list[float]:
+    values = [getattr(t, "logprob", None) for t in content]
+    if not all(type(v) in (int, float) and math.isfinite(v) for v in values):
+        raise MalformedResponse(f"choice {index}: logprobs are not all finite numbers")
+    return [float(v) for v in values]
 
 
 def _retry_after(exc: Exception) -> float | None:
