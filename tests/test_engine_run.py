@@ -12,6 +12,7 @@ from engine_guess_env import GuessEnv
 from harness import plugins
 from harness.backends.scripted import ScriptedBackend
 from harness.engine import RolloutConfig, generate, generate_shard
+from harness.engine.config import content_settings
 from harness.engine.shard import ConfigMismatch
 from harness.episode import load_episodes
 from harness.plugins import Plugin, hookimpl
@@ -119,6 +120,8 @@ class _Hooks:
         self.seen.append(episode["episode_id"])
         if episode["task"]["id"] == self.fail_on:
             raise RuntimeError("hook broke")
+        if episode["task"]["id"] == "t2":
+            episode["reward"] = "high"  # no longer a valid record
         episode["info"]["hooked"] = True
 
 
@@ -138,7 +141,10 @@ def test_episode_finished_hook_sees_every_record_and_may_amend_it(tmp_path, hook
     records = {str(e.task.id): e for e in episodes(tmp_path / m["shard"]["path"])}
     assert sorted(hooks.seen) == sorted(e.episode_id for e in records.values())
     assert records["t0"].info["hooked"] is True and records["t0"].error is None
-    assert records["t1"].error.message == "episode_finished hook: hook broke"
+    # a hook that raises is the registry's to report (harness.plugins): the record stays as built
+    assert records["t1"].error is None and "hooked" not in records["t1"].info
+    assert records["t2"].error.message.startswith("episode_finished hook: ")  # a broken record
+    assert records["t2"].reward != "high"
 
 
 def test_thousands_of_concurrent_episodes(tmp_path):
@@ -146,3 +152,87 @@ def test_thousands_of_concurrent_episodes(tmp_path):
                        env=GuessEnv(n_tasks=4), concurrency=2000, chunk_size=100, progress=False)
     assert m["counts"]["episodes"] == 2000
     assert m["counts"]["outcome_reasons"] == {"found": 500, "out_of_turns": 1500}
+
+
+def test_a_rerun_with_another_shard_count_is_refused_before_it_writes(tmp_path):
+    env = GuessEnv(n_tasks=3)
+    generate(config(), tmp_path, backend=ScriptedBackend(responses=["word0"] * 3), env=env, progress=False)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(ConfigMismatch) as caught:
+        generate_shard(config(num_shards=2), tmp_path, 1, backend=ScriptedBackend(responses=["word0"] * 3),
+                       env=env, progress=False)
+    assert str(caught.value).startswith(f"{tmp_path / 'settings.json'}: ")
+    assert "num_shards: 1 -> 2" in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_directory_written_before_settings_json_is_checked_against_its_shards(tmp_path):
+    env = GuessEnv(n_tasks=3)
+    generate_shard(config(num_shards=2), tmp_path, 0, backend=ScriptedBackend(responses=["x"]), env=env,
+                   progress=False)
+    (tmp_path / "settings.json").unlink()
+    with pytest.raises(ConfigMismatch, match=r"shard-00000-of-00002.manifest.json: .*num_shards: 2 -> 3"):
+        generate_shard(config(num_shards=3), tmp_path, 0, backend=ScriptedBackend(responses=["x"]), env=env,
+                       progress=False)
+
+
+def test_backend_arguments_that_decide_content_are_checked_and_the_others_may_change(tmp_path):
+    def run(backend_args):
+        cfg = config(backend_args=backend_args)
+        return generate_shard(cfg, tmp_path, backend=ScriptedBackend(**backend_args), env=GuessEnv(n_tasks=2),
+                              progress=False)
+
+    run({"responses": ["a", "word1"]})
+    with pytest.raises(ConfigMismatch, match=r"backend_args\.responses: \['a', 'word1'\] -> \['b'\]"):
+        run({"responses": ["b"]})
+
+    openai = plugins.get("backend", "openai")
+    first = content_settings(config(backend="openai", model="m", backend_args={
+        "base_url": "http://a/v1", "concurrency": 4, "timeout": 10, "api_key": "sk-secret"}), openai)
+    moved = content_settings(config(backend="openai", model="m", backend_args={
+        "base_url": "http://b/v1", "concurrency": 64, "max_retries": 2}), openai)
+    assert first == moved and "sk-secret" not in json.dumps(first)
+    assert first["backend_args"] == {"model": "m", "logprobs": False, "extra_body": None}
+    other_model = content_settings(config(backend="openai", model="n"), openai)
+    with_logprobs = content_settings(config(backend="openai", model="m", backend_args={"logprobs": True}), openai)
+    assert other_model["backend_args"]["model"] == "n" and with_logprobs != first
+
+
+class _Unsaid(ScriptedBackend):
+    content_args = None  # a plugin's backend that does not say which arguments decide content
+
+
+def test_a_backend_that_does_not_declare_its_content_arguments_has_all_of_them_checked():
+    settings = content_settings(config(backend_args={"responses": ["a"], "api_key": "k"}), _Unsaid)
+    assert settings["backend_args"] == {"responses": ["a"]}
+
+
+class _Echo(GuessEnv):
+    """An environment whose own text holds a lone surrogate (a file name read with surrogateescape)."""
+
+    name = "tiny-echo"
+
+    def new_session(self, task, seed):
+        session = super().new_session(task, seed)
+        session.prompt[1] = session.prompt[1].model_copy(update={"content": "file caf\udce9.csv"})
+        return session
+
+
+def test_lone_surrogates_from_the_model_or_the_env_are_repaired_and_noted(tmp_path):
+    backend = ScriptedBackend(responses=["\ud83d no", "word0 \ud83d\ude00"])  # a lone half, then a whole pair
+    m = generate_shard(config(samples_per_task=2), tmp_path, backend=backend, env=GuessEnv(n_tasks=2),
+                       progress=False)
+    records = episodes(tmp_path / m["shard"]["path"])  # every line valid UTF-8 and a valid record
+    assert m["counts"]["episodes"] == 4
+    for e in records:
+        assert e.steps[0].action == "\ufffd no"
+        assert e.info["text_repairs"][0] == "/steps/0/action"
+    won = [e for e in records if e.task.id == "t0"]
+    assert all(e.steps[1].action == "word0 \U0001f600" and e.error is None for e in won)
+    assert all(e.info["text_repairs"] == ["/steps/0/action", "/steps/1/action"] for e in won)
+
+    m = generate_shard(config(env="tiny-echo", samples_per_task=1), tmp_path / "env",
+                       backend=ScriptedBackend(responses=["word0"]), env=_Echo(n_tasks=1), progress=False)
+    [echoed] = episodes(tmp_path / "env" / m["shard"]["path"])
+    assert echoed.prompt[1].content == "file caf\ufffd.csv" and echoed.error is None
+    assert echoed.info["text_repairs"] == ["/prompt/1/content"]

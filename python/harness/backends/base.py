@@ -47,6 +47,12 @@ class Backend(ABC):
     """Subclasses set `name` and take their configuration as keyword arguments."""
 
     name: ClassVar[str]
+    content_args: ClassVar[tuple[str, ...] | None] = None
+    """The constructor arguments that decide what the episodes contain (the model, its weights,
+    its outputs): a rerun into a directory must give them the same values to resume it. The
+    others (a server's address, concurrency, timeouts, batch sizes) may change between runs.
+    None, the default, counts every argument given (but `api_key`): the safe choice for a
+    backend that does not say."""
 
     @property
     @abstractmethod

@@ -30,6 +30,7 @@ def _prompt_key(messages: Sequence[Message]) -> str:
 
 class ScriptedBackend(Backend):
     name = "scripted"
+    content_args = ("model", "responses", "episodes")
 
     def __init__(
         self,

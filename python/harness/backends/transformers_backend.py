@@ -43,6 +43,7 @@ def _resolve(model: str) -> tuple[str, str | None]:
 
 class TransformersBackend(Backend):
     name = "transformers"
+    content_args = ("model", "adapter", "dtype")
 
     def __init__(
         self,

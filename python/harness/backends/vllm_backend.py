@@ -61,6 +61,7 @@ def _import_vllm() -> Any:
 
 class VLLMBackend(Backend):
     name = "vllm"
+    content_args = ("model", "adapter", "max_model_len", "engine_args")
 
     def __init__(
         self,

@@ -49,28 +49,35 @@ def rollouts() -> None:
 @click.option("--concurrency", type=int, default=256, show_default=True, help="Live episodes at a time.")
 @click.option("--chunk-size", type=int, default=16, show_default=True, help="Episodes per atomic commit.")
 @click.option("--keep-prompt-ids", is_flag=True, help="Also store each turn's prompt token ids (large).")
+@click.option("--wait", is_flag=True,
+              help="If another process is writing a shard of OUT, wait for it instead of stopping.")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def generate(env_name: str, out_dir: str, shard_index: int | None, concurrency: int, chunk_size: int,
-             keep_prompt_ids: bool, quiet: bool, task_ids: tuple[str, ...], stop: tuple[str, ...],
-             **settings: Any) -> None:
+             keep_prompt_ids: bool, wait: bool, quiet: bool, task_ids: tuple[str, ...],
+             stop: tuple[str, ...], **settings: Any) -> None:
     """Generate episodes into OUT/shard-*.jsonl, resuming what an earlier run left.
 
     A rerun into the same directory skips the episodes already committed (a crash loses at
-    most the last --chunk-size episodes) and refuses to mix settings.
+    most the last --chunk-size episodes) and refuses to mix settings: any setting that decides
+    the episodes (the shard count, sampling, the model and the backend arguments that decide
+    what it answers) must be the same. One process at a time writes a shard; a second one
+    stops, naming the first (or waits for it, with --wait).
     """
     from harness.engine import RolloutConfig, generate_shard
     from harness.engine import generate as generate_all
+    from harness.engine.lock import LockHeld
 
     options = {"concurrency": concurrency, "chunk_size": chunk_size,
-               "keep_prompt_ids": keep_prompt_ids, "progress": not quiet}
+               "keep_prompt_ids": keep_prompt_ids, "progress": not quiet, "wait": wait}
     try:
         config = RolloutConfig(env=env_name, task_ids=list(task_ids) or None, stop=list(stop), **settings)
         if shard_index is None:
             manifests = generate_all(config, out_dir, **options)
         else:
             manifests = [generate_shard(config, out_dir, shard_index, **options)]
-    except (ValueError, LookupError) as exc:  # bad settings, unknown plugin, mismatched resume
+    except (ValueError, LookupError, LockHeld, OSError) as exc:
+        # bad settings, unknown plugin, mismatched resume, another writer, an unwritable OUT
         raise click.ClickException(str(exc)) from None
     for m in manifests:
         counts = m["counts"]

@@ -2,16 +2,26 @@
 
 Everything that decides an episode's content is in `RolloutConfig`, and every item's episode id
 and seeds derive from it deterministically, so a rerun of the same configuration recognises the
-episodes it already has (resume) and a shard holds the same items on every machine.
+episodes it already has (resume) and a shard holds the same items on every machine. Its
+`content_settings` are what a rerun must match to add episodes to a directory.
 """
 
 from __future__ import annotations
 
+import inspect
+import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from harness.environment import Environment, derive_seed
 from harness.episode import Sampling, Task, make_episode_id
+
+if TYPE_CHECKING:
+    from harness.backends.base import Backend
+
+SECRET_ARGS = {"api_key"}
+"""Backend arguments never written to settings or manifests."""
 
 
 @dataclass(frozen=True)
@@ -122,3 +132,53 @@ def shard_items(items: list[Item], shard_index: int, num_shards: int) -> list[It
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"shard index {shard_index} is not in 0..{num_shards - 1}")
     return items[shard_index::num_shards]
+
+
+class ConfigMismatch(ValueError):
+    """A rerun's configuration differs from the one a directory's episodes were generated with."""
+
+
+def content_settings(config: RolloutConfig, backend: type[Backend]) -> dict[str, Any]:
+    """The settings that decide the plan and the episodes' content, as plain JSON: a rerun must
+    match them to add episodes to a directory. Of the backend arguments, only those the backend
+    declares in `content_args` are kept (each with its default when not given); concurrency,
+    timeouts or a server's address may change between runs."""
+    settings = config.to_dict()
+    given = dict(settings.pop("backend_args"))
+    if config.model is not None:
+        given["model"] = config.model  # what build_backend passes
+    if backend.content_args is None:  # the backend does not say: every argument counts
+        chosen = {k: v for k, v in given.items() if k not in SECRET_ARGS}
+    else:
+        defaults = {name: p.default for name, p in inspect.signature(backend).parameters.items()
+                    if p.default is not inspect.Parameter.empty}
+        chosen = {name: given.get(name, defaults.get(name)) for name in backend.content_args}
+    settings["backend_args"] = chosen
+    return json.loads(json.dumps(settings, default=str))
+
+
+def check_same_settings(where: Path, before: dict[str, Any], now: dict[str, Any], remove: Path) -> None:
+    """Raise `ConfigMismatch` naming `where` and every setting that differs (nested ones as
+    `backend_args.responses`), unless `before` and `now` are the same."""
+    changed = _differences(before, now)
+    if changed:
+        raise ConfigMismatch(
+            f"{where}: these episodes were generated with other settings ({'; '.join(changed)}); "
+            f"use another output directory or remove {remove}"
+        )
+
+
+def _differences(before: dict[str, Any], now: dict[str, Any], prefix: str = "") -> list[str]:
+    found = []
+    for key in sorted(set(before) | set(now)):
+        old, new = before.get(key), now.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            found += _differences(old, new, f"{prefix}{key}.")
+        elif old != new:
+            found.append(f"{prefix}{key}: {_short(old)} -> {_short(new)}")
+    return found
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -5,7 +5,10 @@ event loop (`Session.astep`, a worker thread unless the environment is natively 
 until the environment says done. Up to `concurrency` episodes are live at a time; the backend
 sees all of their requests at once and batches them (local models) or sends them in parallel
 (servers). An exception in one episode — from the backend after its retries, or from the
-environment — ends that episode with its `error` recorded; the others go on.
+environment — ends that episode with its `error` recorded; the others go on. Text that is not
+valid Unicode (lone surrogates) is repaired where it enters the record, and the repair noted
+(harness.engine.valid_text): the model's text before the environment sees it, everything else
+when the record is built.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from harness import __version__
 from harness.backends.base import Backend, Completion, Request
 from harness.backends.errors import PromptTooLong
 from harness.engine.config import Item, RolloutConfig
+from harness.engine.valid_text import repair_strings, valid_text
 from harness.environment import Environment, Session
 from harness.episode import (
     SCHEMA_VERSION,
@@ -76,6 +80,7 @@ async def run_episodes(
 async def run_episode(ctx: RunContext, item: Item) -> Episode:
     session: Session | None = None
     error: BaseException | None = None
+    repairs: list[str] = []  # JSON pointers of the model's texts made valid
     try:
         session = await asyncio.to_thread(ctx.env.start, item.task, item.seed, item.actions)
         while not session.done:
@@ -87,12 +92,15 @@ async def run_episode(ctx: RunContext, item: Item) -> Episode:
             except PromptTooLong:
                 session.end("prompt_too_long")
                 break
-            step = await session.astep(completion.text)
+            text = valid_text(completion.text)
+            if text is not completion.text:
+                repairs.append(f"/steps/{len(session.steps)}/action")
+            step = await session.astep(text)
             _attach_tokens(step, completion, ctx.keep_prompt_ids)
     except Exception as exc:  # one failed episode is recorded, never raised
         error = exc
     try:
-        return _record(ctx, item, session, error)
+        return _record(ctx, item, session, error, repairs)
     finally:
         if session is not None:
             await asyncio.to_thread(session.close)
@@ -123,13 +131,25 @@ def _total(steps: list[Step], field: str) -> int | None:
     return sum(counts) if counts else None
 
 
-def _record(ctx: RunContext, item: Item, session: Session | None, error: BaseException | None) -> Episode:
+def _record(ctx: RunContext, item: Item, session: Session | None, error: BaseException | None,
+            repairs: list[str]) -> Episode:
     try:
-        return _build(ctx, item, session, error)
+        episode = _build(ctx, item, session, error)
     except ValidationError as exc:
         # the environment produced something the record cannot hold (a bug): keep the
         # episode as failed, without the offending parts
-        return _build(ctx, item, None, exc)
+        episode, repairs = _build(ctx, item, None, exc), []
+    return _with_valid_text(episode, repairs)
+
+
+def _with_valid_text(episode: Episode, repairs: list[str]) -> Episode:
+    """The episode with every string valid Unicode, the repaired ones (`repairs` and any found
+    now: the environment's text, an error message) listed in `info.text_repairs`."""
+    data, found = repair_strings(episode.model_dump())
+    if not repairs and not found:
+        return episode
+    data["info"]["text_repairs"] = list(dict.fromkeys(repairs + found))
+    return Episode.model_validate(data)
 
 
 def _build(ctx: RunContext, item: Item, session: Session | None, error: BaseException | None) -> Episode:

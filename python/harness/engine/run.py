@@ -6,32 +6,32 @@
 
 `generate_shard` does one shard (what a Luigi `GenerateRolloutShard` runs); `generate` does all
 of them in one process with one backend. Both resume: a rerun into the same directory skips the
-episodes already committed and refuses to mix in episodes generated with other settings.
+episodes already committed and refuses to mix in episodes generated with other settings. A
+shard has one writer at a time: a second one stops with `LockHeld` naming the first, or, with
+`wait=True`, waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from harness import __version__, jsonl, plugins
-from harness.atomic import atomic_write
 from harness.backends.base import Backend
-from harness.engine.config import RolloutConfig, plan, shard_items
+from harness.engine.config import SECRET_ARGS, RolloutConfig, content_settings, plan, shard_items
+from harness.engine.directory import check_run_settings, write_run_manifest
 from harness.engine.episodes import RunContext, run_episodes
 from harness.engine.progress import Progress
 from harness.engine.shard import ShardStore
 from harness.environment import Environment
 from harness.episode import Episode, ErrorInfo, utc_now, validate_episode
 
-SECRET_ARGS = {"api_key"}
-"""Backend arguments never written to manifests."""
+__all__ = ["agenerate_shard", "build_backend", "build_env", "generate", "generate_shard",
+           "write_run_manifest"]
 
 
 def build_env(config: RolloutConfig) -> Environment:
@@ -43,14 +43,6 @@ def build_backend(config: RolloutConfig) -> Backend:
     if config.model is not None:
         kwargs["model"] = config.model
     return plugins.get("backend", config.backend)(**kwargs)
-
-
-def content_settings(config: RolloutConfig) -> dict[str, Any]:
-    """The settings that decide what the episodes contain: a rerun must match them to resume.
-    (Backend arguments such as concurrency, timeouts or the server address may change.)"""
-    settings = config.to_dict()
-    settings.pop("backend_args")
-    return settings
 
 
 def generate_shard(
@@ -65,31 +57,14 @@ def generate_shard(
     commit_every: float = 10.0,
     keep_prompt_ids: bool = False,
     progress: bool = True,
+    wait: bool = False,
 ) -> dict[str, Any]:
     """Generate (or finish) one shard and return its manifest."""
     return asyncio.run(agenerate_shard(
         config, out_dir, shard_index, backend=backend, env=env, concurrency=concurrency,
         chunk_size=chunk_size, commit_every=commit_every, keep_prompt_ids=keep_prompt_ids,
-        progress=progress,
+        progress=progress, wait=wait,
     ))
-
-
-def generate(
-    config: RolloutConfig, out_dir: str | os.PathLike[str], **options: Any
-) -> list[dict[str, Any]]:
-    """Every shard of the run, one after the other, sharing one backend; then the run manifest."""
-
-    async def all_shards() -> list[dict[str, Any]]:
-        backend = options.pop("backend", None) or build_backend(config)
-        try:
-            return [await agenerate_shard(config, out_dir, i, backend=backend, **options)
-                    for i in range(config.num_shards)]
-        finally:
-            await backend.aclose()
-
-    manifests = asyncio.run(all_shards())
-    write_run_manifest(out_dir, manifests)
-    return manifests
 
 
 async def agenerate_shard(
@@ -104,38 +79,119 @@ async def agenerate_shard(
     commit_every: float = 10.0,
     keep_prompt_ids: bool = False,
     progress: bool = True,
+    wait: bool = False,
 ) -> dict[str, Any]:
+    """`generate_shard` as a coroutine: shards of several runs can share one backend and loop."""
+    settings = await _checked_settings(config, out_dir, backend)
+    env = env or build_env(config)  # before anything is written: a wrong name fails fast
     store = ShardStore(out_dir, shard_index, config.num_shards, chunk_size=chunk_size,
                        commit_every=commit_every)
-    settings = content_settings(config)
-    finished = store.finished_manifest(settings)
-    if finished is not None:
-        return finished
-    registry = plugins.registry()
-    env = env or build_env(config)
-    own_backend = backend is None
-    backend = backend or build_backend(config)
+    await asyncio.to_thread(store.lock.acquire, wait=wait)  # a wait leaves the loop running
     try:
-        items = shard_items(plan(env, config, backend.model_name), shard_index, config.num_shards)
-        done = store.open(settings)
-        todo = [item for item in items if item.episode_id not in done]
-        ctx = RunContext(env=env, backend=backend, config=config, run_id=uuid.uuid4().hex,
-                         plugins=registry.versions(), keep_prompt_ids=keep_prompt_ids)
-        bar = Progress(len(items), done=len(items) - len(todo),
-                       label=f"{config.env} shard {shard_index + 1}/{config.num_shards}",
-                       enabled=progress)
-
-        def on_episode(episode: Episode) -> None:
-            store.add(finished_line(registry, episode))
-            bar.update(episode)
-
+        finished = store.finished_manifest(settings)
+        if finished is not None:
+            return finished
+        shard_backend = backend or build_backend(config)
         try:
-            await run_episodes(ctx, todo, on_episode, concurrency=concurrency)
+            return await _write_shard(store, settings, config, shard_index, shard_backend, env,
+                                      concurrency, keep_prompt_ids, progress)
         finally:
-            bar.close()
+            if backend is None:
+                await shard_backend.aclose()
     finally:
-        if own_backend:
-            await backend.aclose()
+        store.lock.release()
+
+
+def generate(
+    config: RolloutConfig,
+    out_dir: str | os.PathLike[str],
+    *,
+    backend: Backend | None = None,
+    env: Environment | None = None,
+    concurrency: int = 256,
+    chunk_size: int = 16,
+    commit_every: float = 10.0,
+    keep_prompt_ids: bool = False,
+    progress: bool = True,
+    wait: bool = False,
+) -> list[dict[str, Any]]:
+    """Every shard of the run, one after the other, sharing one backend; then the run manifest.
+    It holds every shard's lock from the start (taken in shard order, as every writer takes
+    them), so it stops before loading a model when another process writes one of them."""
+
+    async def all_shards() -> list[dict[str, Any]]:
+        settings = await _checked_settings(config, out_dir, backend)
+        run_env = env or build_env(config)  # before anything is written: a wrong name fails fast
+        stores = [ShardStore(out_dir, i, config.num_shards, chunk_size=chunk_size,
+                             commit_every=commit_every) for i in range(config.num_shards)]
+        held: list[ShardStore] = []
+        shared = backend
+        try:
+            for store in stores:
+                await asyncio.to_thread(store.lock.acquire, wait=wait)
+                held.append(store)
+            manifests = []
+            for i, store in enumerate(stores):
+                manifest = store.finished_manifest(settings)
+                if manifest is None:
+                    shared = shared or build_backend(config)
+                    manifest = await _write_shard(store, settings, config, i, shared, run_env,
+                                                  concurrency, keep_prompt_ids, progress)
+                manifests.append(manifest)
+            return manifests
+        finally:
+            if backend is None and shared is not None:
+                await shared.aclose()
+            for store in held:
+                store.lock.release()
+
+    manifests = asyncio.run(all_shards())
+    write_run_manifest(out_dir, manifests)
+    return manifests
+
+
+async def _checked_settings(
+    config: RolloutConfig, out_dir: str | os.PathLike[str], backend: Backend | None
+) -> dict[str, Any]:
+    """The run's content settings, once the directory is known to hold no others (they are
+    recorded later, by `_write_shard`)."""
+    backend_class = type(backend) if backend is not None else plugins.get("backend", config.backend)
+    settings = content_settings(config, backend_class)
+    await asyncio.to_thread(check_run_settings, out_dir, settings, record=False)
+    return settings
+
+
+async def _write_shard(
+    store: ShardStore,
+    settings: dict[str, Any],
+    config: RolloutConfig,
+    shard_index: int,
+    backend: Backend,
+    env: Environment,
+    concurrency: int,
+    keep_prompt_ids: bool,
+    progress: bool,
+) -> dict[str, Any]:
+    """Generate the episodes the shard still lacks, then finish it; the caller holds its lock."""
+    registry = plugins.registry()
+    items = shard_items(plan(env, config, backend.model_name), shard_index, config.num_shards)
+    await asyncio.to_thread(check_run_settings, store.out_dir, settings, record=True)
+    done = store.open(settings)
+    todo = [item for item in items if item.episode_id not in done]
+    ctx = RunContext(env=env, backend=backend, config=config, run_id=uuid.uuid4().hex,
+                     plugins=registry.versions(), keep_prompt_ids=keep_prompt_ids)
+    bar = Progress(len(items), done=len(items) - len(todo),
+                   label=f"{config.env} shard {shard_index + 1}/{config.num_shards}",
+                   enabled=progress)
+
+    def on_episode(episode: Episode) -> None:
+        store.add(finished_line(registry, episode))
+        bar.update(episode)
+
+    try:
+        await run_episodes(ctx, todo, on_episode, concurrency=concurrency)
+    finally:
+        bar.close()
     manifest = shard_manifest(store, config, env, backend, shard_index, ctx.run_id, registry.versions())
     manifest["settings"] = settings
     store.finish(manifest)
@@ -206,18 +262,3 @@ def shard_manifest(
             "last_run_id": run_id,
         },
     }
-
-
-def write_run_manifest(out_dir: str | os.PathLike[str], manifests: list[dict[str, Any]]) -> Path:
-    """`out_dir/manifest.json`: every shard's file and counts, and the run's totals."""
-    path = Path(out_dir) / "manifest.json"
-    totals: Counter[str] = Counter()
-    for m in manifests:
-        for key, value in m["counts"].items():
-            if isinstance(value, int):
-                totals[key] += value
-    with atomic_write(path) as f:
-        json.dump({"shards": [{"path": m["shard"]["path"], **m["counts"]} for m in manifests],
-                   "totals": dict(totals)}, f, indent=2, sort_keys=True)
-        f.write("\n")
-    return path

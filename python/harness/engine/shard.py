@@ -2,16 +2,21 @@
 
 Layout, for shard 2 of 4 in `out/`:
 
+    out/shard-00002-of-00004.lock                     held by the shard's one writer
     out/shard-00002-of-00004.chunks/run.json          the configuration the chunks belong to
     out/shard-00002-of-00004.chunks/chunk-000001.jsonl  finished episodes, one file per commit
     out/shard-00002-of-00004.jsonl                    all episodes, once the shard is complete
     out/shard-00002-of-00004.manifest.json            provenance and counts, written last
 
-Each chunk is written to a temporary file, fsynced and renamed into place (`atomic_write`), so a
-kill -9 loses at most the episodes not yet committed, and never leaves a truncated line. A rerun
-reads the episode ids of the committed chunks and generates only the others. When every item is
-done the chunks are concatenated into the shard file (atomically), the manifest is written
-(atomically), and only then are the chunks removed: at every moment the shard can be rebuilt.
+One process at a time writes a shard: it holds the shard's lock (harness.engine.lock) from
+before it looks at the shard until the shard is finished. Each chunk is written to a temporary
+file, fsynced and renamed into place (`atomic_write`), so a kill -9 loses at most the episodes
+not yet committed, and never leaves a truncated line. A rerun reads the episode ids of the
+committed chunks and generates only the others. When every item is done the chunks are
+concatenated into the shard file (atomically), the manifest is written (atomically), and only
+then are the chunks removed: at every moment the shard can be rebuilt. What a kill left of a
+write (temporary files, the chunks of a shard whose manifest is written) is removed by the next
+writer of the shard, which holds the lock and so knows nobody else is writing them.
 """
 
 from __future__ import annotations
@@ -24,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from harness import jsonl
-from harness.atomic import atomic_write
+from harness.atomic import atomic_write, leftovers
+from harness.engine.config import ConfigMismatch, check_same_settings
+from harness.engine.lock import Lock
 
-
-class ConfigMismatch(ValueError):
-    """A rerun's configuration differs from the one the committed chunks were generated with."""
+__all__ = ["ConfigMismatch", "ShardStore"]
 
 
 class ShardStore:
@@ -46,6 +51,7 @@ class ShardStore:
         self.path = self.out_dir / f"{stem}.jsonl"
         self.manifest_path = self.out_dir / f"{stem}.manifest.json"
         self.chunks_dir = self.out_dir / f"{stem}.chunks"
+        self.lock = Lock(self.out_dir / f"{stem}.lock", what=self.path.name)
         self.chunk_size = chunk_size
         self.commit_every = commit_every
         self._buffer: list[str] = []
@@ -56,15 +62,19 @@ class ShardStore:
     # -- state -------------------------------------------------------------------------------
 
     def finished_manifest(self, settings: dict[str, Any]) -> dict[str, Any] | None:
-        """The manifest of the finished shard (None while unfinished), if made with `settings`."""
+        """The manifest of the finished shard (None while unfinished), if made with `settings`.
+        Call it holding the lock: it removes what a killed writer left of the shard."""
+        self._remove_leftovers()
         if not (self.manifest_path.exists() and self.path.exists()):
             return None
         manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        _same_settings(self.manifest_path, manifest.get("settings", {}), settings, self.path)
+        check_same_settings(self.manifest_path, manifest.get("settings", {}), settings, self.path)
+        if self.chunks_dir.exists():  # killed while removing them: the shard file holds them all
+            shutil.rmtree(self.chunks_dir)
         return manifest
 
     def open(self, settings: dict[str, Any]) -> set[str]:
-        """Prepare for writing; return the ids of the episodes already committed."""
+        """Prepare for writing (holding the lock); return the ids of the episodes already committed."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.chunks_dir.mkdir(exist_ok=True)
         for leftover in self.chunks_dir.glob(".*.tmp"):  # a commit that a kill interrupted
@@ -72,7 +82,7 @@ class ShardStore:
         run_file = self.chunks_dir / "run.json"
         if run_file.exists():
             before = json.loads(run_file.read_text(encoding="utf-8"))
-            _same_settings(run_file, before, settings, self.chunks_dir)
+            check_same_settings(run_file, before, settings, self.chunks_dir)
         else:
             with atomic_write(run_file) as f:
                 json.dump(settings, f, indent=2, sort_keys=True)
@@ -112,17 +122,11 @@ class ShardStore:
                 with open(chunk, "rb") as f:
                     shutil.copyfileobj(f, out, 1 << 20)
         with atomic_write(self.manifest_path) as f:
-            json.dump(manifest, f, indent=2, sort_keys=True, ensure_ascii=False)
+            json.dump(manifest, f, indent=2, sort_keys=True)  # ASCII: settings may hold any string
             f.write("\n")
         shutil.rmtree(self.chunks_dir)
 
-
-def _same_settings(where: Path, before: dict[str, Any], now: dict[str, Any], remove: Path) -> None:
-    now = json.loads(json.dumps(now))  # compare as JSON (tuples read back as lists)
-    changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
-    if changed:
-        raise ConfigMismatch(
-            f"{where}: these episodes were generated with other settings "
-            f"({', '.join(f'{k}: {before.get(k)!r} -> {now.get(k)!r}' for k in changed)}); "
-            f"use another output directory or remove {remove}"
-        )
+    def _remove_leftovers(self) -> None:
+        """The temporary files of a shard file or manifest whose writer was killed."""
+        for leftover in leftovers(self.path) + leftovers(self.manifest_path):
+            os.unlink(leftover)
