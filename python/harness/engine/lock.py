@@ -21,8 +21,8 @@ path still names the file it locked, and starts again if not.
 
 On NFS, Linux implements `flock` with the server's byte-range locks: it works between nodes
 when the NFS lock service runs (NFSv4, or lockd for NFSv3), and fails with `ENOLCK` otherwise,
-which is reported. Some cluster file systems take locks on the local node only (Lustre mounted
-with `localflock`): processes on different nodes then do not see each other's locks.
+which is reported. Mounts that lock on the local node only (NFS with `nolock`, Lustre with
+`localflock`) do not let processes on different nodes see each other's locks.
 """
 
 from __future__ import annotations
