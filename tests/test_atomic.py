@@ -31,7 +31,7 @@ def test_an_error_leaves_the_old_file_and_no_temporary(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
 
 
-@pytest.mark.parametrize("umask", [0o022, 0o077])
+@pytest.mark.parametrize("umask", [0o022, 0o077], ids=["umask-022", "umask-077"])
 def test_the_file_gets_the_mode_the_umask_gives_a_new_file(tmp_path, umask):
     previous = os.umask(umask)
     try:

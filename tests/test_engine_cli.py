@@ -75,7 +75,7 @@ def test_a_lone_surrogate_in_the_model_text_is_repaired_and_the_run_finishes(tmp
     assert all(e.info["text_repairs"] == ["/steps/0/action"] for e in records)
 
 
-@pytest.mark.parametrize("umask", [0o022, 0o027])
+@pytest.mark.parametrize("umask", [0o022, 0o027], ids=["umask-022", "umask-027"])
 def test_every_output_gets_the_mode_the_umask_gives(tmp_path, umask):
     out = tmp_path / "out"
     result = subprocess.run([sys.executable, "-m", "harness", "rollouts", "generate", "--env", "search",
