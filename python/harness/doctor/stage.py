@@ -319,10 +319,12 @@ def doctor_files(
     backend: Any = None,
     progress: bool = True,
 ) -> DoctorReport:
-    """Doctor the episodes of `inputs` into `out_dir` (see the module docstring)."""
+    """Doctor the episodes of `inputs` (files, or directories of `*.jsonl` files) into `out_dir`
+    (see the module docstring)."""
     from harness.engine.lock import Lock
+    from harness.episode_files import episode_files
 
-    paths = [Path(p) for p in inputs]
+    paths = episode_files(inputs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     lock = Lock(out / "doctor.lock", what=f"the doctored episodes in {out}")

@@ -1,0 +1,151 @@
+"""Selection from per-file indexes (harness.doctor.index, .select, .results) against the seed's
+filter as the connections plugin implements it: the same rows, the same truncation decisions,
+on random results files with ties, missing rewards, mixed id types and a token limit."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import warnings
+from pathlib import Path
+
+import pytest
+
+from harness.doctor import results as seed_results
+from harness.doctor.index import FileIndex, scan_file
+from harness.doctor.select import Candidate, best_per_key
+from harness_connections.predicates import salvage_quality
+from harness_connections.selection import count_words, mark_over_token_limit, select_best
+from harness_connections.truncation import truncate
+
+STATUSES = ["correct", "incorrect", "one_away", "invalid", "auto"]
+
+
+def random_record(rng: random.Random) -> dict:
+    statuses = [rng.choice(STATUSES) for _ in range(rng.randint(0, 6))]
+    completion = []
+    for k, s in enumerate(statuses):
+        if s != "auto":
+            completion.append({"role": "assistant", "content": "word " * rng.choice([2, 3, 3, 9]) + f"<guess>[`W{k}`]</guess>"})
+            completion.append({"role": "user", "content": "feedback"})
+    record = {
+        "prompt": [{"role": "user", "content": "board é"}],
+        "completion": completion,
+        "info": {"puzzle_id": rng.choice([1, "1", 2, "2", 3, "x", "é", None, ""]),
+                 "categories": [{"group": f"G{i}", "members": ["a", "b"]} for i in range(4)]},
+        "reward": rng.choice([0.0, 0.25, 0.5, 0.5, 1.0, None, ...]),
+        "guess_history": [{"items": [], "status": s, "category_idx": 0 if s in ("correct", "auto") else None} for s in statuses],
+        "complete_reason": rng.choice(["all_categories_found", "max_mistakes", "max_turns_reached"]),
+    }
+    if record["reward"] is ...:
+        del record["reward"]
+    if rng.random() < 0.05:
+        del record["guess_history"]
+    return record
+
+
+def write(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="ascii")
+    return path
+
+
+@pytest.mark.parametrize("token_limit", [None, 5])
+@pytest.mark.parametrize("seed", range(6))
+def test_analysis_matches_the_plugins_filter_and_truncation(tmp_path, seed, token_limit):
+    rng = random.Random(seed)
+    files = [write(tmp_path / f"results_{n}.jsonl", [random_record(rng) for _ in range(rng.randint(0, 40))])
+             for n in (1, 2, 10)]
+    records = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+    marked = [mark_over_token_limit(r, token_limit) if token_limit else r for r in records]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = select_best(marked)
+        analysis = seed_results.analyze(files, token_limit=token_limit, index_dir=tmp_path / "idx")
+    assert analysis.good == [str(r["info"]["puzzle_id"]) for r in expected.good]
+    assert analysis.bad == [str(r["info"]["puzzle_id"]) for r in expected.bad]
+    assert analysis.skipped == len(expected.skipped)
+    rows = seed_results.rows(analysis, analysis.good + analysis.bad, token_limit=token_limit)
+    assert rows == expected.good + expected.bad  # the very rows: same rollout chosen, same wrapping
+    for row in expected.bad:
+        chosen = analysis.chosen[str(row["info"]["puzzle_id"])]
+        salvageable = truncate(row) is not None and salvage_quality(row.get("guess_history")) >= 0.0
+        assert chosen.salvageable == salvageable
+        assert chosen.quality == salvage_quality(row.get("guess_history"))
+
+
+def test_best_per_key_counts_tokens_only_for_ties():
+    asked = []
+
+    def tokens(tied):
+        asked.extend(tied)
+        return [c.ref for c in tied]
+
+    cands = [Candidate("a", False, 1.0, 0, 5), Candidate("a", True, 0.1, 1, 9), Candidate("b", False, 0.5, 2, 7),
+             Candidate("b", False, 0.5, 3, 2), Candidate("b", False, 0.1, 4, 0), Candidate("c", True, 1.0, 5, 1)]
+    best = best_per_key(cands, tokens)
+    assert best["a"].position == 1  # good beats a higher reward
+    assert best["b"].position == 3  # tied on reward: fewer tokens
+    assert best["c"].position == 5
+    assert sorted(c.position for c in asked) == [2, 3]
+
+
+def test_scan_gives_byte_offsets_through_blank_lines_crlf_and_a_bom(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"a": 1}\r\n\n  \n{"a": "\\u00e9"}\n{"a": 3}')
+    found = scan_file(path, ["/a"])
+    data = path.read_bytes()
+    assert [r.line for r in found] == [1, 4, 5]
+    assert [json.loads(data[r.offset:r.offset + r.length]) for r in found] == [{"a": 1}, {"a": "é"}, {"a": 3}]
+
+
+def test_an_index_is_reused_until_its_file_changes(tmp_path):
+    path = write(tmp_path / "results_1.jsonl", [random_record(random.Random(1)) for _ in range(5)])
+    first = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results._facts)
+    assert first.built and (tmp_path / ".index" / "results_1.jsonl.index.json").exists()
+    again = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results._facts)
+    assert not again.built and again.columns == first.columns
+    with open(path, "a") as f:  # appended to: another identity
+        f.write(json.dumps(random_record(random.Random(2))) + "\n")
+    changed = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results._facts)
+    assert changed.built and len(changed) == 6
+    stat = os.stat(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # touched: rebuilt too
+    assert FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results._facts).built
+
+
+def test_token_counts_are_kept_beside_the_index(tmp_path):
+    path = write(tmp_path / "results_1.jsonl", [random_record(random.Random(3)) for _ in range(4)])
+    index = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results._facts)
+    calls = []
+
+    def count(record):
+        calls.append(1)
+        return [count_words(m["content"]) for m in record["completion"] if m["role"] == "assistant"]
+
+    first = index.tokens("words", [0, 2], count)
+    assert len(calls) == 2
+    reloaded = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results._facts)
+    assert reloaded.tokens("words", [2, 0], count) == first[::-1] and len(calls) == 2
+
+
+def test_bad_records_are_errors_naming_file_line_and_field(tmp_path):
+    record = random_record(random.Random(4))
+    record["reward"] = "high"
+    path = write(tmp_path / "results_1.jsonl", [random_record(random.Random(5)), record])
+    with pytest.raises(seed_results.ResultsError, match=r"results_1.jsonl:2: /reward: expected a number"):
+        seed_results.analyze([path])
+    broken = tmp_path / "results_2.jsonl"
+    broken.write_text('{"info": {"puzzle_id": 1}}\n{"info": \n')
+    from harness.jsonl import JsonlError
+
+    with pytest.raises(JsonlError, match=r"results_2.jsonl:2"):
+        seed_results.analyze([broken])
+
+
+def test_results_files_are_taken_in_the_order_they_were_made(tmp_path):
+    for n in (10, 2, 1):
+        (tmp_path / f"results_{n}.jsonl").write_text("")
+    (tmp_path / "results_x.jsonl").write_text("")
+    assert [p.name for p in seed_results.results_files(tmp_path)] == ["results_1.jsonl", "results_2.jsonl", "results_10.jsonl"]
+    assert seed_results.next_results_file(tmp_path).name == "results_11.jsonl"
