@@ -233,3 +233,13 @@ def test_cli(tmp_path: Path) -> None:
 
     help_text = run_view("--help", cwd=work).stdout
     assert "--errors [raise|skip]" in help_text and "self-contained HTML page" in help_text
+
+
+def test_docs_list_every_option() -> None:
+    from harness.cli.view import view
+
+    doc = (Path(__file__).parent.parent / "docs" / "viewer.md").read_text()
+    table = doc[doc.index("| option | what |"):].split("\n\n")[0]
+    documented = set(re.findall(r"^\| `[^`]*?(--[a-z-]+)", table, flags=re.M))
+    options = {name for p in view.params for name in p.opts if name.startswith("--")} - {"--help"}
+    assert documented == options

@@ -386,3 +386,19 @@ def test_screenshot_is_a_readable_picture(site: Site) -> None:
     assert 0.02 < inked < 0.6, f"{inked:.1%} of the screenshot is ink"
     colours = np.unique(pixels[::4, ::4].reshape(-1, 3), axis=0)
     assert len(colours) > 100  # text, badges, colours: not a flat fill
+
+
+def test_an_episode_given_twice_opens_either_copy(site: Site) -> None:
+    """The same file given twice: both copies are listed, and `copy=` opens the second."""
+    twice = site.page.with_name("twice.html")
+    search = site.page.parent / "search"
+    result = subprocess.run([sys.executable, "-m", "harness", "view", str(search), str(search), "-o", str(twice)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    episode = next(e for e in site.episodes if e.env.name == "search")  # the first of its file
+    dom = dump(Site(twice, site.episodes, site.parent, site.child, site.profiles), ep=episode.episode_id, copy="2")
+    assert listed_ids(dom).count(episode.episode_id) == 2
+    assert "(copy 2 of 2)" in pane_text(dom)
+    searches = [e for e in site.episodes if e.env.name == "search"]
+    selected = dom.by_id("episodes").all(lambda n: n.tag == "tr" and n.attrs.get("class") == "selected")
+    assert [tr.all(lambda n: n.tag == "td")[0].text() for tr in selected] == [str(len(searches) + 1)]

@@ -14,7 +14,9 @@ import click
               help="raise: a malformed line or invalid episode stops with its file:line:field; "
                    "skip: leave it out and count it in the page's header.")
 @click.option("--allow-empty", is_flag=True, help="Write the page even when no episode is left to show.")
-def view(episodes: tuple[str, ...], output: str, title: str | None, errors: str, allow_empty: bool) -> None:
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def view(episodes: tuple[str, ...], output: str, title: str | None, errors: str, allow_empty: bool,
+         quiet: bool) -> None:
     """Write one self-contained HTML page showing EPISODES (JSONL files, or run directories
     holding shards).
 
@@ -28,7 +30,8 @@ def view(episodes: tuple[str, ...], output: str, title: str | None, errors: str,
     from harness.viewer import write_view
 
     try:
-        report = write_view(list(episodes), output, title=title, errors=errors, allow_empty=allow_empty)
+        report = write_view(list(episodes), output, title=title, errors=errors, allow_empty=allow_empty,
+                            progress=not quiet)
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{report.summary()} -> {output}", err=True)
