@@ -66,7 +66,9 @@ class GuessNumberSession(Session):
         )
 
     def state(self) -> dict[str, Any]:
-        return {"secret": self.secret, "guesses": list(self.guesses), "done": self.done}
+        # The turn count decides when max_turns ends the game, so it is part of the state.
+        return {"secret": self.secret, "guesses": list(self.guesses), "turns": len(self.steps),
+                "done": self.done}
 
 
 class GuessNumber(Environment):
