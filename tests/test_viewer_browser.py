@@ -1,8 +1,8 @@
 """The rollout viewer in a real headless browser (Debian's `chromium`, installed by `make test`).
 
 A page is built by `harness view` from real episodes: Connections and search games played by the
-engine with the scripted backend, judged by the real verify stage, and a doctored child of one
-of them. Chromium loads it (`--dump-dom`, the view chosen by the URL fragment) and the tests read
+engine with the scripted backend, judged by the verify stage, and the doctor stage's child of a
+lost game. Chromium loads it (`--dump-dom`, the view chosen by the URL fragment) and the tests read
 back what a person would see; a screenshot must be a real picture.
 """
 
@@ -23,22 +23,33 @@ from urllib.parse import urlencode
 import pytest
 
 from harness.engine import RolloutConfig, generate
-from harness.episode import Episode, Verdict, load_episodes, make_episode_id, validate_episode, write_episodes
+from harness.doctor.stage import DoctorConfig, doctor_files
+from harness.episode import Episode, Verdict, load_episodes
 from harness.episode_files import episode_files
 from harness.verify import Verifier, VerifyConfig, verify_files
 
-HOSTILE = "Composers. </script><img src=x onerror=alert(1)><b>not bold</b> naïve — 日本語\n<guess>[`LISZT`, `HANDEL`, `BRAHMS`, `KING`]</guess>"
-# The k-th turn of every game gets CONNECTIONS[k]: puzzle gen-0-00000 is won in 4 turns (one
-# mistake on the way); on the other boards most words are unknown, so those games run out of turns.
+HOSTILE = "Composers? </script><img src=x onerror=alert(1)><b>not bold</b> naïve — 日本語\n<guess>[`LISZT`, `HANDEL`, `BRAHMS`, `KING`]</guess>"
+# The k-th turn of every game gets CONNECTIONS[k]. Puzzle gen-0-00000 (kitchen utensils, rivers,
+# composers, chess pieces) is lost: one group found, then four mistakes. On the other boards the
+# words are mostly unknown, so those games run out of turns.
 CONNECTIONS = [
     "Kitchen things.\n<guess>[`LADLE`, `GRATER`, `SPATULA`, `COLANDER`]</guess>",
-    "<guess>[`YANGTZE`, `AMAZON`, `THAMES`, `DANUBE`]</guess>",
     HOSTILE,
+    "<guess>[`QUEEN`, `ROOK`, `BISHOP`, `VERDI`]</guess>",
+    "<guess>[`YANGTZE`, `AMAZON`, `LISZT`, `KING`]</guess>",
+    "<guess>[`THAMES`, `DANUBE`, `BRAHMS`, `ROOK`]</guess>",
+    *["I am not sure."] * 5,
+]
+# The doctor stage cuts the lost game back to its first turn and continues it: turn k of the
+# continued conversation gets CONTINUATION[k], so it wins.
+CONTINUATION = [
+    "(kept from the parent)",
+    "<guess>[`YANGTZE`, `AMAZON`, `THAMES`, `DANUBE`]</guess>",
     "<guess>[`LISZT`, `HANDEL`, `BRAHMS`, `VERDI`]</guess>",
-    *["I am not sure."] * 6,
+    *["I am not sure."] * 7,
 ]
 SEARCH = ["<think>Look it up.</think>\n<search>Grey Candle lighthouse</search>", "<answer>Quillfeather</answer>"]
-GAMES = 60  # with 3 search episodes and 1 doctored one: two pages of 50
+GAMES = 60  # with 3 search episodes and the doctored ones: two pages of 50
 
 
 class Solved(Verifier):
@@ -49,20 +60,6 @@ class Solved(Verifier):
 
     def verify(self, episode: Episode) -> Verdict:
         return self.verdict("pass" if episode.outcome.success else "fail", score=episode.reward or 0.0)
-
-
-def doctored_child(parent: Episode, kept: int) -> Episode:
-    """A doctored episode as the doctor stage writes one: the parent's first `kept` turns move
-    into the prompt (with their guesses), the rest is played anew, `parent` names the parent."""
-    record = parent.to_dict()
-    turns = record["steps"][:kept]
-    record["prompt"] += [m for s in turns for m in [{"role": "assistant", "content": s["action"]}, *s["observation"]]]
-    record["steps"] = record["steps"][kept:]
-    record["episode_id"] = make_episode_id("viewer-test", "connections", parent.task.id, 0, "doctor", 1)
-    record["parent"] = {"episode_id": parent.episode_id, "steps_kept": kept, "reason": "invalid guess"}
-    record["verification"] = []
-    record["info"]["resumed_from_guess_history"] = record["info"]["guess_history"][:kept]
-    return validate_episode(record)
 
 
 @dataclass
@@ -76,24 +73,29 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    """Games played by the engine, judged by the verify stage, the lost ones doctored by the
+    doctor stage (children judged too), search episodes; the page written by `harness view`."""
     root = tmp_path_factory.mktemp("viewer")
     generate(RolloutConfig(env="connections", backend="scripted", backend_args={"responses": CONNECTIONS},
                            limit=GAMES), root / "connections", progress=False)
-    verify_files(episode_files([root / "connections"]), root / "verified", VerifyConfig(verifier="solved"),
-                 verifier=Solved(), progress=False)
+    solved = VerifyConfig(verifier="solved")
+    verify_files(episode_files([root / "connections"]), root / "verified", solved, verifier=Solved(), progress=False)
+    doctor_files([root / "verified"], root / "doctor",
+                 DoctorConfig(backend="scripted", backend_args={"responses": CONTINUATION}), progress=False)
+    verify_files([root / "doctor" / "doctored.jsonl"], root / "doctored", solved, verifier=Solved(), progress=False)
     generate(RolloutConfig(env="search", backend="scripted", backend_args={"responses": SEARCH}, limit=3),
              root / "search", progress=False)
-    games = list(load_episodes(episode_files([root / "verified"])))
-    parent = next(e for e in games if not e.outcome.success and len(e.steps) > 3)
-    child = doctored_child(parent, kept=1)
-    write_episodes(root / "doctored.jsonl", [child])
     result = subprocess.run(
-        [sys.executable, "-m", "harness", "view", "verified", "search", "doctored.jsonl", "-o", "page.html",
+        [sys.executable, "-m", "harness", "view", "verified", "search", "doctored", "-o", "page.html",
          "--title", "Viewer <test>"],
         cwd=root, capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr
-    episodes = [*games, *load_episodes(episode_files([root / "search"])), child]
+    games = list(load_episodes(episode_files([root / "verified"])))
+    children = list(load_episodes(episode_files([root / "doctored"])))
+    episodes = [*games, *load_episodes(episode_files([root / "search"])), *children]
+    child = next(c for c in children if c.task.id == "gen-0-00000")
+    parent = next(e for e in games if e.episode_id == child.parent.episode_id)
     return Site(root / "page.html", episodes, parent, child, root / "profiles")
 
 
@@ -229,7 +231,8 @@ def test_first_page_lists_fifty_episodes(site: Site) -> None:
     assert listed[0][:3] == ["1", first.episode_id, "connections"] and listed[0][3].startswith(str(first.task.id))
     assert f"solved: {'pass' if first.outcome.success else 'fail'}" in listed[0][7]
     options = [o.text() for o in dom.first(lambda n: n.attrs.get("name") == "env").all(lambda n: n.tag == "option")]
-    assert options == ["any", f"connections ({GAMES + 1})", "search (3)"]
+    games = sum(e.env.name == "connections" for e in site.episodes)
+    assert options == ["any", f"connections ({games})", "search (3)"]
     assert dom.first(lambda n: n.attrs.get("name") == "v.solved") is not None
     assert "page 1 of 2" in dom.by_id("pager").text()
 
@@ -272,50 +275,59 @@ def test_a_filter_that_keeps_nothing_says_so(site: Site) -> None:
 
 
 def test_doctored_episode_shows_its_conversation_and_parent(site: Site) -> None:
-    dom = dump(site, ep=site.child.episode_id)
-    total = len(site.episodes)
-    assert dom.by_id("status").text() == f"Episodes 51–{total} of {total}"  # the page that lists it
+    child, parent_id = site.child, site.parent.episode_id
+    dom = dump(site, ep=child.episode_id)
+    position = site.episodes.index(child) + 1
+    assert position > 50 and dom.by_id("status").text().startswith("Episodes 51–")  # the page that lists it
     selected = dom.by_id("episodes").all(lambda n: n.tag == "tr" and n.attrs.get("class") == "selected")
-    assert [tr.all(lambda n: n.tag == "td")[1].text() for tr in selected] == [site.child.episode_id]
+    assert [tr.all(lambda n: n.tag == "td")[1].text() for tr in selected] == [child.episode_id]
     text = pane_text(dom)
-    parent_id = site.parent.episode_id
-    assert f"Doctored from {parent_id}: kept 1 step(s) of it; reason: invalid guess" in text
+    assert (f"Doctored from {parent_id}: kept {child.parent.steps_kept} step(s) of it; "
+            f"reason: {child.parent.reason}") in text
     link = dom.by_id("episode").first(lambda n: n.tag == "a" and n.text() == parent_id)
     assert link is not None and f"ep={parent_id}" in link.attrs["href"]
     messages = [(m.by_class("msg-role")[0].text(), m.by_class("msg-text")[0].text()) for m in dom.by_class("msg")]
-    prompt = [(f"{m.role} · prompt", m.content) for m in site.child.prompt]
-    assert messages[: len(prompt)] == prompt  # the parent's kept turn is part of the prompt
-    actions = [content for role, content in messages if role == "assistant"]
-    assert actions == [s.action for s in site.child.steps]
-    assert HOSTILE in actions  # model text is shown as text ...
-    assert dom.first(lambda n: n.tag == "img") is None  # ... never as markup
-    assert [n.text() for n in dom.all(lambda n: n.tag == "b")] == []
-    guesses = dom.by_class("guesses")[0]
-    first_guess = guesses.first(lambda n: n.tag == "tbody").first(lambda n: n.tag == "tr")
-    assert "kept from parent" in first_guess.text()
-    steps = dom.by_class("step")
-    assert len(steps) == len(site.child.steps)
-    assert "Step 1" in steps[0].text() and ("invalid" in steps[0].text()) == (not site.child.steps[0].status.valid)
+    prompt = [(f"{m.role} · prompt", m.content) for m in child.prompt]
+    assert messages[: len(prompt)] == prompt
+    assert ("assistant · prompt", CONNECTIONS[0]) in prompt  # the parent's kept turn leads the prompt
+    assert [content for role, content in messages if role == "assistant"] == [s.action for s in child.steps]
+    guesses = dom.by_class("guesses")[0].first(lambda n: n.tag == "tbody").all(lambda n: n.tag == "tr")
+    cells = [[td.text() for td in tr.all(lambda n: n.tag == "td")] for tr in guesses]
+    assert [c[1:5] for c in cells] == [
+        ["kept from parent", "LADLE, GRATER, SPATULA, COLANDER", "correct", "KITCHEN UTENSILS"],
+        ["step 1", "YANGTZE, AMAZON, THAMES, DANUBE", "correct", "RIVERS"],
+        ["step 2", "LISZT, HANDEL, BRAHMS, VERDI", "correct", "COMPOSERS"],
+        ["auto (step 2)", "QUEEN, KING, ROOK, BISHOP", "auto", "CHESS PIECES"],
+    ]
+    verdicts = dom.by_class("verdicts")[0].first(lambda n: n.tag == "tbody").all(lambda n: n.tag == "td")
+    assert [td.text() for td in verdicts][:3] == ["solved", "1", "pass"]  # the child was judged too
+    heads = [h.text() for h in dom.by_class("step-head")]
+    assert len(heads) == len(child.steps) and all("valid" in h and "invalid" not in h for h in heads)
 
 
 def test_parent_shows_its_verdicts_steps_and_child(site: Site) -> None:
-    dom = dump(site, ep=site.parent.episode_id, q=site.parent.episode_id)
+    parent, child = site.parent, site.child
+    dom = dump(site, ep=parent.episode_id, q=parent.episode_id)
     text = pane_text(dom)
-    assert f"Doctored into: {site.child.episode_id}" in text
+    assert f"Doctored into: {child.episode_id}" in text
     verdicts = dom.by_class("verdicts")[0]
     assert [td.text() for td in verdicts.first(lambda n: n.tag == "tbody").all(lambda n: n.tag == "td")][:3] == \
         ["solved", "1", "fail"]
     heads = [h.text() for h in dom.by_class("step-head")]
-    assert len(heads) == len(site.parent.steps)
-    for head, step in zip(heads, site.parent.steps):
+    assert len(heads) == len(parent.steps) == 5
+    for head, step in zip(heads, parent.steps):
         assert ("invalid" in head) == (not step.status.valid)
-        if step.status.reason:
-            assert step.status.reason in head
+        assert step.status.label in head or step.status.label == "invalid"
+    messages = [m.by_class("msg-text")[0].text() for m in dom.by_class("msg")]
+    assert HOSTILE in messages  # model text is shown as text ...
+    assert dom.first(lambda n: n.tag == "img") is None  # ... never as markup
+    assert dom.all(lambda n: n.tag == "b") == []
     guess_rows = dom.by_class("guesses")[0].first(lambda n: n.tag == "tbody").all(lambda n: n.tag == "tr")
-    assert len(guess_rows) == len(site.parent.info["guess_history"])
-    assert site.parent.outcome.reason in text
-    assert listed_ids(dom) == [site.parent.episode_id, site.child.episode_id]  # q also finds children
-    assert [r[8] for r in rows(dom)] == ["→ 1 doctored", f"from {site.parent.episode_id}"]
+    assert [tr.all(lambda n: n.tag == "td")[3].text() for tr in guess_rows] == \
+        ["correct", "one_away", "one_away", "incorrect", "incorrect"]
+    assert "max_mistakes" in text
+    assert listed_ids(dom) == [parent.episode_id, child.episode_id]  # q also finds the children
+    assert [r[8] for r in rows(dom)] == ["→ 1 doctored", f"from {parent.episode_id}"]
 
 
 def test_search_episode(site: Site) -> None:
