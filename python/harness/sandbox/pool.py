@@ -203,9 +203,9 @@ class Sandbox:
     """Runs trusted entry points (`"module:function"`) on untrusted payloads, one fresh process
     per sample, at the strongest isolation asked for; refuses to start below `minimum`.
 
-        with Sandbox(preload=["harness_code.runner"]) as sandbox:
+        with Sandbox(preload=["harness.sandbox.scripts"]) as sandbox:
             print(sandbox.level)        # IsolationLevel.NAMESPACES
-            run = sandbox.run("harness_code.runner:run_script", {"code": "print(1)"})
+            run = sandbox.run("harness.sandbox.scripts:run_script", {"code": "print(1)"})
 
     The entry point is called in the child as `function(payload, results)`, where `results` is a
     binary file (fd 3) whose content comes back as `RunResult.result`; its module must be one of
