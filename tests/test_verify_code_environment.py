@@ -86,3 +86,20 @@ def test_steps_do_not_block_the_event_loop(Env):
 
     steps = asyncio.run(both())
     assert [s.reward for s in steps] == [1.0, 1.0]
+
+
+def test_levels_that_cannot_hide_the_problem_files_are_refused(Env, monkeypatch):
+    from harness.sandbox import SandboxUnavailable
+
+    monkeypatch.setenv("HARNESS_SANDBOX_MINIMUM", "none")
+    with pytest.raises(SandboxUnavailable, match="can read the problem files"):
+        Env(dataset="mbpp", path=str(FIXTURES / "mbpp_small.jsonl"), isolation="process")
+
+
+def test_packages_reach_the_verifier(Env, tmp_path):
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('{"task_id": "t", "prompt": "p", "tests": "def test_x():\\n    assert f() == 3\\n"}\n')
+    env = Env(dataset="pytest", path=str(tasks), packages=["numpy"], timeout=60.0)
+    session = env.start(env.task("t"), seed=0)
+    step = session.step("```python\nimport numpy\n\ndef f():\n    return int(numpy.int64(3))\n```")
+    assert step.status.label == "pass", step.info
