@@ -287,9 +287,7 @@ class Sandbox:
             worker.wait_ready()
             reply, result = worker.request(request, limits.wall_seconds + GRACE_SECONDS)
         except _StartFailed as exc:
-            worker.kill()
-            self._workers[slot] = None
-            raise self._setup_error(str(exc)) from None
+            raise self._cannot_start(slot, worker, exc) from None
         except (WorkerDied, OSError, ValueError) as exc:
             if worker is not None:
                 worker.kill()
@@ -301,11 +299,13 @@ class Sandbox:
         fields = {k: reply[k] for k in RunResult.__dataclass_fields__ if k in reply}
         return RunResult(**{**fields, "level": self.level.label, "result": result})
 
-    def _setup_error(self, reason: str) -> SandboxSetupError:
+    def _cannot_start(self, slot: int, worker: _Worker, failure: _StartFailed) -> SandboxSetupError:
         """The error every run of this sandbox raises from now on: its workers cannot start."""
+        worker.kill()
+        self._workers[slot] = None
         packages = ", ".join(self.packages) or "none"
         self._broken = SandboxSetupError(
-            f"sandbox workers cannot start ({self.level.label} level): {reason.strip()}\n"
+            f"sandbox workers cannot start ({self.level.label} level): {str(failure).strip()}\n"
             "Sandboxed code imports only the standard library, the packages declared for it "
             f"({packages}, with their requirements) and a copy of its trusted modules "
             f"({', '.join(sorted(self.view.staged))}): declare the distribution that provides a "
@@ -361,9 +361,7 @@ class Sandbox:
                 try:
                     worker.wait_ready()
                 except _StartFailed as exc:
-                    worker.kill()
-                    self._workers[slot] = None
-                    raise self._setup_error(str(exc)) from None
+                    raise self._cannot_start(slot, worker, exc) from None
                 except (WorkerDied, OSError, ValueError):
                     worker.kill()
                     self._workers[slot] = None
@@ -382,9 +380,7 @@ class Sandbox:
             self._workers[slot] = worker
             worker.wait_ready()
         except _StartFailed as exc:
-            worker.kill()
-            self._workers[slot] = None
-            raise self._setup_error(str(exc)) from None
+            raise self._cannot_start(slot, worker, exc) from None
         except (WorkerDied, OSError, ValueError):
             if self._workers[slot] is not None:
                 self._workers[slot].kill()
