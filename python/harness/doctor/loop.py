@@ -177,7 +177,11 @@ def run_loops(
     say: Callable[[str], None] = print,
     progress: bool = True,
 ) -> LoopReport:
-    """Take `results_dir` through `config.loops` loops in all (see the module docstring)."""
+    """Take `results_dir` through `config.loops` loops in all (see the module docstring).
+
+    `backend`: a ready backend (left open), a function that returns one when a loop first needs
+    it (left open too: whoever made it closes it), or None: built from the config when needed,
+    and closed at the end."""
     from harness.engine.lock import Lock
 
     directory = Path(results_dir)
@@ -188,6 +192,10 @@ def run_loops(
     lock = Lock(directory / LOCK, what=f"the doctoring loop of {directory}")
     lock.acquire()
     try:
+        if not config.dry_run:
+            from harness.doctor.leftovers import remove_leftovers
+
+            remove_leftovers(directory, directory / ".index", directory / WORK)
         return _Loop(directory, config, backend, say, progress).run()
     finally:
         lock.release()
@@ -198,7 +206,8 @@ class _Loop:
                  progress: bool) -> None:
         self.dir = directory
         self.config = config
-        self.backend = backend
+        self.backend = None if callable(backend) and not hasattr(backend, "generate") else backend
+        self.make_backend = backend if self.backend is None and backend is not None else None
         self.own_backend = backend is None
         self.say = say
         self.progress = progress
@@ -362,6 +371,8 @@ class _Loop:
             env_args={**env_args, "puzzles": str(puzzles)}, backend_args=dict(self.config.backend_args),
             max_tokens=self.config.max_tokens, temperature=self.config.temperature, top_p=self.config.top_p,
             top_k=self.config.top_k, seed=derive_seed("doctor-loop", self.config.seed, entry.loop) % 2**31)
+        if self.backend is None and self.make_backend is not None:
+            self.backend = self.make_backend()
         if self.backend is None:
             from harness.engine.run import build_backend
 

@@ -1,5 +1,8 @@
 """Seed 001 end to end: loops, examples, token reduction, collation (`harness doctor loop`).
 
+One backend serves the loops and, when the reduction names the same one, the reduction: it is
+made when first needed (a rerun with nothing left to generate loads no model).
+
     report = connections_sft("results/", "results/sft/", LoopConfig(loops=3, ...), ReduceConfig(...))
 
 1. `run_loops`: the results directory through `loops` loops (harness.doctor.loop);
@@ -40,9 +43,41 @@ def connections_sft(
     progress: bool = True,
 ) -> dict[str, Any]:
     out = Path(out_dir)
-    loops = run_loops(results_dir, loop, backend=backend, say=say, progress=progress)
-    if loop.dry_run:
-        return {"loop": asdict(loops)}
+    made: list[Any] = []
+
+    def shared() -> Any:
+        """One backend for the loops and the reduction, made when one of them first needs it."""
+        if not made:
+            from harness import plugins
+
+            kwargs = dict(loop.backend_args)
+            if loop.model is not None:
+                kwargs["model"] = loop.model
+            made.append(plugins.get("backend", loop.backend)(**kwargs))
+        return made[0]
+
+    try:
+        loops = run_loops(results_dir, loop, backend=backend or shared, say=say, progress=progress)
+        if loop.dry_run:
+            return {"loop": asdict(loops)}
+        from harness.doctor.leftovers import remove_leftovers
+        from harness.engine.lock import Lock
+
+        out.mkdir(parents=True, exist_ok=True)
+        with Lock(out / ".sft.lock", what=f"the SFT files in {out}"):
+            remove_leftovers(out)
+            same = reduce is not None and (reduce.backend, reduce.model, reduce.backend_args) == (
+                loop.backend, loop.model, loop.backend_args)
+            return _examples_to_sft(results_dir, out, loop, reduce, loops, backend or (shared if same else None), say)
+    finally:
+        if made:
+            import asyncio
+
+            asyncio.run(made[0].aclose())
+
+
+def _examples_to_sft(results_dir: str | os.PathLike[str], out: Path, loop: LoopConfig, reduce: ReduceConfig | None,
+                     loops: Any, backend: Any, say: Callable[[str], None]) -> dict[str, Any]:
     examples = write_examples(results_dir, out, loop)
     say(examples.summary())
     good = out / "good_examples.jsonl"

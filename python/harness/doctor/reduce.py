@@ -226,7 +226,9 @@ def reduce_rows(
     *,
     backend: Any = None,
 ) -> ReduceReport:
-    """Reduce `rows` (seed output rows) into `output` (JSONL): see the module docstring."""
+    """Reduce `rows` (seed output rows) into `output` (JSONL): see the module docstring.
+    `backend`: a ready backend, a function that returns one when a rewrite is first needed
+    (both left open), or None: built from the config when needed, then closed."""
     from harness.doctor.tokens import token_counter
 
     out = Path(output)
@@ -269,7 +271,10 @@ def reduce_rows(
         own = backend is None
         rewriter = None
         try:
-            if own and any(_over(row, count) for row in rows):
+            needed = any(_over(row, count) for row in rows)
+            if needed and callable(backend) and not hasattr(backend, "generate"):
+                backend = backend()
+            elif needed and own:
                 from harness import plugins
 
                 kwargs = dict(config.backend_args)

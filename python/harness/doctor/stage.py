@@ -330,6 +330,9 @@ def doctor_files(
     lock = Lock(out / "doctor.lock", what=f"the doctored episodes in {out}")
     lock.acquire()
     try:
+        from harness.doctor.leftovers import remove_leftovers
+
+        remove_leftovers(out)
         return _Stage(paths, out, config, backend, progress).run()
     finally:
         lock.release()
