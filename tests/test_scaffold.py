@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.scaffold import ScaffoldError, names_for, new_environment
+from harness.scaffold import ScaffoldError, names_for, new_environment, templates
 from user_venv import make_user_venv
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def sh(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -130,3 +132,13 @@ def test_cli_errors_are_one_line(tmp_path):
         done = subprocess.run([sys.executable, "-m", "harness", "new", "environment", *args],
                               capture_output=True, text=True, cwd=tmp_path)
         assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_templates_ship_in_the_wheel():
+    """maturin puts every file under python/harness/ into the wheel except what .gitignore
+    ignores (a built wheel was checked to hold them); so no template may be ignored."""
+    found = sorted(str(Path(str(t)).relative_to(REPO)) for t in Path(str(templates())).rglob("*.tmpl"))
+    assert len(found) == 7
+    done = subprocess.run(["git", "-C", str(REPO), "check-ignore", "--no-index", "--verbose", *found],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout == "", f"ignored, so left out of the wheel:\n{done.stdout}"

@@ -53,12 +53,13 @@ class Report:
         return [r for r in self.rules if any(f.rule == r for f in self.failures)]
 
     def summary(self) -> str:
-        played = f"{len(self.tasks)} tasks, {self.episodes} episodes, {self.steps} steps"
+        played = ", ".join(_count(n, what) for n, what in
+                           ((len(self.tasks), "task"), (self.episodes, "episode"), (self.steps, "step")))
         if self.ok:
             return f"{self.env} {self.version} keeps the environment contract ({len(self.rules)} rules; {played})"
         failed = self.failed_rules()
         return (f"{self.env} {self.version} breaks {len(failed)} of {len(self.rules)} rules "
-                f"({', '.join(failed)}): {len(self.failures)} failures ({played})")
+                f"({', '.join(failed)}): {_count(len(self.failures), 'failure')} ({played})")
 
     def text(self, *, summary: bool = True) -> str:
         """Every rule with ok or FAIL, its failures (the first few), the notes, the summary."""
@@ -78,3 +79,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok, "failed_rules": self.failed_rules()}
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
