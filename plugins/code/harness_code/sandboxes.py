@@ -27,22 +27,25 @@ _sandboxes: dict[tuple[str, str | None, int | None, tuple[str, ...]], Sandbox] =
 def shared(role: str, level: str | IsolationLevel | None = None, workers: int | None = None,
            packages: Iterable[str] = ()) -> Sandbox:
     """The sandbox for `role` ("candidate", "judge" or "pytest") at `level` whose code may also
-    import `packages`, created (and one worker started) on first use: raises
-    `SandboxSetupError` when its workers cannot start."""
+    import `packages`, created on first use."""
     wanted = tuple(dict.fromkeys([*ROLE_PACKAGES[role], *packages]))
     key = (role, None if level is None else IsolationLevel.parse(level).label, workers, wanted)
     with _lock:
         sandbox = _sandboxes.get(key)
         if sandbox is None:
             preload = PRELOAD + (["pytest"] if role == "pytest" else [])
-            sandbox = Sandbox(level, workers=workers, preload=preload, packages=wanted)
-            try:
-                sandbox.check()  # a sandbox whose workers cannot start fails here, once
-            except BaseException:
-                sandbox.close()
-                raise
-            _sandboxes[key] = sandbox
+            sandbox = _sandboxes[key] = Sandbox(level, workers=workers, preload=preload,
+                                                packages=wanted)
         return sandbox
+
+
+def ready(*boxes: Sandbox) -> None:
+    """Start the workers of `boxes` all at once, then wait for one of each: raises
+    `SandboxSetupError` here, where a verifier is made, when their workers cannot start."""
+    for box in boxes:
+        box.start()
+    for box in boxes:
+        box.check()
 
 
 @atexit.register

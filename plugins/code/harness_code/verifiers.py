@@ -131,6 +131,7 @@ class _ReplayVerifier(_Verifier):
             self.limits.with_(wall_seconds=max(30.0, self.limits.wall_seconds * 3),
                               cpu_seconds=max(30, self.limits.cpu_seconds * 3)),
         )
+        sandboxes.ready(*self.sandboxes())
 
     @property
     def level(self) -> IsolationLevel:
@@ -218,6 +219,7 @@ class PytestVerifier(_Verifier):
                     raise ValueError(f"{os.fspath(path)}:{line}: missing field 'task_id' or 'tests'")
                 self.tasks[str(row["task_id"])] = row
         self.sandbox = sandboxes.shared("pytest", self.isolation, self.workers, self.packages)
+        sandboxes.ready(self.sandbox)
 
     @property
     def level(self) -> IsolationLevel:

@@ -374,6 +374,8 @@ class Sandbox:
         """Start one worker now and wait until it is ready (it serves the next run): raises
         `SandboxSetupError` where the sandbox is set up, rather than at its first run, when its
         workers cannot start. A worker that is merely slow to start is left to the runs."""
+        if self._broken is not None:
+            raise self._broken
         slot = self._idle.get()
         try:
             worker = self._workers[slot] or self._start(slot)
