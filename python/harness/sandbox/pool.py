@@ -239,7 +239,9 @@ class Sandbox:
         self.size = workers or max(1, os.cpu_count() or 1)
         self._state = tempfile.mkdtemp(prefix="harness-sandbox-")
         os.chmod(self._state, 0o711)  # sample dirs of the `process` level live below it
-        self._idle: queue.Queue[int] = queue.Queue()
+        # Last in, first out: the worker that just answered (or that check() readied) is the
+        # next one used, while the others may still be starting.
+        self._idle: queue.LifoQueue[int] = queue.LifoQueue()
         self._workers: list[_Worker | None] = [None] * self.size
         self._uids = [allocate_uid() for _ in range(self.size)]
         for slot in range(self.size):
