@@ -55,7 +55,7 @@ class StageTask(luigi.Task):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.task_id = f"{self.get_task_family()}({slug(*self.slug_parts())})-{self.digest()}"
+        self.task_id = f"{self.get_task_family()}({slug(*self.id_parts())})-{self.digest()}"
         self._Task__hash = hash(self.task_id)  # Luigi hashes the id it computed; keep them one
 
     # -- identity ------------------------------------------------------------------------------
@@ -65,7 +65,18 @@ class StageTask(luigi.Task):
         return from_luigi(self.config_class, self)
 
     def slug_parts(self) -> list[object]:
+        """What the output directory's name and the task id show (the env, the model, …)."""
         return []
+
+    def id_parts(self) -> list[object]:
+        """The task id's parts: `slug_parts()`, plus whatever else tells apart tasks of one
+        output (a shard's index). Tasks with one id are one task to Luigi, so a subclass with
+        a parameter outside its config and upstream must name it here."""
+        return self.slug_parts()
+
+    def content(self) -> dict[str, Any]:
+        """The settings that decide what this stage writes (its config's content settings)."""
+        return content_settings(self.config())
 
     def upstream_digests(self) -> list[str]:
         """Digests of what this stage reads: upstream stages and imported files."""
@@ -78,7 +89,7 @@ class StageTask(luigi.Task):
     def digest(self) -> str:
         cached = self.__dict__.get("_digest")
         if cached is None:
-            cached = settings_digest(content_settings(self.config()), *self.upstream_digests())
+            cached = settings_digest(self.content(), *self.upstream_digests())
             self.__dict__["_digest"] = cached
         return cached
 

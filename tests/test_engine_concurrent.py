@@ -17,8 +17,8 @@ RESPONSES = ["<think>look it up</think><search>harbour town founded</search>", "
 
 def command(out, *extra: str) -> list[str]:
     return [sys.executable, "-m", "harness", "rollouts", "generate", "--env", "search",
-            "--backend", "scripted", "--backend-args", json.dumps({"responses": RESPONSES}),
-            "--limit", str(TASKS), "--samples", str(SAMPLES), "--chunk-size", "4", "--concurrency", "8",
+            "--backend", "scripted", "--backend-arg", "responses=" + json.dumps(RESPONSES),
+            "--limit", str(TASKS), "--samples-per-task", str(SAMPLES), "--chunk-size", "4", "--concurrency", "8",
             "--quiet", "-o", str(out), *extra]
 
 
@@ -80,7 +80,7 @@ def test_writers_that_wait_take_turns(tmp_path):
 def test_writers_of_different_shards_of_one_run_work_side_by_side(tmp_path):
     for attempt in range(2):
         out = tmp_path / str(attempt)
-        writers = [start(out, "--shards", "2", "--shard", str(i)) for i in range(2)]
+        writers = [start(out, "--num-shards", "2", "--shard-index", str(i)) for i in range(2)]
         outputs = [p.communicate() for p in writers]
         assert [p.returncode for p in writers] == [0, 0], outputs
         assert_complete(out, shards=2)
@@ -89,7 +89,7 @@ def test_writers_of_different_shards_of_one_run_work_side_by_side(tmp_path):
 def test_of_two_runs_with_other_shard_counts_started_together_one_is_refused(tmp_path):
     for attempt in range(2):
         out = tmp_path / str(attempt)
-        writers = [start(out, "--shards", "2", "--shard", "0"), start(out, "--shards", "3", "--shard", "0")]
+        writers = [start(out, "--num-shards", "2", "--shard-index", "0"), start(out, "--num-shards", "3", "--shard-index", "0")]
         outputs = [p.communicate() for p in writers]
         codes = sorted(p.returncode for p in writers)
         assert codes == [0, 1], outputs

@@ -23,8 +23,8 @@ RESPONSES = ["<think>look it up</think><search>harbour town founded</search>", "
 
 def command(out) -> list[str]:
     return [sys.executable, "-m", "harness", "rollouts", "generate", "--env", "search",
-            "--backend", "scripted", "--backend-args", json.dumps({"responses": RESPONSES}),
-            "--samples", str(SAMPLES), "--chunk-size", str(CHUNK), "--concurrency", "16",
+            "--backend", "scripted", "--backend-arg", "responses=" + json.dumps(RESPONSES),
+            "--samples-per-task", str(SAMPLES), "--chunk-size", str(CHUNK), "--concurrency", "16",
             "--quiet", "-o", str(out)]
 
 
@@ -74,7 +74,7 @@ SHARD = "shard-00000-of-00001"
 
 def finishing_command(out) -> list[str]:
     return [sys.executable, "-m", "harness", "rollouts", "generate", "--env", "search", "--backend",
-            "scripted", "--backend-args", json.dumps({"responses": BIG}), "--samples", "4",
+            "scripted", "--backend-arg", "responses=" + json.dumps(BIG), "--samples-per-task", "4",
             "--chunk-size", "1", "--quiet", "-o", str(out)]
 
 

@@ -98,9 +98,9 @@ def test_end_to_end_rollouts_then_training_rows(installed, tmp_path):
     out = tmp_path / "rollouts"
     gen = subprocess.run(
         [sys.executable, "-m", "harness", "rollouts", "generate", "--env", "guess-number",
-         "--env-args", '{"max_turns": 3}', "--split", "train", "--backend", "scripted",
-         "--backend-args", json.dumps({"responses": responses}), "--samples", "8",
-         "--out", str(out), "--quiet"],
+         "--env-arg", "max_turns=3", "--split", "train", "--backend", "scripted",
+         "--backend-arg", "responses=" + json.dumps(responses), "--samples-per-task", "8",
+         "--output", str(out), "--quiet"],
         capture_output=True, text=True, env=installed,
     )
     assert gen.returncode == 0, gen.stderr

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import inspect
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.environment import Environment, derive_seed
 from harness.episode import Sampling, Task, make_episode_id
+from harness.options import content_settings as declared_content_settings
+from harness.options import setting
 
 if TYPE_CHECKING:
     from harness.backends.base import Backend
@@ -26,31 +28,40 @@ SECRET_ARGS = {"api_key"}
 
 @dataclass(frozen=True)
 class RolloutConfig:
-    env: str
-    """Environment plugin name (`connections`, `search`, ...)."""
-    backend: str = "transformers"
-    """Backend plugin name (`transformers`, `vllm`, `openai`, `scripted`)."""
-    model: str | None = None
-    """Passed to the backend as `model=`; None takes the backend's default (the embedded model)."""
-    env_args: dict[str, Any] = field(default_factory=dict)
-    backend_args: dict[str, Any] = field(default_factory=dict)
-    split: str | None = None
-    """Tasks of this split only (all splits when None)."""
-    task_ids: list[str] | None = None
-    """Exactly these tasks (ids compare as strings), in this order."""
-    limit: int | None = None
-    """The first `limit` selected tasks only."""
-    samples_per_task: int = 1
-    temperature: float = 0.7
-    top_p: float = 1.0
-    top_k: int = -1
-    max_tokens: int = 256
-    stop: list[str] = field(default_factory=list)
-    seed: int = 0
-    """The run's seed: every episode's seed and sampler seed derive from it."""
-    max_turns: int = 64
-    """A safety cap on model turns per episode, above any environment's own rules."""
-    num_shards: int = 1
+    """The settings of a rollout run (`harness rollouts generate`, Luigi `GenerateRollouts`).
+
+    Declared with `harness.options.setting`: the command line's options, the Luigi parameters
+    and the docs' table come from these fields. The last four only change how the run goes,
+    never what it writes, so a resume may change them."""
+
+    env: str = setting(help="Environment plugin: connections, search, data-analysis, code, or a plugin's.")
+    env_args: dict[str, Any] = setting(factory=dict, help="Arguments of the environment, e.g. max_mistakes=4.")
+    backend: str = setting("transformers", help="Backend plugin: transformers, vllm, openai, scripted, or a plugin's.")
+    model: str | None = setting(
+        None, help="Model for the backend; none: the backend's default (for transformers, the "
+                   "embedded SmolLM2-135M-Instruct).")
+    backend_args: dict[str, Any] = setting(
+        factory=dict, help="Arguments of the backend, e.g. base_url=http://127.0.0.1:8000/v1.")
+    split: str | None = setting(None, help="Tasks of this split only; none: every split.")
+    task_ids: list[str] | None = setting(
+        None, help="Exactly these tasks, in this order (ids compare as strings); none: all.")
+    limit: int | None = setting(None, help="The first N selected tasks only; none: all of them.")
+    samples_per_task: int = setting(1, help="Episodes per task.")
+    temperature: float = setting(0.7, help="Sampling temperature of every model turn; 0 is greedy.")
+    top_p: float = setting(1.0, help="Nucleus sampling mass of every model turn.")
+    top_k: int = setting(-1, help="Top-k cut-off of every model turn; -1: none.")
+    max_tokens: int = setting(256, help="Most tokens generated per model turn.")
+    stop: list[str] = setting(factory=list, help="Stop strings of every model turn.")
+    seed: int = setting(0, help="The run's seed: every episode's seeds derive from it.")
+    max_turns: int = setting(64, help="Safety cap on model turns per episode, above the environment's own rules.")
+    num_shards: int = setting(1, help="Shards the run is split into (each one a Luigi task).")
+    keep_prompt_ids: bool = setting(False, help="Also store each turn's prompt token ids (large).")
+    concurrency: int = setting(256, content=False, help="Live episodes at a time.")
+    chunk_size: int = setting(16, content=False, help="Episodes per atomic commit (a crash loses at most these).")
+    commit_every: float = setting(10.0, content=False, help="Seconds between commits, at most.")
+    wait: bool = setting(
+        False, content=False,
+        help="When another process writes a shard of the output, wait for it instead of stopping.")
 
     def __post_init__(self) -> None:
         checks = [
@@ -60,7 +71,9 @@ class RolloutConfig:
             (self.max_turns >= 1, "max_turns must be at least 1"),
             (self.temperature >= 0, "temperature must be >= 0"),
             (0 < self.top_p <= 1, "top_p must be in (0, 1]"),
-            (self.limit is None or self.limit >= 0, "limit must be >= 0"),
+            (self.limit is None or self.limit >= 1, "limit must be at least 1 (none: all tasks)"),
+            (self.concurrency >= 1, "concurrency must be at least 1"),
+            (self.chunk_size >= 1, "chunk_size must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:
@@ -143,7 +156,7 @@ def content_settings(config: RolloutConfig, backend: type[Backend]) -> dict[str,
     match them to add episodes to a directory. Of the backend arguments, only those the backend
     declares in `content_args` are kept (each with its default when not given); concurrency,
     timeouts or a server's address may change between runs."""
-    settings = config.to_dict()
+    settings = declared_content_settings(config)
     given = dict(settings.pop("backend_args"))
     if config.model is not None:
         given["model"] = config.model  # what build_backend passes

@@ -14,6 +14,7 @@ shard has one writer at a time: a second one stops with `LockHeld` naming the fi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 import uuid
@@ -52,19 +53,13 @@ def generate_shard(
     *,
     backend: Backend | None = None,
     env: Environment | None = None,
-    concurrency: int = 256,
-    chunk_size: int = 16,
-    commit_every: float = 10.0,
-    keep_prompt_ids: bool = False,
     progress: bool = True,
-    wait: bool = False,
+    **settings: Any,
 ) -> dict[str, Any]:
-    """Generate (or finish) one shard and return its manifest."""
-    return asyncio.run(agenerate_shard(
-        config, out_dir, shard_index, backend=backend, env=env, concurrency=concurrency,
-        chunk_size=chunk_size, commit_every=commit_every, keep_prompt_ids=keep_prompt_ids,
-        progress=progress, wait=wait,
-    ))
+    """Generate (or finish) one shard and return its manifest. Keyword `settings` replace the
+    config's own (`generate_shard(config, out, concurrency=8)`)."""
+    return asyncio.run(agenerate_shard(config, out_dir, shard_index, backend=backend, env=env,
+                                       progress=progress, **settings))
 
 
 async def agenerate_shard(
@@ -74,27 +69,23 @@ async def agenerate_shard(
     *,
     backend: Backend | None = None,
     env: Environment | None = None,
-    concurrency: int = 256,
-    chunk_size: int = 16,
-    commit_every: float = 10.0,
-    keep_prompt_ids: bool = False,
     progress: bool = True,
-    wait: bool = False,
+    **settings: Any,
 ) -> dict[str, Any]:
     """`generate_shard` as a coroutine: shards of several runs can share one backend and loop."""
-    settings = await _checked_settings(config, out_dir, backend)
+    config = dataclasses.replace(config, **settings)
+    content = await _checked_settings(config, out_dir, backend)
     env = env or build_env(config)  # before anything is written: a wrong name fails fast
-    store = ShardStore(out_dir, shard_index, config.num_shards, chunk_size=chunk_size,
-                       commit_every=commit_every)
-    await asyncio.to_thread(store.lock.acquire, wait=wait)  # a wait leaves the loop running
+    store = ShardStore(out_dir, shard_index, config.num_shards, chunk_size=config.chunk_size,
+                       commit_every=config.commit_every)
+    await asyncio.to_thread(store.lock.acquire, wait=config.wait)  # a wait leaves the loop running
     try:
-        finished = store.finished_manifest(settings)
+        finished = store.finished_manifest(content)
         if finished is not None:
             return finished
         shard_backend = backend or build_backend(config)
         try:
-            return await _write_shard(store, settings, config, shard_index, shard_backend, env,
-                                      concurrency, keep_prompt_ids, progress)
+            return await _write_shard(store, content, config, shard_index, shard_backend, env, progress)
         finally:
             if backend is None:
                 await shard_backend.aclose()
@@ -108,35 +99,32 @@ def generate(
     *,
     backend: Backend | None = None,
     env: Environment | None = None,
-    concurrency: int = 256,
-    chunk_size: int = 16,
-    commit_every: float = 10.0,
-    keep_prompt_ids: bool = False,
     progress: bool = True,
-    wait: bool = False,
+    **settings: Any,
 ) -> list[dict[str, Any]]:
     """Every shard of the run, one after the other, sharing one backend; then the run manifest.
     It holds every shard's lock from the start (taken in shard order, as every writer takes
-    them), so it stops before loading a model when another process writes one of them."""
+    them), so it stops before loading a model when another process writes one of them.
+    Keyword `settings` replace the config's own."""
+    config = dataclasses.replace(config, **settings)
 
     async def all_shards() -> list[dict[str, Any]]:
-        settings = await _checked_settings(config, out_dir, backend)
+        content = await _checked_settings(config, out_dir, backend)
         run_env = env or build_env(config)  # before anything is written: a wrong name fails fast
-        stores = [ShardStore(out_dir, i, config.num_shards, chunk_size=chunk_size,
-                             commit_every=commit_every) for i in range(config.num_shards)]
+        stores = [ShardStore(out_dir, i, config.num_shards, chunk_size=config.chunk_size,
+                             commit_every=config.commit_every) for i in range(config.num_shards)]
         held: list[ShardStore] = []
         shared = backend
         try:
             for store in stores:
-                await asyncio.to_thread(store.lock.acquire, wait=wait)
+                await asyncio.to_thread(store.lock.acquire, wait=config.wait)
                 held.append(store)
             manifests = []
             for i, store in enumerate(stores):
-                manifest = store.finished_manifest(settings)
+                manifest = store.finished_manifest(content)
                 if manifest is None:
                     shared = shared or build_backend(config)
-                    manifest = await _write_shard(store, settings, config, i, shared, run_env,
-                                                  concurrency, keep_prompt_ids, progress)
+                    manifest = await _write_shard(store, content, config, i, shared, run_env, progress)
                 manifests.append(manifest)
             return manifests
         finally:
@@ -168,8 +156,6 @@ async def _write_shard(
     shard_index: int,
     backend: Backend,
     env: Environment,
-    concurrency: int,
-    keep_prompt_ids: bool,
     progress: bool,
 ) -> dict[str, Any]:
     """Generate the episodes the shard still lacks, then finish it; the caller holds its lock."""
@@ -179,7 +165,7 @@ async def _write_shard(
     done = store.open(settings)
     todo = [item for item in items if item.episode_id not in done]
     ctx = RunContext(env=env, backend=backend, config=config, run_id=uuid.uuid4().hex,
-                     plugins=registry.versions(), keep_prompt_ids=keep_prompt_ids)
+                     plugins=registry.versions(), keep_prompt_ids=config.keep_prompt_ids)
     bar = Progress(len(items), done=len(items) - len(todo),
                    label=f"{config.env} shard {shard_index + 1}/{config.num_shards}",
                    enabled=progress)
@@ -189,7 +175,7 @@ async def _write_shard(
         bar.update(episode)
 
     try:
-        await run_episodes(ctx, todo, on_episode, concurrency=concurrency)
+        await run_episodes(ctx, todo, on_episode, concurrency=config.concurrency)
     finally:
         bar.close()
     manifest = shard_manifest(store, config, env, backend, shard_index, ctx.run_id, registry.versions())
@@ -202,7 +188,8 @@ def finished_line(registry: plugins.Registry, episode: Episode) -> str:
     """The JSON line of a finished episode, after the `episode_finished` hooks had their say.
 
     Hooks receive the record as a dict and may amend it; the result must still be a valid
-    episode. A hook that raises or breaks the record marks the episode failed instead."""
+    episode, or the episode is written as failed. A hook that raises is isolated by the
+    registry (named once on stderr; the record stays as the hook left it)."""
     record = episode.to_dict()
     try:
         registry.hook.episode_finished(episode=record)
