@@ -36,8 +36,9 @@ browser:
 
 # The main job: rollouts of the Connections environment with the embedded default model.
 demo: setup
-	$(BIN)/luigi --module luigi_tasks.rollouts GenerateRollouts --env connections --local-scheduler
-	$(BIN)/harness jsonl count-by data/rollouts/connections/*.jsonl --key /outcome/reason
+	$(BIN)/luigi --module luigi_tasks.rollouts GenerateRollouts --env connections --limit 4 \
+	  --max-turns 4 --max-tokens 64 --local-scheduler
+	$(BIN)/harness jsonl count-by data/rollouts/connections,*/shard-*.jsonl --key /outcome/reason
 
 # pytest exits 5 when it collects nothing: a suite that finds no test is broken, so say so.
 test: setup browser
