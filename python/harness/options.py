@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -40,6 +41,7 @@ __all__ = [
     "content_settings",
     "settings_digest",
     "parse_plugin_args",
+    "sync_docs",
 ]
 
 C = TypeVar("C")
@@ -184,11 +186,11 @@ def _click_option(click: Any, s: Setting) -> Callable[[F], F]:
         flag = s.cli_name.removeprefix("--")
         return click.option(f"--{flag}/--no-{flag}", s.name, default=bool(s.default), **kwargs)
     if s.kind == "list":
-        kwargs.update(multiple=True, show_default=False, metavar=s.metavar or "TEXT")
+        kwargs.update(multiple=True, default=(), show_default=False, metavar=s.metavar or "TEXT")
         kwargs["help"] += " (repeatable)"
         return click.option(s.cli_name, s.name, **kwargs)
     if s.kind == "dict":
-        kwargs.update(multiple=True, show_default=False, metavar="KEY=VALUE")
+        kwargs.update(multiple=True, default=(), show_default=False, metavar="KEY=VALUE")
         kwargs["help"] += " (repeatable; VALUE is read as JSON when it parses)"
         return click.option(s.cli_name, s.name, **kwargs)
     types_ = {"str": str, "int": int, "float": float}
@@ -310,3 +312,40 @@ def settings_digest(settings: Mapping[str, Any], *upstream: str, length: int = 1
     text = json.dumps({"settings": settings, "upstream": list(upstream)}, sort_keys=True,
                       separators=(",", ":"), default=list)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+# -- the docs' tables, kept in step with the code --------------------------------------------
+
+_DOCS_BLOCK = re.compile(r"(<!-- settings: (?P<cls>[\w.]+) -->\n)(?P<table>.*?)(<!-- /settings -->)", re.S)
+
+
+def sync_docs(paths: Iterable[str], *, write: bool = False) -> list[str]:
+    """The docs' settings tables that differ from the code, as `path: class` (rewritten when
+    `write`). A table is written between `<!-- settings: module.Class -->` and
+    `<!-- /settings -->`; `python -m harness.options docs/*.md` rewrites them all."""
+    import importlib
+
+    stale = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+
+        def table(match: re.Match[str]) -> str:
+            module, _, name = match["cls"].rpartition(".")
+            expected = markdown_table(getattr(importlib.import_module(module), name))
+            if match["table"] != expected:
+                stale.append(f"{path}: {match['cls']}")
+            return match.group(1) + expected + match.group(4)
+
+        updated = _DOCS_BLOCK.sub(table, text)
+        if write and updated != text:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(updated)
+    return stale
+
+
+if __name__ == "__main__":
+    import sys
+
+    changed = sync_docs(sys.argv[1:], write=True)
+    print("\n".join(f"rewrote {c}" for c in changed) or "every settings table is up to date")
