@@ -1,104 +1,142 @@
-"""Luigi tasks over `harness.formats`: input JSONL targets → training-file targets.
+"""Luigi stage tasks over `harness.importers` and `harness.formats`: seed files → episodes →
+training files, and Monte Carlo PRM labels.
 
     luigi --module luigi_tasks.formats FormatEpisodes --formatter trl-messages \
-        --inputs '["episodes.jsonl"]' --output-path train.parquet --local-scheduler
-    luigi --module luigi_tasks.formats PrepareFinetuneData --input-path episodes.jsonl \
-        --format prm --label-mode first-error --output-path data/training/prm.jsonl --local-scheduler
-    luigi --module luigi_tasks.formats PrmMonteCarloLabels --input-path episodes.jsonl \
-        --backend vllm --model Qwen/Qwen2.5-7B-Instruct --output-path data/training/prm_mc.parquet \
-        --local-scheduler
+        --episodes '["data/rollouts/connections,scripted-3f9a2c1d0e"]' --local-scheduler
+    luigi --module luigi_tasks.formats FormatEpisodes --formatter prm \
+        --formatter-args '{"label_mode": "first-error"}' --importer seed000 \
+        --import-files '["episodes.jsonl"]' --local-scheduler
+    luigi --module luigi_tasks.formats PrmMonteCarloLabels --episodes '["data/rollouts/da"]' \
+        --backend vllm --model Qwen/Qwen2.5-7B-Instruct --local-scheduler
 
-Every output is written atomically by the library, so a target exists only when complete.
+Every parameter of `FormatEpisodes` is a setting of `harness.formats.FormatConfig` (of
+`PrmMonteCarloLabels`, of `harness.labels.prm_mc.McConfig`), under the same name as on
+`harness format run` (`--formatter-args` as one JSON object). Episodes come from one of:
+
+- `--episodes`: files or directories of episode shards the user brings (`ImportedFile`s);
+- `--importer seed000|seed001|seed002 --import-files '[...]'`: the seed's own files, imported
+  first by an `ImportSeedFiles` task (the graph: import → format).
+
+Outputs are `{data_dir}/imported/…`, `{data_dir}/formatted/{formatter},{ext}-{hash}/` (the
+training file `{formatter}.{ext}` and `manifest.json`, written last: the target) and
+`{data_dir}/labels/…`; the hash covers every setting that decides the content and the inputs,
+so a changed setting never reuses a stale output.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import luigi
-from luigi.freezing import recursively_unfreeze
 
-from harness.engine import RolloutConfig
-from harness.formats import format_file, get_formatter
-from harness.formats.prm_mc import write_mc_prm
-from harness.prepare_finetune_data import FORMATS, prepare
-from luigi_tasks.jsonl import RolloutFile
+from harness.atomic import atomic_write
+from harness.episode_files import episode_files
+from harness.formats import FormatConfig, format_files
+from harness.importers import run as importers
+from harness.importers.run import ImportConfig
+from harness.labels.prm_mc import McConfig, write_mc_prm
+from harness.options import content_settings, luigi_parameters
+from luigi_tasks.stage import ImportedFile, StageTask
 
-
-class FormatEpisodes(luigi.Task):
-    """Any registered formatter over JSONL inputs (see `harness.formats.format_file`)."""
-
-    formatter = luigi.Parameter(description="Registered formatter name, e.g. trl-messages, verl, search-splits.")
-    inputs = luigi.ListParameter(description="Input JSONL files.")
-    output_path = luigi.Parameter(description="Output file, .jsonl or .parquet.")
-    options = luigi.DictParameter(default={}, description="Formatter options, e.g. {\"variant\": \"exp2_with_context\"}.")
-
-    def requires(self) -> list[RolloutFile]:
-        return [RolloutFile(path=p) for p in self.inputs]
-
-    def output(self) -> luigi.LocalTarget:
-        return luigi.LocalTarget(self.output_path)
-
-    def run(self) -> None:
-        format_file(get_formatter(self.formatter, **dict(self.options)), list(self.inputs), self.output_path)
+__all__ = ["ImportSeedFiles", "EpisodeInputs", "FormatEpisodes", "PrmMonteCarloLabels", "write_manifest"]
 
 
-class PrepareFinetuneData(luigi.Task):
-    """Seed 000: data-analysis episodes → sft-standard / sft-interleaved / prm."""
+def write_manifest(directory: Path, report: dict[str, Any], config: Any, upstream: list[str]) -> None:
+    """A stage directory's `manifest.json`: written last, atomically (the Luigi target)."""
+    with atomic_write(directory / "manifest.json") as f:
+        json.dump({"report": report, "settings": content_settings(config), "upstream": upstream}, f,
+                  indent=2, sort_keys=True, default=str)
+        f.write("\n")
 
-    input_path = luigi.Parameter(description="Seed 000 episodes JSONL.")
-    format = luigi.ChoiceParameter(choices=list(FORMATS), default="sft-standard")
-    output_path = luigi.Parameter(description="Output file, .jsonl or .parquet.")
-    include_unverified = luigi.BoolParameter(default=False)
-    label_mode = luigi.ChoiceParameter(choices=["episode", "first-error"], default="episode")
 
-    def requires(self) -> RolloutFile:
-        return RolloutFile(path=self.input_path)
+class ImportSeedFiles(luigi_parameters(ImportConfig), StageTask):  # type: ignore[misc]
+    """The seed's own files as episode shards (harness.importers), one per file."""
 
-    def output(self) -> luigi.LocalTarget:
-        return luigi.LocalTarget(self.output_path)
+    stage = "imported"
+    config_class = ImportConfig
+    import_files = luigi.ListParameter(description="Files in the seed's own shape (JSON list).")
+
+    def requires(self) -> list[ImportedFile]:
+        return [ImportedFile(path=str(p)) for p in self.import_files]
+
+    def slug_parts(self) -> list[object]:
+        return [self.importer, Path(str(self.import_files[0])).stem if self.import_files else None]
 
     def run(self) -> None:
-        written, _, _ = prepare(self.input_path, self.format, self.output_path,
-                                include_unverified=self.include_unverified, label_mode=self.label_mode)
-        if written is None:
-            # The seed's CLI writes nothing for zero episodes; a pipeline needs a clear failure.
-            raise RuntimeError(f"{self.input_path}: no episodes to convert")
+        self.progress(0, None, f"importing {len(self.import_files)} file(s)")
+        report = importers.import_files([t.path for t in self.requires()], self.output_dir(), self.config())
+        self.progress(1, 1, report.summary())
 
 
-class PrmMonteCarloLabels(luigi.Task):
-    """Seed 000 PRM samples labelled by Monte Carlo continuations (`--label-mode mc`): each
-    step's label is the share of `mc_samples` continuations from it that reach a correct answer
-    (see harness.formats.prm_mc)."""
+class EpisodeInputs:
+    """Where a stage's episodes come from: `episodes` (files the user brings) or
+    `importer` + `import_files` (the seed's files, imported first)."""
 
-    input_path = luigi.Parameter(description="Seed 000 episodes JSONL.")
-    output_path = luigi.Parameter(description="Output file, .jsonl or .parquet.")
-    backend = luigi.Parameter(description="Backend playing the continuations.")
-    model = luigi.Parameter(default="", description="Model for the backend; empty: its default.")
-    backend_args = luigi.DictParameter(default={})
-    env_args = luigi.DictParameter(default={}, description="data-analysis environment arguments.")
-    mc_samples = luigi.IntParameter(default=4, description="Continuations per step.")
-    temperature = luigi.FloatParameter(default=0.7)
-    max_tokens = luigi.IntParameter(default=1024, description="Per model turn.")
-    seed = luigi.IntParameter(default=0)
-    max_turns = luigi.IntParameter(default=64)
-    include_unverified = luigi.BoolParameter(default=False)
-    concurrency = luigi.IntParameter(default=64, significant=False)
+    episodes = luigi.ListParameter(default=[], description="Episode files, or directories of them (JSON list).")
+    importer = luigi.OptionalChoiceParameter(
+        default=None, choices=["seed000", "seed001", "seed002"], var_type=str,
+        description="Import --import-files with this seed's import adapter first (instead of --episodes).")
+    import_files = luigi.ListParameter(default=[], description="Files in the seed's own shape (with --importer).")
 
-    def requires(self) -> RolloutFile:
-        return RolloutFile(path=self.input_path)
+    def requires(self) -> Any:
+        if bool(self.episodes) == bool(self.importer):
+            raise ValueError("give the episodes (--episodes) or seed files to import (--importer and "
+                             "--import-files), one of the two")
+        if self.importer:
+            if not self.import_files:
+                raise ValueError("--importer needs --import-files")
+            return ImportSeedFiles(importer=self.importer, import_files=self.import_files,
+                                   data_dir=self.data_dir)  # type: ignore[attr-defined]
+        return [ImportedFile(path=str(p)) for p in episode_files(self.episodes)]
 
-    def output(self) -> luigi.LocalTarget:
-        return luigi.LocalTarget(self.output_path)
+    def episode_paths(self) -> list[str]:
+        upstream = self.requires()
+        if isinstance(upstream, ImportSeedFiles):
+            return [str(upstream.output_dir())]
+        return [t.path for t in upstream]
+
+
+class FormatEpisodes(luigi_parameters(FormatConfig), EpisodeInputs, StageTask):  # type: ignore[misc]
+    """Any registered formatter over episodes (harness.formats.format_files)."""
+
+    stage = "formatted"
+    config_class = FormatConfig
+    ext = luigi.ChoiceParameter(choices=["parquet", "jsonl"], default="parquet", var_type=str,
+                                description="File format of the training file.")
+
+    def slug_parts(self) -> list[object]:
+        return [self.formatter, self.ext]
+
+    def rows_path(self) -> Path:
+        return self.output_dir() / f"{self.formatter}.{self.ext}"
 
     def run(self) -> None:
-        config = RolloutConfig(
-            env="data-analysis", backend=self.backend, model=self.model or None,
-            env_args=recursively_unfreeze(self.env_args),
-            backend_args=recursively_unfreeze(self.backend_args),
-            samples_per_task=self.mc_samples, temperature=self.temperature,
-            max_tokens=self.max_tokens, seed=self.seed, max_turns=self.max_turns,
-        )
-        report = write_mc_prm(self.input_path, self.output_path, config,
-                              include_unverified=self.include_unverified,
-                              concurrency=self.concurrency)
-        if not report.episodes:
-            raise RuntimeError(f"{self.input_path}: no episodes to label")
+        self.progress(0, None, f"formatting with {self.formatter}")
+        report = format_files(self.episode_paths(), self.rows_path(), self.config())
+        write_manifest(self.output_dir(), report.to_dict(), self.config(), self.upstream_digests())
+        self.progress(1, 1, report.summary())
+
+
+class PrmMonteCarloLabels(luigi_parameters(McConfig), EpisodeInputs, StageTask):  # type: ignore[misc]
+    """PRM samples of data-analysis episodes labelled by Monte Carlo continuations: each step's
+    label is the share of `samples_per_task` continuations from it that reach a correct answer
+    (harness.labels.prm_mc)."""
+
+    stage = "labels"
+    config_class = McConfig
+    ext = luigi.ChoiceParameter(choices=["parquet", "jsonl"], default="parquet", var_type=str,
+                                description="File format of the labelled samples.")
+
+    def slug_parts(self) -> list[object]:
+        return ["prm-mc", self.model or self.backend, self.ext]
+
+    def rows_path(self) -> Path:
+        return self.output_dir() / f"prm_mc.{self.ext}"
+
+    def run(self) -> None:
+        self.progress(0, None, "labelling")
+        report = write_mc_prm(self.episode_paths(), self.rows_path(), self.config())
+        write_manifest(self.output_dir(), dict(report.__dict__), self.config(), self.upstream_digests())
+        self.progress(1, 1, report.summary(self.rows_path()))

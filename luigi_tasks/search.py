@@ -1,112 +1,97 @@
-"""Luigi tasks for seed 002: traces → splits → summaries → summary datasets; and multi-turn.
+"""Luigi stage tasks for seed 002: search episodes → splits → summaries → summary datasets.
 
-    luigi --module luigi_tasks.search SummaryDatasets --traces '["traces.jsonl"]' \
-        --work-dir data/search --backend openai --backend-args '{"model": "gpt-4o-mini"}' \
+    luigi --module luigi_tasks.search SummaryDatasets --episodes '["data/rollouts/search"]' \
+        --backend openai --model gpt-4o-mini --backend-args '{"base_url": "…"}' --local-scheduler
+    luigi --module luigi_tasks.search SummaryDatasets --importer seed002 \
+        --import-files '["traces.jsonl"]' --backend scripted --backend-args '{"responses": ["…"]}' \
         --local-scheduler
 
-Each stage is its own target, so a rerun resumes at the first missing one; the summary stage
-also resumes inside itself (its journal), so an interrupted run never asks twice for a summary.
+The graph: (`ImportSeedFiles` →) `FormatEpisodes(search-splits)` → `SummarizeSplits` →
+`SummaryDatasets`. Each is a stage with its own content-addressed directory
+(`{data_dir}/summaries/…`, `{data_dir}/summary_datasets/…`), so a rerun resumes at the first
+missing one; the summary stage also resumes inside itself (its journal, in its directory), so an
+interrupted run never asks twice for a summary. The multi-turn rows are
+`FormatEpisodes --formatter search-multiturn` (luigi_tasks.formats).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 
 import luigi
 
-from harness.formats import format_file, get_formatter
-from harness.formats.search import split_traces
-from harness.formats.summaries import summarize_splits, summary_datasets
+from harness.formats.summaries import DatasetConfig, SummaryConfig, summarize_splits, summary_datasets
+from harness.options import luigi_parameters, settings_of
 from harness.plugins import get
-from luigi_tasks.jsonl import RolloutFile
+from luigi_tasks.formats import EpisodeInputs, FormatEpisodes, write_manifest
+from luigi_tasks.stage import StageTask
+
+__all__ = ["SearchInputs", "SummarizeSplits", "SummaryDatasets"]
 
 
-class SplitTraces(luigi.Task):
-    """Traces → one sample per search result (Rust splitter)."""
+class SearchInputs(EpisodeInputs):
+    """The search episodes, and whether failed ones are split too."""
 
-    traces = luigi.ListParameter(description="Trace JSONL files ({question, trace}).")
-    work_dir = luigi.Parameter()
+    include_failed = luigi.BoolParameter(default=False, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
+                                         description="Also split search episodes that did not succeed.")
 
-    def requires(self) -> list[RolloutFile]:
-        return [RolloutFile(path=p) for p in self.traces]
+    def splits(self) -> FormatEpisodes:
+        return FormatEpisodes(formatter="search-splits", ext="jsonl", include_failed=self.include_failed,
+                              episodes=self.episodes, importer=self.importer, import_files=self.import_files,
+                              data_dir=self.data_dir)  # type: ignore[attr-defined]
 
-    def output(self) -> luigi.LocalTarget:
-        return luigi.LocalTarget(os.path.join(self.work_dir, "splits.jsonl"))
-
-    def run(self) -> None:
-        os.makedirs(self.work_dir, exist_ok=True)
-        split_traces(list(self.traces), self.output().path)
-
-
-class MultiturnTraces(luigi.Task):
-    """Traces → multi-turn conversations (`search-multiturn`)."""
-
-    traces = luigi.ListParameter()
-    work_dir = luigi.Parameter()
-    ext = luigi.ChoiceParameter(choices=["jsonl", "parquet"], default="parquet")
-
-    def requires(self) -> list[RolloutFile]:
-        return [RolloutFile(path=p) for p in self.traces]
-
-    def output(self) -> luigi.LocalTarget:
-        return luigi.LocalTarget(os.path.join(self.work_dir, f"multiturn.{self.ext}"))
-
-    def run(self) -> None:
-        os.makedirs(self.work_dir, exist_ok=True)
-        format_file(get_formatter("search-multiturn"), list(self.traces), self.output().path)
+    def search_inputs(self) -> dict:
+        return {"episodes": self.episodes, "importer": self.importer, "import_files": self.import_files,
+                "include_failed": self.include_failed, "data_dir": self.data_dir}  # type: ignore[attr-defined]
 
 
-class SummarizeSplits(luigi.Task):
+class SummarizeSplits(luigi_parameters(SummaryConfig), SearchInputs, StageTask):  # type: ignore[misc]
     """Split samples → the same with an LLM `summary` (failed ones kept out, counted)."""
 
-    traces = luigi.ListParameter()
-    work_dir = luigi.Parameter()
-    backend = luigi.Parameter(description="Registered backend name: scripted, transformers, openai, ...")
-    backend_args = luigi.DictParameter(default={}, description="Keyword arguments of the backend.")
-    concurrency = luigi.IntParameter(default=16)
-    retries = luigi.IntParameter(default=3)
-    backoff_s = luigi.FloatParameter(default=1.0)
+    stage = "summaries"
+    config_class = SummaryConfig
 
-    def requires(self) -> SplitTraces:
-        return SplitTraces(traces=self.traces, work_dir=self.work_dir)
+    def requires(self) -> FormatEpisodes:
+        return self.splits()
 
-    def output(self) -> luigi.LocalTarget:
-        return luigi.LocalTarget(os.path.join(self.work_dir, "summarized.jsonl"))
+    def slug_parts(self) -> list[object]:
+        return [self.model or self.backend]
+
+    def summarized_path(self):
+        return self.output_dir() / "summarized.jsonl"
 
     def run(self) -> None:
+        config = self.config()
+        self.output_dir().mkdir(parents=True, exist_ok=True)
+
         async def go():
-            backend = get("backend", self.backend)(**dict(self.backend_args))
+            backend = get("backend", config.backend)(**config.backend_kwargs())
             try:
-                return await summarize_splits(self.input().path, self.output().path, backend,
-                                              concurrency=self.concurrency, retries=self.retries,
-                                              backoff_s=self.backoff_s)
+                return await summarize_splits(self.requires().rows_path(), self.summarized_path(), backend,
+                                              config=config)
             finally:
                 await backend.aclose()
 
         report = asyncio.run(go())
-        self.set_status_message(f"{report.summarized} summarized, {report.failed} failed")
+        write_manifest(self.output_dir(), dict(report.__dict__), config, self.upstream_digests())
+        self.progress(1, 1, f"{report.summarized} summarized, {report.failed} failed")
 
 
-class SummaryDatasets(luigi.Task):
+class SummaryDatasets(luigi_parameters(DatasetConfig), luigi_parameters(SummaryConfig), SearchInputs,  # type: ignore[misc]
+                      StageTask):
     """Summarized splits → summary_prefix_{train,val} and summary_only_{train,val}."""
 
-    traces = luigi.ListParameter()
-    work_dir = luigi.Parameter()
-    backend = luigi.Parameter()
-    backend_args = luigi.DictParameter(default={})
-    concurrency = luigi.IntParameter(default=16)
-    ext = luigi.ChoiceParameter(choices=["jsonl", "parquet"], default="parquet")
-    val_ratio = luigi.FloatParameter(default=0.1)
-    seed = luigi.IntParameter(default=42)
+    stage = "summary_datasets"
+    config_class = DatasetConfig
 
     def requires(self) -> SummarizeSplits:
-        return SummarizeSplits(traces=self.traces, work_dir=self.work_dir, backend=self.backend,
-                               backend_args=self.backend_args, concurrency=self.concurrency)
+        summary = {s.name: getattr(self, s.name) for s in settings_of(SummaryConfig)}
+        return SummarizeSplits(**summary, **self.search_inputs())
 
-    def output(self) -> dict[str, luigi.LocalTarget]:
-        return {f"{name}_{part}": luigi.LocalTarget(os.path.join(self.work_dir, f"{name}_{part}.{self.ext}"))
-                for name in ("summary_prefix", "summary_only") for part in ("train", "val")}
+    def slug_parts(self) -> list[object]:
+        return [self.model or self.backend, self.ext]
 
     def run(self) -> None:
-        summary_datasets(self.input().path, self.work_dir, ext=self.ext, val_ratio=self.val_ratio, seed=self.seed)
+        report = summary_datasets(self.requires().summarized_path(), self.output_dir(), config=self.config())
+        write_manifest(self.output_dir(), dict(report.__dict__), self.config(), self.upstream_digests())
+        self.progress(1, 1, f"{report.train} train / {report.val} val rows each")

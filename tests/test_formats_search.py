@@ -1,4 +1,4 @@
-"""Seed 002: traces → per-search-result splits (Python and Rust paths), multi-turn
+"""Seed 002: traces (imported as episodes) → per-search-result splits, multi-turn
 conversations, LLM summaries (bounded concurrency, retries, resume, failures kept out) and the
 summary-prefix / summary-only datasets with one seeded train/val partition.
 
@@ -18,14 +18,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness.backends.base import Backend, BackendError, Completion, Request
-from harness.formats import FormatError, format_file, get_formatter
-from harness.formats.search import render_step, split_traces, to_multiturn, to_split_samples
+from harness.formats import FormatConfig, FormatError, format_file, format_files, get_formatter
+from harness.formats.search import render_step, to_multiturn, to_split_samples
 from harness.formats.summaries import (
     SUMMARY_PROMPT,
+    NoSummaries,
     partition,
     summarize_splits,
     summary_datasets,
 )
+from harness.importers.run import ImportConfig, import_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 TRACES = FIXTURES / "traces_seed002.jsonl"
@@ -33,6 +35,18 @@ TRACES = FIXTURES / "traces_seed002.jsonl"
 
 def lines(path: Path) -> list:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def imported(traces: Path, directory: Path) -> Path:
+    import_files([traces], directory, ImportConfig(importer="seed002"))
+    return directory / traces.name
+
+
+def split_traces(traces: Path, splits: Path) -> tuple[int, int]:
+    """Traces → split samples the way a user gets them: import, then search-splits."""
+    report = format_files([imported(traces, splits.parent / f"{splits.stem}.episodes")], splits,
+                          FormatConfig(formatter="search-splits"))
+    return report.records, report.rows
 
 
 def test_step_rendering():
@@ -60,13 +74,11 @@ def test_splits_golden_and_edge_cases():
         "<think>\nIlse Marrow founded it. Check the date.\n</think>\n\n<search>\nIlse Marrow 1412\n</search>")
 
 
-def test_rust_split_path_matches_the_python_formatter(tmp_path):
-    rust = tmp_path / "rust.jsonl"
-    assert split_traces(TRACES, rust) == (4, 4)
-    python = tmp_path / "python.jsonl"
-    report = format_file(get_formatter("search-splits"), TRACES, python)
-    assert (report.records, report.rows) == (4, 4)
-    assert rust.read_bytes() == python.read_bytes()
+def test_imported_traces_give_the_splits_of_the_traces(tmp_path):
+    out = tmp_path / "splits.jsonl"
+    assert split_traces(TRACES, out) == (4, 4)
+    assert lines(out) == [r for t in lines(TRACES) for r in to_split_samples(t)]
+    assert out.read_bytes() == (FIXTURES / "golden" / "seed002_splits.jsonl").read_bytes()
 
 
 def test_multiturn_golden():
@@ -87,9 +99,14 @@ def test_bad_trace_names_file_line_and_field(tmp_path):
     traces = lines(TRACES)
     traces[2]["trace"][1]["documents"] = [{"title": "T", "content": 7}]
     bad.write_text("".join(json.dumps(t) + "\n" for t in traces), encoding="utf-8")
-    with pytest.raises(FormatError) as err:
-        format_file(get_formatter("search-splits"), bad, tmp_path / "out.jsonl")
+    with pytest.raises(FormatError) as err:  # named at import, where the line is the trace's
+        import_files([bad], tmp_path / "episodes", ImportConfig(importer="seed002"))
     assert str(err.value) == f"{bad}:3: /trace/1/documents/0/content: expected a string, got int"
+    assert not (tmp_path / "episodes" / "bad.jsonl").exists()
+    # a trace given to a formatter without import is no episode: the error says to import it
+    with pytest.raises(FormatError, match=r"bad.jsonl:1: /schema_version: required field is missing: "
+                                          r"this is a seed 002 trace; import it first: harness import seed002"):
+        format_file(get_formatter("search-splits"), bad, tmp_path / "out.jsonl")
 
 
 # -- summaries --------------------------------------------------------------------------------
@@ -233,7 +250,21 @@ def test_splits_and_multiturn_files_load_with_datasets(tmp_path):
     for name in ("search-splits", "search-multiturn"):
         for ext in ("jsonl", "parquet"):
             out = tmp_path / f"{name}.{ext}"
-            report = format_file(get_formatter(name), TRACES, out)
+            report = format_file(get_formatter(name), imported(TRACES, tmp_path / "episodes"), out)
             loaded = datasets.load_dataset("json" if ext == "jsonl" else "parquet", data_files=str(out),
                                            split="train", cache_dir=str(tmp_path / "c"))
             assert loaded.num_rows == report.rows > 0
+
+
+def test_summary_datasets_fail_when_every_summary_failed(tmp_path):
+    traces, splits, summarized = tmp_path / "t.jsonl", tmp_path / "s.jsonl", tmp_path / "sum.jsonl"
+    make_traces(traces, 4)
+    split_traces(traces, splits)
+    report = asyncio.run(summarize_splits(splits, summarized, CannedBackend(fail={"question": -1}),
+                                          retries=0, backoff_s=0))
+    assert report.failed == 4
+    with pytest.raises(NoSummaries, match="no split sample has a summary"):
+        summary_datasets(summarized, tmp_path / "out", ext="jsonl")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    empty = summary_datasets(summarized, tmp_path / "empty", ext="jsonl", allow_empty=True)
+    assert (empty.rows, empty.train, empty.val) == (0, 0, 0) and len(empty.files) == 4

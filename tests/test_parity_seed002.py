@@ -8,6 +8,9 @@ seed's train/val partition, pinned on inputs written for these tests.
 - tests/fixtures/formats/parity/seed002_summarized.jsonl: 23 summarized split rows, three of
   them without a usable summary (no key, `""`, null), unicode throughout.
 
+The files go the way a user's do: `harness import seed002` (harness.importers) makes episodes of
+the traces, and the search formatters format those episodes; the rows are the seed's.
+
 The golden files (golden/parity_seed002_*) are our output. They were checked against the
 seed's public code run side by side: the multi-turn rows agree exactly, and the four dataset
 files (val ratio 0.25, seed 42) are byte for byte the seed's `split_summary_datasets.py` +
@@ -26,8 +29,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness.backends.base import Backend, Completion, Request
-from harness.formats import format_file, get_formatter
-from harness.formats.search import split_traces, to_multiturn
+from harness.formats import FormatConfig, format_file, format_files, get_formatter
+from harness.formats.search import to_multiturn
+from harness.importers.run import ImportConfig, import_files
 from harness.formats.summaries import (
     SUMMARY_PROMPT,
     SUMMARY_TAGS,
@@ -51,6 +55,18 @@ def conversation(row: dict) -> list[tuple[str, str]]:
     return [(m["role"], m["content"]) for m in row["prompt"]]
 
 
+def imported(traces: Path, directory: Path) -> Path:
+    """The traces as episodes, as `harness import seed002` writes them."""
+    import_files([traces], directory, ImportConfig(importer="seed002"))
+    return directory / traces.with_suffix(".jsonl").name
+
+
+def split_traces(traces: Path, splits: Path) -> None:
+    """Traces → split samples: import, then the search-splits formatter."""
+    format_files([imported(traces, splits.parent / f"{splits.stem}.episodes")], splits,
+                 FormatConfig(formatter="search-splits"))
+
+
 # -- multi-turn ------------------------------------------------------------------------------
 
 
@@ -58,12 +74,12 @@ def test_multiturn_golden_and_file_bytes(tmp_path):
     rows = [r for t in lines(TRACES) for r in to_multiturn(t)]
     assert rows == lines(GOLDEN / "parity_seed002_multiturn.jsonl")
     out = tmp_path / "multiturn.jsonl"
-    format_file(get_formatter("search-multiturn"), TRACES, out)
+    format_file(get_formatter("search-multiturn"), imported(TRACES, tmp_path / "episodes"), out)
     # the seed wrote json.dumps(sample, ensure_ascii=False) per line: the same bytes
     assert out.read_bytes() == (GOLDEN / "parity_seed002_multiturn.jsonl").read_bytes()
 
 
-def test_multiturn_row_shape():
+def test_multiturn_row_shape(tmp_path):
     [row] = to_multiturn(lines(TRACES)[5])
     assert row == {
         "data_source": "search_agent_multiturn",
@@ -79,7 +95,10 @@ def test_multiturn_row_shape():
     }
     assert list(row) == ["data_source", "prompt", "ability", "answer", "extra_info"]
     assert list(row["extra_info"]) == ["question", "split_index", "total_splits", "turn_index", "num_assistant_turns"]
-    options = get_formatter("search-multiturn", data_source="mine", ability="qa").format(lines(TRACES)[5])
+    out = tmp_path / "options.jsonl"
+    format_file(get_formatter("search-multiturn", data_source="mine", ability="qa"),
+                imported(TRACES, tmp_path / "episodes"), out)
+    options = [r for r in lines(out) if r["prompt"][0]["content"] == "Quick answer."]
     assert [(r["data_source"], r["ability"]) for r in options] == [("mine", "qa")]
 
 
@@ -138,7 +157,7 @@ def test_messages_option_adds_a_copy_for_trl(tmp_path):
     assert [{k: v for k, v in r.items() if k != "messages"} for r in with_messages] == plain
     assert all(r["messages"] == r["prompt"] for r in with_messages)
     out = tmp_path / "multiturn.parquet"
-    report = format_file(get_formatter("search-multiturn", messages=True), TRACES, out)
+    report = format_file(get_formatter("search-multiturn", messages=True), imported(TRACES, tmp_path / "e"), out)
     assert pq.read_table(out).column_names == ["data_source", "prompt", "ability", "answer", "extra_info", "messages"]
     loaded = datasets.load_dataset("parquet", data_files=str(out), split="train", cache_dir=str(tmp_path / "c"))
     assert loaded.num_rows == report.rows and loaded[0]["messages"][0]["role"] == "user"

@@ -202,13 +202,18 @@ def test_cli_default_output_and_counts(tmp_path, capsys, monkeypatch):
     assert "Wrote 3 sft-interleaved examples from 4 episodes" in capsys.readouterr().out
 
 
-def test_cli_zero_episodes_warns_and_writes_nothing(tmp_path, capsys):
+def test_cli_zero_episodes_writes_nothing_and_fails_unless_allowed(tmp_path, capsys):
     only_unverified = tmp_path / "unverified.jsonl"
     only_unverified.write_text(EPISODES.read_text(encoding="utf-8").splitlines()[3] + "\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    assert main(["--input", str(only_unverified), "--output", str(out)]) == 0
+    # the seed wrote no file and a warning; no silent zero: the exit status is 1 and says why
+    assert main(["--input", str(only_unverified), "--output", str(out)]) == 1
     assert not out.exists()
-    assert "warning: no episodes" in capsys.readouterr().err
+    assert ("error: no episodes to convert in " in (err := capsys.readouterr().err)
+            and "(1 unverified left out; --include-unverified keeps them)" in err)
+    assert main(["--input", str(only_unverified), "--output", str(out), "--allow-empty"]) == 0
+    assert not out.exists()
+    assert "warning: no episodes to convert" in capsys.readouterr().err
     # with --include-unverified the same file gives one example
     assert main(["--input", str(only_unverified), "--output", str(out), "--include-unverified"]) == 0
     assert len(out.read_text(encoding="utf-8").splitlines()) == 1
@@ -240,16 +245,20 @@ def test_cli_errors_name_the_file(tmp_path):
 
 
 def test_bad_field_names_file_line_and_field(tmp_path):
-    from harness.formats import FormatError, format_file, get_formatter
+    from harness.importers.run import ImportConfig, import_files
 
     records = [json.loads(line) for line in EPISODES.read_text(encoding="utf-8").splitlines() if line]
     records[1]["teacher_gold_trace"]["turns"][0]["code"] = 42
     bad = tmp_path / "bad.jsonl"
     bad.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     with pytest.raises(FormatError) as err:
-        format_file(get_formatter("sft-standard"), bad, tmp_path / "out.jsonl")
+        import_files([bad], tmp_path / "episodes", ImportConfig(importer="seed000"))
     assert str(err.value) == f"{bad}:2: /teacher_gold_trace/turns/0/code: expected a string, got int"
-    assert not (tmp_path / "out.jsonl").exists()  # nothing half-written
+    assert not (tmp_path / "episodes" / "bad.jsonl").exists()  # nothing half-written
+    with pytest.raises(FormatError) as err:
+        prepare(bad, "sft-standard", tmp_path / "out.jsonl")
+    assert str(err.value) == f"{bad}:2: /teacher_gold_trace/turns/0/code: expected a string, got int"
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_prepare_streams_into_jsonl_that_datasets_loads(tmp_path):

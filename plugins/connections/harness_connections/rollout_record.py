@@ -6,6 +6,9 @@
 `prompt` and `completion` are lists of `{role, content}` messages; the completion is every step's
 action followed by its observation. The guess history comes from the episode's `info` (where the
 engine puts the environment's summary) or, failing that, from the steps' guess records.
+
+An episode imported from a seed 001 results file (`harness import seed001`, `info.seed001` set)
+gives back the record exactly as the file held it: every field, in its order.
 """
 
 from __future__ import annotations
@@ -29,10 +32,21 @@ def _history_from_steps(episode: Episode) -> list[dict[str, Any]]:
     return history
 
 
+def _imported(episode: Episode, seed: dict[str, Any]) -> dict[str, Any]:
+    messages = seed.get("messages") or {
+        "prompt": [m.model_dump() for m in episode.prompt],
+        "completion": [m.model_dump() for m in episode.completion()],
+    }
+    fields = {**seed["record"], **messages}
+    return {key: fields[key] for key in seed["keys"]}
+
+
 def to_rollout_record(episode: Episode | dict[str, Any]) -> dict[str, Any]:
     if not isinstance(episode, Episode):
         episode = validate_episode(episode)
     info = episode.info
+    if isinstance(info.get("seed001"), dict):
+        return _imported(episode, info["seed001"])
     categories = info.get("categories") or episode.task.data.get("categories")
     all_words = info.get("all_words")
     if all_words is None and categories is not None:

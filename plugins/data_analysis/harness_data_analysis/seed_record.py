@@ -9,7 +9,9 @@ without it (`hint=False`). The record is
      gold_trace: {turns, final_answer, final_answer_hash, success},
      consistency_traces: [trace...], verified, triangulation, timing: {gold_s, consistency_s}}
 
-A trace's turns are the `info` of the steps that ran code (`{turn_index, reasoning, code,
+A gold episode alone is also what the harness's formatters read (`harness format run sft-standard`
+on the episodes); this record adds the consistency runs and their triangulation. A trace's turns
+are the `info` of the steps that ran code (`{turn_index, reasoning, code,
 execution}`); invalid steps ran nothing and are left out. `final_answer` is the answer of the
 step labelled `submitted`; `success` is whether there was one (the run finished with an
 answer; whether it is right is what `verified` says). Timings are the summed `elapsed_s` of the
@@ -22,9 +24,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from harness.episode import Episode, validate_episode
+from harness.formats.data_analysis_record import trace as harness_trace
 
 from harness_data_analysis.triangulation import triangulate
 from harness_data_analysis.values import value_hash
+
 
 def to_seed_record(
     gold_episode: Episode | Mapping[str, Any],
@@ -65,27 +69,13 @@ def to_seed_record(
 
 
 def trace(episode: Episode) -> dict[str, Any]:
-    """The seed trace `{turns, final_answer, final_answer_hash, success}` of one episode."""
-    turns = []
-    for step in episode.steps:
-        if "execution" not in step.info:
-            continue  # an invalid step: nothing ran
-        turns.append(
-            {
-                "turn_index": step.info.get("turn_index", len(turns)),
-                "reasoning": step.info.get("reasoning", ""),
-                "code": step.info.get("code", ""),
-                "execution": step.info["execution"],
-            }
-        )
-    submitted = next((s for s in episode.steps if s.status.label == "submitted"), None)
-    answer = submitted.info["execution"]["submitted_answer"] if submitted is not None else None
-    return {
-        "turns": turns,
-        "final_answer": answer,
-        "final_answer_hash": value_hash(answer) if submitted is not None else None,
-        "success": submitted is not None,
-    }
+    """The seed trace `{turns, final_answer, final_answer_hash, success}` of one episode
+    (`harness.formats.data_analysis_record.trace`, which the formatters use; the answer's hash
+    is computed here when the episode did not record it)."""
+    out = harness_trace(episode)
+    if out["success"] and out["final_answer_hash"] is None:
+        out["final_answer_hash"] = value_hash(out["final_answer"])
+    return out
 
 
 def _episode(value: Episode | Mapping[str, Any]) -> Episode:

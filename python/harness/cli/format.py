@@ -1,9 +1,13 @@
-"""`harness format …`: turn episodes, traces and rows into training files (see docs/formats.md)."""
+"""`harness format …`: turn episodes into training files (see docs/formats.md).
+
+Subcommands: `list` (the formatters), `run` (any formatter over episodes), `summaries` (seed
+002's summary datasets from search episodes), `prm-mc` (PRM samples with Monte Carlo labels)
+and `seed000` (seed 000's command line, also `python -m harness.prepare_finetune_data`).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from pathlib import Path
@@ -11,24 +15,31 @@ from typing import Any
 
 import click
 
+from harness.formats.run import FormatConfig
+from harness.formats.summaries import DatasetConfig, SummaryConfig
+from harness.labels.prm_mc import McConfig
+from harness.options import click_options, from_cli
 
-def _options(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """`key=value` pairs; the value is read as JSON when it parses (`true`, `3`, `"x"`), else as text."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}")
-        try:
-            out[key.replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.replace("-", "_")] = value
-    return out
+_INPUTS = click.argument("inputs", metavar="EPISODES...", nargs=-1, required=True,
+                         type=click.Path(exists=True, path_type=Path))
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    from harness.formats import FormatError
+    from harness.jsonl import JsonlError
+    from harness.plugins import PluginError
+
+    return (FormatError, JsonlError, PluginError, TypeError, ValueError, LookupError, OSError, RuntimeError)
 
 
 @click.group(name="format")
 def format_() -> None:
-    """Formatters: episodes, traces and rows → JSONL or Parquet training files (by extension)."""
+    """Turn episodes into training files: JSONL or Parquet, by the output's extension.
+
+    Every formatter reads episode records (rollout shards, verified episodes, or seed files
+    imported with `harness import`); `harness format list` names them. A run that makes no
+    row fails, saying why, unless --allow-empty.
+    """
 
 
 @format_.command(name="list")
@@ -43,65 +54,118 @@ def list_() -> None:
 
 @format_.command(name="run")
 @click.argument("formatter")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_INPUTS
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="File to write atomically: *.jsonl or *.parquet.")
-@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
-              help="Formatter option, e.g. --option label_mode=first-error --option include_unverified=true.")
-@click.option("--errors", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
-              help="Malformed lines and records the formatter cannot read: stop, or leave them out (counted).")
-def run(formatter: str, files: tuple[Path, ...], output: Path, options: tuple[str, ...], errors: str) -> None:
-    """Run FORMATTER over FILES into OUTPUT, streaming."""
-    from harness.formats import FormatError, format_file, get_formatter
-    from harness.jsonl import JsonlError
-    from harness.plugins import PluginError
+@click_options(FormatConfig, exclude=["formatter"])
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(formatter: str, inputs: tuple[Path, ...], output: Path, quiet: bool, **values: Any) -> None:
+    """Run FORMATTER (see `harness format list`) over EPISODES (files, or directories of episode
+    shards) into OUTPUT, streaming.
+
+    Supervised formatters (SFT, PRM, search) keep only episodes that succeeded unless
+    --include-failed; --where and --verdict choose episodes explicitly. The summary line says
+    how many episodes each filter left out.
+    """
+    from harness.formats import format_files
 
     try:
-        report = format_file(get_formatter(formatter, **_options(options)), list(files), output, errors=errors)  # type: ignore[arg-type]
-    except (FormatError, JsonlError, PluginError, TypeError, ValueError) as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(1)
-    rate = report.records / report.seconds if report.seconds else 0.0
-    click.echo(f"{report.formatter}: {report.records} records -> {report.rows} rows in {report.output} "
-               f"({report.malformed} malformed, {report.invalid} unreadable; {rate:,.0f} records/s)", err=True)
+        config = from_cli(FormatConfig, values, formatter=formatter)
+        report = format_files(list(inputs), output, config, progress=not quiet)
+    except _errors() as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(report.summary(), err=True)
 
 
 @format_.command(name="summaries")
-@click.argument("traces", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--work-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Where splits.jsonl, summarized.jsonl and the datasets go.")
-@click.option("--backend", required=True, help="Registered backend: scripted, transformers, openai, ...")
-@click.option("--backend-arg", "backend_args", multiple=True, metavar="KEY=VALUE", help="Backend keyword argument.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True)
-@click.option("--ext", type=click.Choice(["jsonl", "parquet"]), default="parquet", show_default=True)
-@click.option("--val-ratio", type=float, default=0.1, show_default=True)
-@click.option("--seed", type=int, default=42, show_default=True)
-def summaries(traces: tuple[Path, ...], work_dir: Path, backend: str, backend_args: tuple[str, ...],
-              concurrency: int, retries: int, ext: str, val_ratio: float, seed: int) -> None:
-    """Seed 002: TRACES → splits → LLM summaries → summary_prefix / summary_only train/val files.
+@_INPUTS
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Work directory: splits.jsonl, summarized.jsonl and the four dataset files.")
+@click_options(SummaryConfig)
+@click_options(DatasetConfig)
+@click.option("--include-failed", is_flag=True, help="Also split search episodes that did not succeed.")
+def summaries(inputs: tuple[Path, ...], output: Path, include_failed: bool, **values: Any) -> None:
+    """Seed 002: search EPISODES → splits → LLM summaries → summary_prefix / summary_only
+    train/val files in OUTPUT.
 
-    Rerunning resumes: summaries already written are not asked for again.
+    Rerunning resumes: summaries already written are not asked for again. A run where every
+    summary failed writes no dataset and exits 1.
     """
-    from harness.formats.search import split_traces
+    from harness.formats import format_files
     from harness.formats.summaries import summarize_splits, summary_datasets
     from harness.plugins import get
 
-    os.makedirs(work_dir, exist_ok=True)
-    splits, summarized = work_dir / "splits.jsonl", work_dir / "summarized.jsonl"
-    n_traces, n_splits = split_traces(list(traces), splits)
-    click.echo(f"{n_traces} traces -> {n_splits} split samples", err=True)
+    try:
+        summary_config = from_cli(SummaryConfig, values)
+        dataset_config = from_cli(DatasetConfig, values)
+        os.makedirs(output, exist_ok=True)
+        splits, summarized = output / "splits.jsonl", output / "summarized.jsonl"
+        report = format_files(list(inputs), splits, FormatConfig(formatter="search-splits",
+                                                                 include_failed=include_failed))
+        click.echo(f"{report.records} episodes -> {report.rows} split samples", err=True)
 
-    async def go():
-        instance = get("backend", backend)(**_options(backend_args))
-        try:
-            return await summarize_splits(splits, summarized, instance, concurrency=concurrency, retries=retries)
-        finally:
-            await instance.aclose()
+        async def go():
+            backend = get("backend", summary_config.backend)(**summary_config.backend_kwargs())
+            try:
+                return await summarize_splits(splits, summarized, backend, config=summary_config)
+            finally:
+                await backend.aclose()
 
-    report = asyncio.run(go())
-    click.echo(f"summaries: {report.summarized} written ({report.resumed} resumed), {report.failed} failed, "
-               f"{report.requests} requests", err=True)
-    datasets = summary_datasets(summarized, work_dir, ext=ext, val_ratio=val_ratio, seed=seed)
+        summary = asyncio.run(go())
+        click.echo(f"summaries: {summary.summarized} written ({summary.resumed} resumed), {summary.failed} failed, "
+                   f"{summary.requests} requests", err=True)
+        datasets = summary_datasets(summarized, output, config=dataset_config)
+    except _errors() as err:
+        raise click.ClickException(str(err)) from None
     click.echo(f"datasets: {datasets.train} train / {datasets.val} val rows each -> "
                + ", ".join(os.path.basename(f) for f in datasets.files), err=True)
+
+
+@format_.command(name="prm-mc")
+@_INPUTS
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write atomically: *.jsonl or *.parquet.")
+@click_options(McConfig)
+@click.option("--continuations-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also keep every continuation episode (JSONL), to audit the labels.")
+def prm_mc(inputs: tuple[Path, ...], output: Path, continuations_out: Path | None, **values: Any) -> None:
+    """PRM samples of data-analysis EPISODES with Monte Carlo labels: each step's label is the
+    share of --samples-per-task continuations from it (played by --backend in the data-analysis
+    environment) that reach a correct answer."""
+    from harness.labels.prm_mc import write_mc_prm
+
+    try:
+        config = from_cli(McConfig, values)
+        report = write_mc_prm(list(inputs), output, config, continuations_out=continuations_out)
+    except _errors() as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(report.summary(output), err=True)
+
+
+@format_.command(name="seed000", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--input", "input_path", required=True, help="Seed 000 episodes JSONL file.")
+@click.option("--format", "fmt", default="sft-standard", show_default=True,
+              type=click.Choice(["sft-standard", "sft-interleaved", "prm"]))
+@click.option("--output", help="Output file, .jsonl or .parquet (default: data/training/{input stem}_{format}.jsonl).")
+@click.option("--include-unverified", is_flag=True,
+              help="Keep episodes whose gold answer was not verified (default: verified only).")
+@click.option("--label-mode", default="episode", show_default=True, type=click.Choice(["episode", "first-error", "mc"]),
+              help="prm labels: episode (1.0 if verified, the seed's), first-error (step labels against the gold "
+                   "trace) or mc (share of continuations by --backend that reach a correct answer).")
+@click.option("--merge-assistant", is_flag=True,
+              help="sft-standard: join consecutive assistant messages (turns without output).")
+@click.option("--lenient", is_flag=True, help="Leave malformed lines out (counted) instead of stopping at the first.")
+@click.option("--allow-empty", is_flag=True,
+              help="Exit 0 when no episode is left to convert (nothing is written, as the seed did).")
+@click_options(McConfig, exclude=["include_failed", "allow_empty"])
+@click.option("--continuations-out", help="--label-mode mc: also keep every continuation episode (JSONL).")
+def seed000(**values: Any) -> None:
+    """Seed 000's command: a seed 000 episodes file → sft-standard, sft-interleaved or prm.
+
+    The records are imported as episodes (what `harness import seed000` writes) and formatted
+    (what `harness format run` does), one record at a time; the output is the seed's, byte for
+    byte. The Monte Carlo options apply with --label-mode mc.
+    """
+    from harness.prepare_finetune_data import run_seed000
+
+    sys.exit(run_seed000(values))

@@ -1,12 +1,17 @@
-"""Formatters: episode records, seed 000 episodes, seed 002 traces and seed 004 rows → the files
-trainers read. See docs/formats.md.
+"""Formatters: episodes → the files trainers read. See docs/formats.md.
+
+    from harness.formats import FormatConfig, format_files
+    format_files(["data/rollouts/da"], "train.parquet", FormatConfig(formatter="sft-standard"))
 
     from harness.formats import get_formatter, format_file
-    format_file(get_formatter("sft-standard"), "episodes.jsonl", "train.parquet")
+    format_file(get_formatter("prm", label_mode="first-error"), "episodes.jsonl", "prm.jsonl")
 
-Every formatter is registered through the plugin registry (`harness.plugins.get("formatter",
-name)`), so plugins add their own beside these and `harness format`, the Luigi tasks and the
-Python API find them by name.
+Every formatter reads episode records (`harness.episode.Episode`); the seeds' own shapes are
+imported into episodes first (`harness.importers`, `harness import`). The one exception is seed
+004's student-code rows, read as rows (harness.formats.student_code says why). Every formatter
+is registered through the plugin registry (`harness.plugins.get("formatter", name)`), so
+plugins add their own beside these and `harness format`, the Luigi tasks and the Python API
+find them by name.
 """
 
 from __future__ import annotations
@@ -14,10 +19,19 @@ from __future__ import annotations
 from typing import Any
 
 from harness.formats.base import FormatError, Formatter, RecordError
-from harness.formats.run import FormatReport, format_file, format_records
+from harness.formats.run import (
+    FormatConfig,
+    FormatReport,
+    NothingFormatted,
+    format_file,
+    format_files,
+    format_located,
+    format_records,
+)
 
-__all__ = ["Formatter", "FormatError", "RecordError", "FormatReport", "format_file",
-           "format_records", "get_formatter", "formatter_names"]
+__all__ = ["Formatter", "FormatError", "RecordError", "FormatConfig", "FormatReport", "NothingFormatted",
+           "format_file", "format_files", "format_located", "format_records", "get_formatter",
+           "formatter_names"]
 
 
 def get_formatter(name: str, **options: Any) -> Formatter:

@@ -1,6 +1,12 @@
 """Seed 000 formats: data-analysis episodes → `sft-standard`, `sft-interleaved` and `prm` rows.
 
-The input is the seed 000 episode record (one per JSONL line; see docs/formats.md):
+The formatters (`SftStandard`, `SftInterleaved`, `Prm`) read episodes: those of the
+`data-analysis` environment and seed 000 records imported with `harness import seed000`. Each
+episode is seen as the seed 000 record it stands for (`harness.formats.data_analysis_record`),
+and the seed's functions below make the rows from it, with the episode's own prompt (for an
+imported record that is the seed's prompt, so the rows are the seed's).
+
+The seed 000 record (one per JSONL line of the seed's files; see docs/formats.md) is
 `{episode_id, csv_source, question {question_text, hint, ...}, gold_trace {turns, final_answer,
 final_answer_hash, success}, consistency_traces, verified, triangulation, ...}`, where a turn is
 `{turn_index, reasoning, code, execution {success, stdout, stderr, hooks, submitted_answer}}`
@@ -10,7 +16,8 @@ is `gold_trace`, or the legacy `teacher_gold_trace` when `gold_trace` is absent,
 
 `to_sft_standard`, `to_sft_interleaved` and `to_prm_samples` reproduce the seed's rows exactly
 (parity); the options beyond it (`merge_assistant`, `label_mode="first-error"`) are off by
-default. The prompts are our own wording with the seed's structure.
+default. The prompts are our own wording with the seed's structure. Which episodes are
+formatted (the seed's "verified only") is the run's success filter: `harness.formats.run`.
 """
 
 from __future__ import annotations
@@ -19,7 +26,9 @@ import json
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
+from harness.episode import Episode
 from harness.formats.base import Formatter, RecordError, optional_objects, optional_text, require
+from harness.formats.data_analysis_record import seed_record
 
 __all__ = [
     "SYSTEM_PROMPT",
@@ -28,6 +37,10 @@ __all__ = [
     "system_prompt",
     "question_message",
     "gold_trace",
+    "execution_of",
+    "turn_text",
+    "output_text",
+    "prompt_messages",
     "to_sft_standard",
     "to_sft_interleaved",
     "to_prm_samples",
@@ -73,7 +86,8 @@ def gold_trace(ep: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return f"/{key}", require(ep, key, dict, "")
 
 
-def _execution(turn: dict[str, Any], pointer: str) -> dict[str, Any]:
+def execution_of(turn: dict[str, Any], pointer: str) -> dict[str, Any]:
+    """A turn's `execution` object; absent or null reads as empty."""
     execution = turn.get("execution")
     if execution is None:
         return {}
@@ -108,7 +122,7 @@ def _code_block(code: str) -> str:
     return f"```python\n{code}\n```"
 
 
-def _assistant_text(turn: dict[str, Any], pointer: str) -> str:
+def turn_text(turn: dict[str, Any], pointer: str) -> str:
     """The turn as its assistant message: reasoning, a blank line, the fenced code, stripped
     (empty when the turn has neither); sft-standard and sft-interleaved share it."""
     reasoning, code = optional_text(turn, "reasoning", pointer), optional_text(turn, "code", pointer)
@@ -118,6 +132,39 @@ def _assistant_text(turn: dict[str, Any], pointer: str) -> str:
     if code:
         content += _code_block(code)
     return content.strip()
+
+
+def output_text(execution: dict[str, Any], pointer: str) -> str:
+    """What a turn printed, as sft-standard shows it: `[stdout]:\n…` and/or `[stderr]:\n…`
+    joined by a newline, the whole stripped (stdout `"1\n"` reads `[stdout]:\n1`); empty when
+    the turn printed nothing."""
+    output = []
+    stdout = optional_text(execution, "stdout", pointer)
+    stderr = optional_text(execution, "stderr", pointer)
+    if stdout:
+        output.append(f"[stdout]:\n{stdout}")
+    if stderr:
+        output.append(f"[stderr]:\n{stderr}")
+    return "\n".join(output).strip()
+
+
+def prompt_messages(episode: Episode) -> list[Message]:
+    """The episode's prompt as plain `{role, content}` messages."""
+    return [{"role": m.role, "content": m.content} for m in episode.prompt]
+
+
+def _start(ep: dict[str, Any], prompt: list[Message] | None, *, interleaved: bool = False) -> list[Message]:
+    """The messages before the first turn: the episode's prompt when given (with the interleaved
+    instruction added to its system message), else the seed's system prompt and question."""
+    if prompt is None:
+        return [{"role": "system", "content": system_prompt(ep, interleaved=interleaved)}, question_message(ep)]
+    messages = [dict(m) for m in prompt]
+    if interleaved:
+        if messages and messages[0]["role"] == "system":
+            messages[0]["content"] = f"{messages[0]['content']}\n{INTERLEAVED_INSTRUCTION}"
+        else:
+            messages.insert(0, {"role": "system", "content": INTERLEAVED_INSTRUCTION})
+    return messages
 
 
 def _drop_trailing_user(messages: list[Message]) -> list[Message]:
@@ -130,40 +177,32 @@ def _drop_trailing_user(messages: list[Message]) -> list[Message]:
 # -- sft-standard -------------------------------------------------------------------------
 
 
-def to_sft_standard(ep: dict[str, Any], *, merge_assistant: bool = False) -> dict[str, Any] | None:
+def to_sft_standard(ep: dict[str, Any], *, merge_assistant: bool = False,
+                    prompt: list[Message] | None = None) -> dict[str, Any] | None:
     """`{"messages": [...]}` of the gold trace, or None when it has no turns.
 
     Each turn gives an assistant message (reasoning, a blank line, the fenced code, stripped)
     and, when the code printed anything, a user message with `[stdout]:\n…` and/or
     `[stderr]:\n…` joined by a newline, the whole message stripped (stdout `"1\n"` reads
     `[stdout]:\n1`). A turn with no output therefore leaves two assistant messages in a row
-    (parity); `merge_assistant` joins such runs with a blank line instead.
+    (parity); `merge_assistant` joins such runs with a blank line instead. `prompt` replaces
+    the seed's system prompt and question (an episode's own prompt).
     """
     pointer, trace = gold_trace(ep)
     turns = optional_objects(trace, "turns", pointer)
     if not turns:
         return None
-    messages: list[Message] = [
-        {"role": "system", "content": system_prompt(ep)},
-        question_message(ep),
-    ]
+    messages = _start(ep, prompt)
     for i, turn in enumerate(turns):
         at = f"{pointer}/turns/{i}"
-        content = _assistant_text(turn, at)
+        content = turn_text(turn, at)
         if merge_assistant and messages[-1]["role"] == "assistant":
             messages[-1] = {"role": "assistant", "content": f"{messages[-1]['content']}\n\n{content}"}
         else:
             messages.append({"role": "assistant", "content": content})
-        execution = _execution(turn, at)
-        stdout = optional_text(execution, "stdout", f"{at}/execution")
-        stderr = optional_text(execution, "stderr", f"{at}/execution")
-        output = []
-        if stdout:
-            output.append(f"[stdout]:\n{stdout}")
-        if stderr:
-            output.append(f"[stderr]:\n{stderr}")
-        if output:
-            messages.append({"role": "user", "content": "\n".join(output).strip()})
+        output = output_text(execution_of(turn, at), f"{at}/execution")
+        if output:  # never empty when something was printed: it starts with the stream's label
+            messages.append({"role": "user", "content": output})
     return {"messages": _drop_trailing_user(messages)}
 
 
@@ -175,7 +214,7 @@ def _hook_line(hook: dict[str, Any]) -> str:
     return f"{hook.get('variable_name', 'result')} = {json.dumps(hook.get('value'))}"
 
 
-def to_sft_interleaved(ep: dict[str, Any]) -> dict[str, Any] | None:
+def to_sft_interleaved(ep: dict[str, Any], *, prompt: list[Message] | None = None) -> dict[str, Any] | None:
     """`{"messages": [...]}` teaching the model to predict what its code computes.
 
     Per turn: the same assistant message as sft-standard (reasoning, blank line, fenced code;
@@ -183,20 +222,17 @@ def to_sft_interleaved(ep: dict[str, Any]) -> dict[str, Any] | None:
     predict them and an assistant answer with one `name = <JSON value>` line per hook; if it
     submitted an answer, a request to predict it and the answer's JSON; if it printed to
     stdout, `[actual output]:\n` with it, not stripped (stderr is never shown). None when the
-    trace has no turns.
+    trace has no turns. `prompt` replaces the seed's system prompt and question.
     """
     pointer, trace = gold_trace(ep)
     turns = optional_objects(trace, "turns", pointer)
     if not turns:
         return None
-    messages: list[Message] = [
-        {"role": "system", "content": system_prompt(ep, interleaved=True)},
-        question_message(ep),
-    ]
+    messages = _start(ep, prompt, interleaved=True)
     for i, turn in enumerate(turns):
         at = f"{pointer}/turns/{i}"
-        messages.append({"role": "assistant", "content": _assistant_text(turn, at)})
-        execution = _execution(turn, at)
+        messages.append({"role": "assistant", "content": turn_text(turn, at)})
+        execution = execution_of(turn, at)
         hooks = optional_objects(execution, "hooks", at + "/execution")
         if hooks:
             messages.append({"role": "user", "content": PREDICT_HOOKS})
@@ -218,7 +254,7 @@ def _gold_hashes(trace: dict[str, Any], pointer: str) -> dict[str, set[str]]:
     hashes: dict[str, set[str]] = {}
     for i, turn in enumerate(optional_objects(trace, "turns", pointer)):
         at = f"{pointer}/turns/{i}"
-        for hook in optional_objects(_execution(turn, at), "hooks", at + "/execution"):
+        for hook in optional_objects(execution_of(turn, at), "hooks", at + "/execution"):
             hashes.setdefault(str(hook.get("variable_name")), set()).add(hook.get("value_hash"))
     return hashes
 
@@ -228,21 +264,18 @@ def _trace_samples(
     trace: dict[str, Any],
     pointer: str,
     *,
-    with_hint: bool,
+    start: list[Message],
     labels: Iterator[float] | None,
     episode_label: float,
     extra: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """PRM samples of one trace; `labels` yields one label per step in order (None: episode label)."""
-    prefix: list[Message] = [
-        {"role": "system", "content": system_prompt(ep)},
-        question_message(ep, with_hint=with_hint),
-    ]
+    prefix = [dict(m) for m in start]
     samples: list[dict[str, Any]] = []
     for i, turn in enumerate(optional_objects(trace, "turns", pointer)):
         at = f"{pointer}/turns/{i}"
         code = optional_text(turn, "code", at)
-        execution = _execution(turn, at)
+        execution = execution_of(turn, at)
         prefix_json = json.dumps(prefix)  # the turn's own code is not part of its samples' prefix
         steps: list[dict[str, Any]] = [
             {
@@ -291,7 +324,7 @@ def _first_error_labels(trace: dict[str, Any], pointer: str, gold: dict[str, set
     correct = True
     for i, turn in enumerate(optional_objects(trace, "turns", pointer)):
         at = f"{pointer}/turns/{i}"
-        execution = _execution(turn, at)
+        execution = execution_of(turn, at)
         for hook in optional_objects(execution, "hooks", at + "/execution"):
             name = str(hook.get("variable_name"))
             if name in gold and hook.get("value_hash") not in gold[name]:
@@ -303,7 +336,8 @@ def _first_error_labels(trace: dict[str, Any], pointer: str, gold: dict[str, set
             yield 1.0 if correct else 0.0
 
 
-def to_prm_samples(ep: dict[str, Any], *, label_mode: LabelMode = "episode") -> list[dict[str, Any]]:
+def to_prm_samples(ep: dict[str, Any], *, label_mode: LabelMode = "episode",
+                   prompt: list[Message] | None = None) -> list[dict[str, Any]]:
     """One sample per hooked value and per submitted answer of the gold trace.
 
     `prefix` is the JSON text of the conversation before the step's turn (system, question and
@@ -315,16 +349,19 @@ def to_prm_samples(ep: dict[str, Any], *, label_mode: LabelMode = "episode") -> 
     - `first-error`: the samples of the gold trace and of every consistency trace (marked by a
       `trace` field: `gold`, `consistency/0`, …), each step labelled against the gold trace by
       `_first_error_labels`. Unverified episodes have no trusted reference: all 0.0.
-    - `mc` needs continuations from a model: see `harness.formats.prm_mc`; here it is an error.
+    - `mc` needs continuations from a model: see `harness.labels.prm_mc`; here it is an error.
+
+    `prompt` replaces the seed's system prompt and question in the gold trace's prefixes (an
+    episode's own prompt); consistency traces keep the seed's, without the hint.
     """
     if label_mode not in LABEL_MODES:
         raise ValueError(f"label_mode must be one of {', '.join(LABEL_MODES)}, not {label_mode!r}")
     if label_mode == "mc":
-        raise ValueError("label_mode 'mc' needs a backend: use harness.formats.prm_mc.mc_labels")
+        raise ValueError("label_mode 'mc' needs a backend: use harness.labels.prm_mc.mc_labels")
     pointer, trace = gold_trace(ep)
     episode_label = 1.0 if ep.get("verified") else 0.0
     if label_mode == "episode":
-        return _trace_samples(ep, trace, pointer, with_hint=True, labels=None,
+        return _trace_samples(ep, trace, pointer, start=_start(ep, prompt), labels=None,
                               episode_label=episode_label, extra={})
     gold = _gold_hashes(trace, pointer)
     gold_answer = trace.get("final_answer_hash")
@@ -333,7 +370,7 @@ def to_prm_samples(ep: dict[str, Any], *, label_mode: LabelMode = "episode") -> 
     def labels_of(t: dict[str, Any], at: str) -> Iterator[float] | None:
         return _first_error_labels(t, at, gold, gold_answer) if trusted else None
 
-    samples = _trace_samples(ep, trace, pointer, with_hint=True, labels=labels_of(trace, pointer),
+    samples = _trace_samples(ep, trace, pointer, start=_start(ep, prompt), labels=labels_of(trace, pointer),
                              episode_label=0.0, extra={"trace": "gold"})
     others = ep.get("consistency_traces") or []
     if not isinstance(others, list):
@@ -343,7 +380,8 @@ def to_prm_samples(ep: dict[str, Any], *, label_mode: LabelMode = "episode") -> 
         if not isinstance(other, dict):
             raise RecordError(at, f"expected an object, got {type(other).__name__}")
         # Consistency runs were produced without the hint, so their prefixes show none.
-        samples += _trace_samples(ep, other, at, with_hint=False, labels=labels_of(other, at),
+        no_hint = [{"role": "system", "content": system_prompt(ep)}, question_message(ep, with_hint=False)]
+        samples += _trace_samples(ep, other, at, start=no_hint, labels=labels_of(other, at),
                                   episode_label=0.0, extra={"trace": f"consistency/{k}"})
     return samples
 
@@ -351,47 +389,48 @@ def to_prm_samples(ep: dict[str, Any], *, label_mode: LabelMode = "episode") -> 
 # -- formatters ---------------------------------------------------------------------------
 
 
-class _SeedEpisodeFormatter(Formatter):
-    def __init__(self, *, include_unverified: bool = False):
-        self.include_unverified = include_unverified
+class _DataAnalysisFormatter(Formatter):
+    """Reads `data-analysis` episodes (imported seed 000 records among them)."""
 
-    def _wanted(self, record: dict[str, Any]) -> bool:
-        return self.include_unverified or bool(record.get("verified"))
+    env: ClassVar[str] = "data-analysis"
+    non_finite: ClassVar[Literal["error", "allow"]] = "allow"  # imported seed values may be NaN
+
+    def applies(self, episode: Episode) -> str | None:
+        return "failed with an error" if episode.error is not None else None
 
 
-class SftStandard(_SeedEpisodeFormatter):
+class SftStandard(_DataAnalysisFormatter):
     name: ClassVar[str] = "sft-standard"
-    description: ClassVar[str] = "seed 000 data-analysis episode → {messages}: reasoning + code, [stdout]/[stderr]"
+    description: ClassVar[str] = "data-analysis episode → {messages}: reasoning + code, [stdout]/[stderr]"
 
-    def __init__(self, *, include_unverified: bool = False, merge_assistant: bool = False):
-        super().__init__(include_unverified=include_unverified)
+    def __init__(self, *, merge_assistant: bool = False):
         self.merge_assistant = merge_assistant
 
-    def format(self, record: dict[str, Any]) -> list[dict[str, Any]]:
-        row = to_sft_standard(record, merge_assistant=self.merge_assistant) if self._wanted(record) else None
+    def format(self, episode: Episode) -> list[dict[str, Any]]:
+        row = to_sft_standard(seed_record(episode), merge_assistant=self.merge_assistant,
+                              prompt=prompt_messages(episode))
         return [row] if row is not None else []
 
 
-class SftInterleaved(_SeedEpisodeFormatter):
+class SftInterleaved(_DataAnalysisFormatter):
     name: ClassVar[str] = "sft-interleaved"
-    description: ClassVar[str] = "seed 000 data-analysis episode → {messages} with value-prediction turns"
+    description: ClassVar[str] = "data-analysis episode → {messages} with value-prediction turns"
 
-    def format(self, record: dict[str, Any]) -> list[dict[str, Any]]:
-        row = to_sft_interleaved(record) if self._wanted(record) else None
+    def format(self, episode: Episode) -> list[dict[str, Any]]:
+        row = to_sft_interleaved(seed_record(episode), prompt=prompt_messages(episode))
         return [row] if row is not None else []
 
 
-class Prm(_SeedEpisodeFormatter):
+class Prm(_DataAnalysisFormatter):
     name: ClassVar[str] = "prm"
-    description: ClassVar[str] = "seed 000 data-analysis episode → one PRM sample per hooked value / submit"
+    description: ClassVar[str] = "data-analysis episode → one PRM sample per hooked value / submit"
     json_columns: ClassVar[tuple[str, ...]] = ("value",)
 
-    def __init__(self, *, include_unverified: bool = False, label_mode: LabelMode = "episode"):
-        super().__init__(include_unverified=include_unverified)
+    def __init__(self, *, label_mode: LabelMode = "episode"):
         if label_mode not in ("episode", "first-error"):
             raise ValueError(
                 f"the prm formatter labels by 'episode' or 'first-error', not {label_mode!r} "
-                "('mc' needs a backend: harness.formats.prm_mc)"
+                "('mc' needs a backend: harness format prm-mc)"
             )
         self.label_mode = label_mode
 
@@ -408,5 +447,5 @@ class Prm(_SeedEpisodeFormatter):
             columns.append(("trace", pa.string()))
         return pa.schema(columns)
 
-    def format(self, record: dict[str, Any]) -> list[dict[str, Any]]:
-        return to_prm_samples(record, label_mode=self.label_mode) if self._wanted(record) else []
+    def format(self, episode: Episode) -> list[dict[str, Any]]:
+        return to_prm_samples(seed_record(episode), label_mode=self.label_mode, prompt=prompt_messages(episode))

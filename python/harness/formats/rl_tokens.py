@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from harness.episode import Episode
 from harness.formats.base import Formatter, RecordError
-from harness.formats.trainers import episode_of
+from harness.formats.trainers import played
 
 __all__ = ["RlTokens"]
 
@@ -29,6 +30,7 @@ __all__ = ["RlTokens"]
 class RlTokens(Formatter):
     name: ClassVar[str] = "rl-tokens"
     description: ClassVar[str] = "episode with token ids → {input_ids, loss_mask, logprobs} without re-tokenising"
+    success_only: ClassVar[bool] = False  # RL learns from the failed episodes too, by their reward
 
     def parquet_schema(self) -> Any:
         # Declared, not inferred: `reward` and `logprobs` may be null in the first row group.
@@ -44,10 +46,10 @@ class RlTokens(Formatter):
             ("prompt_length", pa.int64()),
         ])
 
-    def format(self, record: dict[str, Any]) -> list[dict[str, Any]]:
-        episode = episode_of(record)
-        if episode.error is not None or not episode.steps:
-            return []
+    def applies(self, episode: Episode) -> str | None:
+        return played(episode)
+
+    def format(self, episode: Episode) -> list[dict[str, Any]]:
         ids: list[int] = []
         mask: list[int] = []
         logprobs: list[float] | None = []

@@ -1,15 +1,16 @@
-"""Seed 002 formats: search-agent traces → multi-turn conversations and per-search-result splits.
+"""Seed 002 formats: search episodes → multi-turn conversations and per-search-result splits.
 
-A trace is `{question, trace: [step, ...]}` with steps `{type: reasoning, content}`,
+The formatters read episodes (the `search` environment's, and seed 002 traces imported with
+`harness import seed002`); each is seen as the seed 002 trace it stands for
+(`harness.formats.search_trace`) and the seed's functions below make the rows from it. A trace
+is `{question, trace: [step, ...]}` with steps `{type: reasoning, content}`,
 `{type: search, query}`, `{type: search_result, documents: [{title, content}]}`,
-`{type: CorrectAnswer, content}` and any other `{type, content}`. Search episodes of the
-harness become traces with `harness_search.trace.to_trace`.
+`{type: CorrectAnswer, content}` and any other `{type, content}`.
 
 - `search-multiturn`: one conversation per turn with results, in the seed's row shape
   `{data_source, prompt, ability, answer, extra_info}` (see `to_multiturn`);
 - `search-splits`: one sample per `search_result` step — the context up to and including it,
   and the steps after it up to the next result as the answer (see `to_split_samples`).
-  `split_traces` does the same for whole files with the Rust splitter (`harness.jsonl.split`).
 
 The summaries and the two summary datasets built on the splits are in
 `harness.formats.summaries`.
@@ -17,12 +18,12 @@ The summaries and the two summary datasets built on the splits are in
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from harness.episode import Episode
 from harness.formats.base import Formatter, RecordError, optional_text, require
+from harness.formats.search_trace import is_search_episode, search_trace
 
 __all__ = [
     "DATA_SOURCE",
@@ -34,7 +35,6 @@ __all__ = [
     "split_row",
     "to_split_samples",
     "to_multiturn",
-    "split_traces",
     "SearchSplits",
     "SearchMultiturn",
 ]
@@ -211,53 +211,33 @@ def to_multiturn(record: dict[str, Any], *, data_source: str = MULTITURN_DATA_SO
     return rows
 
 
-def split_traces(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-                 output: str | os.PathLike[str], *, data_source: str = DATA_SOURCE,
-                 ability: str = ABILITY) -> tuple[int, int]:
-    """`to_split_samples` over whole files: the Rust splitter (`harness.jsonl.split`) cuts every
-    trace at its `search_result` steps, then each piece is rendered. Returns `(traces, rows)`."""
-    from harness import jsonl
-    from harness.formats.writers import open_writer
-    from harness.plugins import registry
+class _SearchFormatter(Formatter):
+    """Reads search episodes (imported seed 002 traces among them)."""
 
-    hook = registry().hook
-    directory = os.path.dirname(os.path.abspath(os.fspath(output)))
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".splits.") as tmp:
-        pieces = os.path.join(tmp, "pieces.jsonl")
-        report = jsonl.split(inputs, pieces, "/trace", on=("/type", "search_result"),
-                             carry=["/question"])
-        rows = 0
-        with open_writer(output) as writer:
-            for line, piece in enumerate(jsonl.read(pieces), start=1):
-                question = piece.get("question")
-                if not isinstance(question, str):
-                    raise RecordError("/question", "required field is missing or not a string "
-                                      f"(split piece {line})")
-                context = render_context(question, piece["context"])
-                answer = "\n\n".join(render_step(s) for s in piece["response"])
-                row = split_row(context, answer, piece["split_index"], piece["total_splits"],
-                                data_source=data_source, ability=ability)
-                hook.training_record(record=row, formatter=SearchSplits.name)
-                writer.write(row)
-                rows += 1
-    return report.records, rows
+    env: ClassVar[str] = "search"
+
+    def reads_env(self, episode: Episode) -> bool:
+        return is_search_episode(episode)
+
+    def applies(self, episode: Episode) -> str | None:
+        return "failed with an error" if episode.error is not None else None
 
 
-class SearchSplits(Formatter):
+class SearchSplits(_SearchFormatter):
     name: ClassVar[str] = "search-splits"
-    description: ClassVar[str] = "seed 002 trace → one sample per search result: context so far → next steps"
+    description: ClassVar[str] = "search episode → one sample per search result: context so far → next steps"
 
     def __init__(self, *, data_source: str = DATA_SOURCE, ability: str = ABILITY):
         self.data_source = data_source
         self.ability = ability
 
-    def format(self, record: dict[str, Any]) -> list[dict[str, Any]]:
-        return to_split_samples(record, data_source=self.data_source, ability=self.ability)
+    def format(self, episode: Episode) -> list[dict[str, Any]]:
+        return to_split_samples(search_trace(episode), data_source=self.data_source, ability=self.ability)
 
 
-class SearchMultiturn(Formatter):
+class SearchMultiturn(_SearchFormatter):
     name: ClassVar[str] = "search-multiturn"
-    description: ClassVar[str] = ("seed 002 trace → multi-turn {data_source, prompt, ability, answer, "
+    description: ClassVar[str] = ("search episode → multi-turn {data_source, prompt, ability, answer, "
                                   "extra_info}, loss on every assistant turn")
 
     def __init__(self, *, data_source: str = MULTITURN_DATA_SOURCE, ability: str = MULTITURN_ABILITY,
@@ -266,6 +246,6 @@ class SearchMultiturn(Formatter):
         self.ability = ability
         self.messages = messages
 
-    def format(self, record: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        return iter(to_multiturn(record, data_source=self.data_source, ability=self.ability,
-                                 messages=self.messages))
+    def format(self, episode: Episode) -> list[dict[str, Any]]:
+        return to_multiturn(search_trace(episode), data_source=self.data_source, ability=self.ability,
+                            messages=self.messages)

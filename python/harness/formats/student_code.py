@@ -15,12 +15,18 @@ blocks joined with nothing between them, sections separated by blank lines, the 
 a last line `SUBMISSION FIRST:` and the prompt ending in one newline. The completion is
 `<code>{OUTPUT stripped}</code>`; no end-of-sequence token is added, `</code>` is the stop
 marker. `completion_labels` tokenises a pair with the prompt masked out (-100).
+
+Why a row formatter (it reads the rows themselves, `reads = "rows"`), not an import adapter to
+episodes like seeds 000-002: a row is a student's submission, not a rollout. It has no model
+that acted, no environment, no turns, no outcome and nothing a verifier could judge; an episode
+made of it would be invented fields around one prompt/completion pair, and no stage before or
+after formatting reads it. The success filter and `--verdict` do not apply to it.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from harness.formats.base import Formatter, RecordError, require
 
@@ -119,6 +125,8 @@ def completion_labels(tokenizer: Any, prompt: str, completion: str) -> dict[str,
 class StudentCode(Formatter):
     name: ClassVar[str] = "student-code"
     description: ClassVar[str] = "seed 004 student-code row → {prompt, completion} for a template variant"
+    reads: ClassVar[Literal["episodes", "rows"]] = "rows"
+    success_only: ClassVar[bool] = False
 
     def __init__(self, *, variant: str = "exp1_without_context"):
         _check_variant(variant)

@@ -1,9 +1,14 @@
 """Seed 002 summaries: an LLM summary for each split sample, then the summary-prefix and
 summary-only datasets with one seeded train/val partition.
 
+    format_files(["data/rollouts/search"], "splits.jsonl", FormatConfig(formatter="search-splits"))
     report = asyncio.run(summarize_splits("splits.jsonl", "summarized.jsonl", backend))
-    summary_datasets("summarized.jsonl", "out/", ext="parquet")
+    summary_datasets("summarized.jsonl", "out/", config=DatasetConfig(ext="parquet"))
     # out/summary_prefix_{train,val}.parquet, out/summary_only_{train,val}.parquet
+
+The split samples come from search episodes (`search-splits`, harness.formats.search). The
+settings are two stage configs: `SummaryConfig` (the backend and its requests) and
+`DatasetConfig` (the datasets and their partition).
 
 `summarize_splits` asks any `harness.backends.base.Backend` for one summary per split sample,
 with at most `concurrency` requests in flight, retrying a failed request with exponential
@@ -18,7 +23,9 @@ the error text as the summary and trained on it. The output is written atomicall
 order; it is the split rows with a `summary` field (the response, stripped).
 
 `summary_datasets` builds the seed's two datasets from it and partitions them exactly as the
-seed's `random.seed(seed); random.shuffle(rows)` did (see `partition`).
+seed's `random.seed(seed); random.shuffle(rows)` did (see `partition`). No silent zero: when no
+sample has a summary (every one failed), no dataset is written and `NothingFormatted`-like
+`NoSummaries` says so, unless `allow_empty`.
 """
 
 from __future__ import annotations
@@ -32,16 +39,20 @@ import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from harness.atomic import atomic_write
 from harness.backends.base import Backend, Request
 from harness.episode import Message, Sampling
 from harness.formats.base import FormatError
 from harness.formats.writers import open_writer
+from harness.options import setting
 from harness.plugins import registry
 
 __all__ = [
+    "SummaryConfig",
+    "DatasetConfig",
+    "NoSummaries",
     "SUMMARY_PROMPT",
     "SUMMARY_TAGS",
     "DEFAULT_SAMPLING",
@@ -77,6 +88,51 @@ _PART = {tag: re.compile(rf"<{tag}>(.*?)</{tag}>", re.DOTALL) for tag in SUMMARY
 
 DEFAULT_SAMPLING = Sampling(n=1, temperature=0.3, max_tokens=2000)
 """The seed's settings (gpt-4o-mini at temperature 0.3, at most 2000 tokens)."""
+
+
+@dataclass(frozen=True)
+class SummaryConfig:
+    """The settings of the summary stage."""
+
+    backend: str = setting(help="Backend writing the summaries: openai, vllm, transformers, scripted, …")
+    model: str | None = setting(None, help="Model for the backend (default: its own).")
+    backend_args: dict[str, Any] = setting(factory=dict, help="Arguments of the backend, e.g. base_url=http://….")
+    temperature: float = setting(0.3, help="Sampling temperature of the summaries (the seed's 0.3).")
+    max_tokens: int = setting(2000, help="Cap on a summary's tokens (the seed's 2000).")
+    concurrency: int = setting(16, content=False, help="Summary requests in flight at once.")
+    retries: int = setting(3, content=False, help="Retries of a failed summary request, with exponential backoff.")
+    backoff_s: float = setting(1.0, content=False, help="First retry delay in seconds (doubling).")
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {self.concurrency}")
+        if self.retries < 0:
+            raise ValueError(f"retries must be 0 or more, not {self.retries}")
+
+    def backend_kwargs(self) -> dict[str, Any]:
+        return {**self.backend_args, **({"model": self.model} if self.model else {})}
+
+    def sampling(self) -> Sampling:
+        return Sampling(n=1, temperature=self.temperature, max_tokens=self.max_tokens)
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """The settings of the summary datasets and their train/val partition."""
+
+    ext: Literal["jsonl", "parquet"] = setting("parquet", help="File format of the four dataset files.")
+    val_ratio: float = setting(0.1, help="Share of rows in the validation files, inside (0, 1).")
+    seed: int = setting(42, help="Seed of the shuffle (Python's random, as the seed's split).")
+    allow_empty: bool = setting(False, content=False,
+                                help="Write the datasets even when no sample has a summary.")
+
+    def __post_init__(self) -> None:
+        if not 0 < self.val_ratio < 1:
+            raise ValueError(f"val_ratio must be between 0 and 1 (exclusive), not {self.val_ratio}")
+
+
+class NoSummaries(ValueError):
+    """No split sample has a summary: the datasets would be empty."""
 
 
 def sample_key(row: dict[str, Any]) -> str:
@@ -148,12 +204,17 @@ async def summarize_splits(
     output_path: str | os.PathLike[str],
     backend: Backend,
     *,
+    config: SummaryConfig | None = None,
     sampling: Sampling = DEFAULT_SAMPLING,
     concurrency: int = 16,
     retries: int = 3,
     backoff_s: float = 1.0,
 ) -> SummaryReport:
-    """Add a `summary` to each split sample of `input_path`; see the module docstring."""
+    """Add a `summary` to each split sample of `input_path`; see the module docstring. With a
+    `config`, its sampling, concurrency, retries and backoff are used."""
+    if config is not None:
+        sampling, concurrency = config.sampling(), config.concurrency
+        retries, backoff_s = config.retries, config.backoff_s
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency}")
     if retries < 0:
@@ -320,9 +381,11 @@ def summary_datasets(
     input_path: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
     *,
+    config: DatasetConfig | None = None,
     ext: str = "parquet",
     val_ratio: float = 0.1,
     seed: int = 42,
+    allow_empty: bool = False,
     prefix_name: str = "summary_prefix",
     only_name: str = "summary_only",
 ) -> DatasetReport:
@@ -331,12 +394,20 @@ def summary_datasets(
     Samples whose summary is missing or empty are left out and counted (`failed`). The rest are
     partitioned by `partition` — one partition for both datasets, each file in the seed's
     shuffled order. Memory holds one byte offset per row, not the rows: the input is read once
-    to find the summarized lines, then line by line in shuffled order.
+    to find the summarized lines, then line by line in shuffled order. No sample with a summary:
+    `NoSummaries`, and nothing is written, unless `allow_empty`. `config` gives `ext`,
+    `val_ratio`, `seed` and `allow_empty` at once.
     """
+    if config is not None:
+        ext, val_ratio, seed, allow_empty = config.ext, config.val_ratio, config.seed, config.allow_empty
     if ext not in ("jsonl", "parquet"):
         raise ValueError(f"ext must be 'jsonl' or 'parquet', not {ext!r}")
     input_path, out_dir = os.fspath(input_path), os.fspath(out_dir)
     offsets, failed = _summarized_offsets(input_path)
+    if not offsets and not allow_empty:
+        raise NoSummaries(f"{input_path}: no split sample has a summary ({failed} with an empty one; failed "
+                          "summaries are kept out of this file, see the summary counts); no dataset written "
+                          "(allow_empty writes empty ones)")
     train, val = partition(len(offsets), val_ratio, seed)
     os.makedirs(out_dir, exist_ok=True)
     paths = {(name, part): os.path.join(out_dir, f"{name}_{part}.{ext}")

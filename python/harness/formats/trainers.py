@@ -14,7 +14,11 @@
   ground_truth}, extra_info}`; the ground truth is the task's data as JSON text, which the
   environment's reward function reads.
 
-Episodes that failed (`error` set) are skipped: they are not training data.
+Episodes that failed with an error (`error` set), and episodes without steps, give no row of
+the chat exports: they are not training data (counted by the run). Which episodes count as
+successful is the run's success filter (`harness.formats.run`): by default the chat exports
+format only episodes that succeeded; `verl` keeps every episode, since an RL prompt is a task,
+solved or not.
 """
 
 from __future__ import annotations
@@ -22,15 +26,19 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from harness.episode import Episode, validate_episode
+from harness.episode import Episode
 from harness.formats.base import Formatter
 
-__all__ = ["TrlMessages", "TrlPromptCompletion", "OpenAIFinetune", "Verl", "episode_of"]
+__all__ = ["TrlMessages", "TrlPromptCompletion", "OpenAIFinetune", "Verl", "played"]
 
 
-def episode_of(record: dict[str, Any]) -> Episode:
-    """The record validated as an `Episode` (an `EpisodeError` names the field otherwise)."""
-    return validate_episode(record)
+def played(episode: Episode) -> str | None:
+    """Why an episode holds no conversation to train on (an error, no steps), or None."""
+    if episode.error is not None:
+        return "failed with an error"
+    if not episode.steps:
+        return "has no steps"
+    return None
 
 
 def _plain(messages: list[Any]) -> list[dict[str, str]]:
@@ -38,10 +46,10 @@ def _plain(messages: list[Any]) -> list[dict[str, str]]:
 
 
 class _EpisodeFormatter(Formatter):
-    def format(self, record: dict[str, Any]) -> list[dict[str, Any]]:
-        episode = episode_of(record)
-        if episode.error is not None or not episode.steps:
-            return []
+    def applies(self, episode: Episode) -> str | None:
+        return played(episode)
+
+    def format(self, episode: Episode) -> list[dict[str, Any]]:
         return [self.row(episode)]
 
     def row(self, episode: Episode) -> dict[str, Any]:
@@ -96,14 +104,16 @@ class OpenAIFinetune(_EpisodeFormatter):
 class Verl(_EpisodeFormatter):
     name: ClassVar[str] = "verl"
     description: ClassVar[str] = "episode → VERL RL dataset row (prompt, reward_model, extra_info)"
+    success_only: ClassVar[bool] = False
 
     def __init__(self, *, split: str | None = None):
         self.split = split
         self.index = 0
 
-    def format(self, record: dict[str, Any]) -> list[dict[str, Any]]:
-        # Unlike the chat exports, an RL prompt needs no steps: every episode's task is a prompt.
-        episode = episode_of(record)
+    def applies(self, episode: Episode) -> str | None:
+        return None  # unlike the chat exports, an RL prompt needs no steps: every task is a prompt
+
+    def format(self, episode: Episode) -> list[dict[str, Any]]:
         row = self.row(episode)
         self.index += 1
         return [row]

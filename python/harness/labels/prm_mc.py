@@ -1,37 +1,37 @@
-"""Monte Carlo step labels for seed 000 PRM samples (`--label-mode mc`).
+"""Monte Carlo step labels for PRM samples of data-analysis episodes (`harness format prm-mc`,
+`--label-mode mc` of the seed 000 command).
 
-A PRM sample is a step (a hooked value or the submitted answer) of a data-analysis gold trace.
-Its Monte Carlo label is the share of K continuations that reach a correct answer after that
-step: the `data-analysis` environment is replayed up to and including the step's turn
-(`env.start(task, seed, actions=...)`, the task rebuilt from the record's `csv_source` and
-`question`), then a backend plays the episode on through the rollout engine with explicit
-sampling (temperature, top-p/k, max tokens, a seed per continuation and turn).
+A PRM sample is a step (a hooked value or the submitted answer) of a data-analysis episode's
+trace (a rollout of the `data-analysis` environment, or an imported seed 000 record's gold
+trace): the rows of the `prm` formatter. Its Monte Carlo label is the share of K continuations
+that reach a correct answer after that step: the `data-analysis` environment is replayed up to
+and including the step's turn (`env.start(task, seed, actions=...)`, the task rebuilt from the
+record's `csv_source` and `question`), then a backend plays the episode on through the rollout
+engine with explicit sampling (temperature, top-p/k, max tokens, a seed per continuation and
+turn). This runs the engine, which is why it lives here and not among the pure formatters.
 
-    from harness.engine import RolloutConfig
-    from harness.formats.prm_mc import mc_labels
+    from harness.labels.prm_mc import McConfig, write_mc_prm
+    report = write_mc_prm(["data/rollouts/da"], "prm_mc.parquet",
+                          McConfig(backend="vllm", model="Qwen/Qwen2.5-7B-Instruct", samples_per_task=4))
 
-    config = RolloutConfig(env="data-analysis", backend="vllm", model="Qwen/Qwen2.5-7B-Instruct",
-                           samples_per_task=4, temperature=0.7, max_tokens=1024)
-    rows = mc_labels(records, config)       # to_prm_samples rows with label = share, label_mc_n
-
-`config.samples_per_task` is K. All hooks of one turn share the turn's continuations (same
-replayed prefix), so a trace costs K episodes per turn with steps, not per step. A submit
-step's continuations end at once (the replay already submitted): its label is whether the
-gold answer is right. A continuation that fails (a backend error after its retries, an
-environment error, or a replay that does not reproduce the recorded hooks and answer) is
-counted and left out of the share; a step whose continuations all failed gets no label and is
-left out of the output (`McReport.left_out`), never given an invented one.
+`samples_per_task` is K. All hooks of one turn share the turn's continuations (same replayed
+prefix), so a trace costs K episodes per turn with steps, not per step. A submit step's
+continuations end at once (the replay already submitted): its label is whether the gold answer
+is right. A continuation that fails (a backend error after its retries, an environment error,
+or a replay that does not reproduce the recorded hooks and answer) is counted and left out of
+the share; a step whose continuations all failed gets no label and is left out of the output
+(`McReport.left_out`), never given an invented one. Which episodes are labelled follows the
+format stage: data-analysis episodes that succeeded (the seed's verified ones), unless
+`include_failed`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
-import json
 import os
-import sys
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -42,19 +42,65 @@ from harness.engine.config import Item, RolloutConfig
 from harness.engine.episodes import RunContext, run_episodes
 from harness.engine.run import build_backend, build_env
 from harness.environment import Environment, derive_seed
-from harness.episode import Episode, Task, make_episode_id
+from harness.episode import Episode, EpisodeError, Task, make_episode_id, validate_episode
 from harness.formats.base import FormatError, RecordError, require
-from harness.formats.data_analysis import Prm, gold_trace, to_prm_samples
+from harness.formats.data_analysis import Prm, gold_trace, prompt_messages, to_prm_samples
+from harness.formats.data_analysis_record import seed_record
+from harness.options import setting
 
-__all__ = ["McReport", "amc_labels", "mc_labels", "write_mc_prm", "turn_action", "add_mc_arguments", "run_mc"]
+__all__ = ["McConfig", "McReport", "NothingLabelled", "amc_labels", "mc_labels", "write_mc_prm", "turn_action"]
+
+Located = tuple[str, "int | None", Episode]
+
+
+@dataclass(frozen=True)
+class McConfig:
+    """The settings of a Monte Carlo labelling run."""
+
+    backend: str | None = setting(None, help="Backend that plays the continuations: transformers, vllm, "
+                                             "openai, scripted or a plugin's (required).")
+    model: str | None = setting(None, help="Model for the backend (default: the backend's own).")
+    backend_args: dict[str, Any] = setting(factory=dict, help="Arguments of the backend.")
+    env_args: dict[str, Any] = setting(
+        factory=dict, help="Arguments of the data-analysis environment the continuations run in "
+                           "(default: the environment's, hint shown as in gold runs).")
+    samples_per_task: int = setting(4, help="Continuations per step (K).")
+    temperature: float = setting(0.7, help="Sampling temperature of the continuations.")
+    top_p: float = setting(1.0, help="Nucleus sampling mass of the continuations.")
+    top_k: int = setting(-1, help="Top-k cut-off of the continuations (-1: none).")
+    max_tokens: int = setting(1024, help="Cap on generated tokens per model turn.")
+    seed: int = setting(0, help="Continuation seeds derive from it.")
+    max_turns: int = setting(64, help="Safety cap on turns per continuation, replayed ones included.")
+    include_failed: bool = setting(False, help="Also label episodes that did not succeed (by default only "
+                                               "those that did: the seed's verified records).")
+    concurrency: int = setting(64, content=False, help="Continuations live at a time.")
+    allow_empty: bool = setting(False, content=False,
+                                help="Succeed (writing an empty file) when no episode is left to label.")
+
+    def rollout_config(self) -> RolloutConfig:
+        """The rollout engine's settings of the continuations."""
+        if not self.backend:
+            raise ValueError("backend: Monte Carlo labels need a backend (--backend) to play the continuations")
+        return RolloutConfig(
+            env="data-analysis", backend=self.backend, model=self.model, env_args=dict(self.env_args),
+            backend_args=dict(self.backend_args), samples_per_task=self.samples_per_task,
+            temperature=self.temperature, top_p=self.top_p, top_k=self.top_k, max_tokens=self.max_tokens,
+            seed=self.seed, max_turns=self.max_turns,
+        )
 
 
 @dataclass
 class McReport:
     """What a Monte Carlo labelling run did."""
 
+    read: int = 0
+    """Episodes read."""
+    other_envs: dict[str, int] = field(default_factory=dict)
+    """Episodes of other environments than data-analysis, by environment (not labelled)."""
+    not_succeeded: int = 0
+    """Data-analysis episodes left out because they did not succeed (without include_failed)."""
     episodes: int = 0
-    """Seed records labelled."""
+    """Episodes labelled."""
     samples: int = 0
     """PRM samples written with a label."""
     left_out: int = 0
@@ -65,11 +111,41 @@ class McReport:
     """Continuations that failed (backend or environment error, or a diverging replay)."""
     failures: dict[str, int] = field(default_factory=dict)
     """Failed continuations by cause: the error type, or `replay_diverged`."""
+    samples_per_task: int = 0
+
+    def summary(self, output: Any) -> str:
+        failures = ", ".join(f"{k} {v}" for k, v in sorted(self.failures.items()))
+        others = sum(self.other_envs.values())
+        return (f"prm-mc: {self.read} episodes read, {self.episodes} labelled"
+                + (f" ({self.not_succeeded} not succeeded left out)" if self.not_succeeded else "")
+                + (f" ({others} of other environments left out)" if others else "")
+                + f" -> {self.samples} samples ({self.samples_per_task} continuations per step) in {output}; "
+                f"continuations: {self.continuations} run, {self.failed} failed{f' ({failures})' if failures else ''}; "
+                f"{self.left_out} step(s) left out (no continuation finished)")
+
+    def why_empty(self) -> str:
+        if self.read == 0:
+            return "the input holds no episodes"
+        others = sum(self.other_envs.values())
+        if others == self.read:
+            return f"0 of {self.read} episodes are data-analysis episodes ({', '.join(f'{n} {k}' for k, n in sorted(self.other_envs.items()))})"
+        if self.episodes == 0:
+            return (f"0 of {self.read - others} data-analysis episodes succeeded; --include-failed labels them too")
+        return f"every continuation of the {self.episodes} episode(s) failed ({', '.join(f'{k} {v}' for k, v in sorted(self.failures.items()))})"
+
+
+class NothingLabelled(ValueError):
+    """A Monte Carlo labelling run wrote no sample (and `allow_empty` was not set)."""
+
+    def __init__(self, report: McReport, output: str) -> None:
+        self.report = report
+        super().__init__(f"prm-mc labelled no sample: {report.why_empty()}; {output} was not written "
+                         "(--allow-empty writes an empty file)")
 
 
 @dataclass
 class _Turn:
-    """One turn of a gold trace that has PRM steps, and what its continuations gave."""
+    """One turn of a trace that has PRM steps, and what its continuations gave."""
 
     record_index: int
     steps: int  # PRM samples this turn yields
@@ -108,8 +184,16 @@ def _replay_matches(episode: Episode, turns: list[dict[str, Any]]) -> bool:
                for info, turn in zip(replayed, turns))
 
 
+def _samples(episode: Episode) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The seed record of an episode and its PRM samples (the `prm` formatter's rows), checked
+    for what the continuations need; a `RecordError` names the field otherwise."""
+    record = seed_record(episode)
+    _task(record)
+    return record, to_prm_samples(record, prompt=prompt_messages(episode))
+
+
 async def amc_labels(
-    records: Iterable[dict[str, Any]],
+    episodes: Iterable[Episode],
     config: RolloutConfig,
     backend: Backend,
     env: Environment,
@@ -119,22 +203,24 @@ async def amc_labels(
     report: McReport | None = None,
     on_continuation: Callable[[Episode], None] | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
-    """PRM samples of `records` (seed 000 records), labelled by continuations, record by record.
+    """PRM samples of data-analysis `episodes`, labelled by continuations, episode by episode.
 
-    Records are taken `chunk_records` at a time; the continuations of a chunk run together,
+    Episodes are taken `chunk_records` at a time; the continuations of a chunk run together,
     at most `concurrency` live at once. `on_continuation` sees every continuation episode
-    (to keep them for auditing). Samples follow `to_prm_samples` plus `label_mc_n`.
+    (to keep them for auditing). Samples are the `prm` formatter's plus `label_mc_n`.
     """
     report = report if report is not None else McReport()
+    report.samples_per_task = config.samples_per_task
     ctx = RunContext(env=env, backend=backend, config=config, run_id=uuid.uuid4().hex,
                      plugins=plugins.registry().versions())
-    records = iter(records)
-    while chunk := list(itertools.islice(records, chunk_records)):
-        samples = [to_prm_samples(record) for record in chunk]  # validates each record first
+    source = iter(episodes)
+    while chunk := list(itertools.islice(source, chunk_records)):
+        made = [_samples(episode) for episode in chunk]  # validates each episode first
+        samples = [s for _, s in made]
         turns: list[_Turn] = []
         items: list[tuple[Item, _Turn, list[dict[str, Any]]]] = []
-        for r, record in enumerate(chunk):
-            number = report.episodes + r  # the record's place in the input: ids stay unique
+        for r, (record, _) in enumerate(made):
+            number = report.episodes + r  # the episode's place in the input: ids stay unique
             _, trace = gold_trace(record)
             recorded = trace.get("turns") or []
             task = _task(record)
@@ -196,7 +282,7 @@ async def amc_labels(
 
 
 def mc_labels(
-    records: Iterable[dict[str, Any]],
+    episodes: Iterable[Episode],
     config: RolloutConfig,
     *,
     backend: Backend | None = None,
@@ -211,7 +297,7 @@ def mc_labels(
         own = backend is None
         used = backend or build_backend(config)
         try:
-            return [row async for row in amc_labels(records, config, used, env or build_env(config),
+            return [row async for row in amc_labels(episodes, config, used, env or build_env(config),
                                                     concurrency=concurrency, report=report)]
         finally:
             if own:
@@ -220,61 +306,78 @@ def mc_labels(
     return asyncio.run(run())
 
 
-def _read(path: str, *, include_unverified: bool, lenient: bool) -> Iterator[dict[str, Any]]:
-    """The seed records of `path` (verified only unless asked), read by the seed 000 loader
-    (Python's json semantics), each checked where its line is known: a record that cannot be
-    read is a `FormatError` naming the file, line and field."""
-    from harness.prepare_finetune_data import iter_episodes
+def located_episodes(inputs: Iterable[str | os.PathLike[str]]) -> Iterator[Located]:
+    """`(path, line, Episode)` of episode files (or directories of shards)."""
+    from harness.episode_files import episode_files
+    from harness.jsonl import read
 
-    for line, record in iter_episodes(path, not include_unverified, lenient=lenient).located():
-        try:
-            _task(record)
-            to_prm_samples(record)
-        except RecordError as err:
-            raise FormatError(path, line, err.field, err.reason) from None
-        yield record
+    for path, line, record in read([str(p) for p in episode_files(inputs)], locations=True):
+        yield str(path), line, validate_episode(record, path=str(path), line=line)
+
+
+def _chosen(located: Iterable[Located], config: McConfig, report: McReport) -> Iterator[Episode]:
+    """The data-analysis episodes to label (succeeded ones unless include_failed), each checked
+    where its line is known: one that cannot be read is a `FormatError` naming file, line, field."""
+    others: Counter[str] = Counter()
+    try:
+        for path, line, episode in located:
+            report.read += 1
+            if episode.env.name != "data-analysis":
+                others[episode.env.name] += 1
+                continue
+            if episode.error is not None or not config.include_failed and episode.outcome.success is not True:
+                report.not_succeeded += 1
+                continue
+            try:
+                _samples(episode)
+            except (RecordError, EpisodeError) as err:
+                raise FormatError(path, line, err.field, err.reason) from None
+            yield episode
+    finally:
+        report.other_envs = dict(others)
 
 
 def write_mc_prm(
-    input_path: str | os.PathLike[str],
+    inputs: Iterable[str | os.PathLike[str]] | None,
     output: str | os.PathLike[str],
-    config: RolloutConfig,
+    config: McConfig,
     *,
-    include_unverified: bool = False,
-    lenient: bool = False,
-    concurrency: int = 64,
+    located: Iterable[Located] | None = None,
     continuations_out: str | os.PathLike[str] | None = None,
     backend: Backend | None = None,
 ) -> McReport:
-    """Write the Monte Carlo labelled PRM samples of a seed 000 episodes file to `output`
-    (JSONL, or Parquet by the extension), atomically; `continuations_out` also keeps every
-    continuation episode (JSONL, atomically). With no episodes to label nothing is written
-    (`report.episodes == 0`), as for the other label modes."""
+    """Write the Monte Carlo labelled PRM samples of the data-analysis episodes of `inputs`
+    (or of `located` `(path, line, episode)` triples) to `output` (JSONL, or Parquet by the
+    extension), atomically; `continuations_out` also keeps every continuation episode (JSONL,
+    atomically). No sample written: `NothingLabelled`, and no file, unless `allow_empty`."""
+    from harness import plugins as registry_module
     from harness.atomic import atomic_write
     from harness.formats.writers import open_writer
 
-    input_path, output = os.fspath(input_path), os.fspath(output)
-    if not os.path.isfile(input_path):
-        raise FileNotFoundError(f"episodes file not found: {input_path}")
-    report = McReport()
-    records = _read(input_path, include_unverified=include_unverified, lenient=lenient)
-    first = next(records, None)
-    if first is None:
-        return report
-    hook = plugins.registry().hook
+    rollout = config.rollout_config()
+    output = os.fspath(output)
+    report = McReport(samples_per_task=config.samples_per_task)
+    chosen = _chosen(located if located is not None else located_episodes(inputs or []), config, report)
+    first = next(chosen, None)  # none to label: say so before a backend (a model) is loaded
+    if first is None and not config.allow_empty:
+        raise NothingLabelled(report, output)
+    episodes = itertools.chain([first] if first is not None else [], chosen)
+    hook = registry_module.registry().hook
 
     async def run(sink: IO[str] | None) -> None:
         own = backend is None
-        used = backend or build_backend(config)
+        used = backend or build_backend(rollout)
         on_continuation = (lambda ep: sink.write(ep.to_json_line() + "\n")) if sink else None
         try:
             os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
             with open_writer(output, json_columns=Prm.json_columns, non_finite="allow") as writer:
-                async for row in amc_labels(itertools.chain([first], records), config, used,
-                                            build_env(config), concurrency=concurrency,
-                                            report=report, on_continuation=on_continuation):
+                async for row in amc_labels(episodes, rollout, used, build_env(rollout),
+                                            concurrency=config.concurrency, report=report,
+                                            on_continuation=on_continuation):
                     hook.training_record(record=row, formatter="prm")
                     writer.write(row)
+                if report.samples == 0 and not config.allow_empty:
+                    raise NothingLabelled(report, output)  # inside the writer: no file is left
         finally:
             if own:
                 await used.aclose()
@@ -285,75 +388,3 @@ def write_mc_prm(
         with atomic_write(continuations_out) as sink:
             asyncio.run(run(sink))
     return report
-
-
-# -- the command line (`python -m harness.prepare_finetune_data --label-mode mc ...`) ----------
-
-
-def add_mc_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `--label-mode mc`, on the seed's command line."""
-    group = parser.add_argument_group("Monte Carlo labels (--format prm --label-mode mc)")
-    group.add_argument("--backend", help="backend that plays the continuations: transformers, "
-                       "vllm, openai, scripted or a plugin's (required with --label-mode mc)")
-    group.add_argument("--model", help="model for the backend (default: the backend's own)")
-    group.add_argument("--backend-args", type=_json_object, default={},
-                       help="backend arguments as a JSON object")
-    group.add_argument("--env-args", type=_json_object, default={},
-                       help="data-analysis environment arguments as a JSON object "
-                       "(default: the environment's, hint shown as in gold runs)")
-    group.add_argument("--mc-samples", type=int, default=4,
-                       help="continuations per step (K, default 4)")
-    group.add_argument("--temperature", type=float, default=0.7, help="default 0.7")
-    group.add_argument("--top-p", type=float, default=1.0, help="default 1.0")
-    group.add_argument("--top-k", type=int, default=-1, help="default -1 (no top-k cut-off)")
-    group.add_argument("--max-tokens", type=int, default=1024, help="per model turn, default 1024")
-    group.add_argument("--seed", type=int, default=0,
-                       help="continuation seeds derive from it (default 0)")
-    group.add_argument("--max-turns", type=int, default=64,
-                       help="safety cap on turns per continuation, replayed ones included (default 64)")
-    group.add_argument("--concurrency", type=int, default=64,
-                       help="continuations live at a time (default 64)")
-    group.add_argument("--continuations-out", help="also keep every continuation episode (JSONL)")
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise argparse.ArgumentTypeError(f"not JSON: {err}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("expected a JSON object")
-    return value
-
-
-def run_mc(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """`--label-mode mc`: label, write, report the counts; 1 on bad input."""
-    from harness.prepare_finetune_data import default_output
-
-    if args.format != "prm":
-        parser.error("--label-mode mc applies to --format prm")
-    if not args.backend:
-        parser.error("--label-mode mc needs --backend (and usually --model)")
-    try:
-        config = RolloutConfig(
-            env="data-analysis", backend=args.backend, model=args.model,
-            env_args=args.env_args, backend_args=args.backend_args,
-            samples_per_task=args.mc_samples, temperature=args.temperature, top_p=args.top_p,
-            top_k=args.top_k, max_tokens=args.max_tokens, seed=args.seed, max_turns=args.max_turns,
-        )
-        output = args.output or default_output(args.input, args.format)
-        report = write_mc_prm(args.input, output, config, include_unverified=args.include_unverified,
-                              lenient=args.lenient, concurrency=args.concurrency,
-                              continuations_out=args.continuations_out)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    if not report.episodes:
-        print(f"warning: no episodes to convert in {args.input}; nothing written", file=sys.stderr)
-        return 0
-    failures = ", ".join(f"{k} {v}" for k, v in sorted(report.failures.items()))
-    print(f"Wrote {report.samples} prm examples (mc labels, {config.samples_per_task} continuations "
-          f"per step) from {report.episodes} episodes to {output}; continuations: "
-          f"{report.continuations} run, {report.failed} failed{f' ({failures})' if failures else ''}; "
-          f"{report.left_out} step(s) left out (no continuation finished)")
-    return 0
