@@ -224,3 +224,22 @@ def test_a_third_party_environment_gets_the_generic_default(guess_number, tmp_pa
         assert kept_turns == [s.action for s in parent.steps[:first_invalid]]
         assert [s["action"] for s in child["steps"]] == ["<guess>1</guess>", "<guess>2</guess>"][: len(child["steps"])]
         assert child["env"] == parent.env.model_dump(mode="json")
+
+
+def test_truncating_a_doctored_record_counts_its_own_turns():
+    """A doctored record's prompt holds its resumed turns: a cut is counted from there (the
+    prompt is kept, and the new turns before the first invalid one), not from the completion's
+    start; a cut inside the resumed turns drops the prompt's last ones."""
+    from harness_connections.truncation import truncate
+
+    prompt = [{"role": "user", "content": "board"}, {"role": "assistant", "content": "A0"}, {"role": "user", "content": "ok"}]
+    completion = [{"role": "assistant", "content": "B1"}, {"role": "user", "content": "ok"},
+                  {"role": "assistant", "content": "B2"}, {"role": "user", "content": "invalid"}]
+    c, x, i = ({"status": "correct", "category_idx": 0}, {"status": "incorrect"}, {"status": "invalid"})
+    record = {"prompt": prompt, "completion": completion, "guess_history": [c, dict(c, category_idx=1), i],
+              "info": {"puzzle_id": 1, "resumed_from_guess_history": [c]}}
+    assert truncate(record)["prompt"] == prompt + completion[:2]
+    record = {"prompt": prompt + [{"role": "assistant", "content": "A1"}, {"role": "user", "content": "no"}],
+              "completion": completion[2:], "guess_history": [c, x, i],
+              "info": {"puzzle_id": 1, "resumed_from_guess_history": [c, x]}}
+    assert truncate(record)["prompt"] == prompt

@@ -101,22 +101,22 @@ def test_scan_gives_byte_offsets_through_blank_lines_crlf_and_a_bom(tmp_path):
 
 def test_an_index_is_reused_until_its_file_changes(tmp_path):
     path = write(tmp_path / "results_1.jsonl", [random_record(random.Random(1)) for _ in range(5)])
-    first = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results._facts)
+    first = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results.COLUMNS, seed_results._facts)
     assert first.built and (tmp_path / ".index" / "results_1.jsonl.index.json").exists()
-    again = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results._facts)
+    again = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results.COLUMNS, seed_results._facts)
     assert not again.built and again.columns == first.columns
     with open(path, "a") as f:  # appended to: another identity
         f.write(json.dumps(random_record(random.Random(2))) + "\n")
-    changed = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results._facts)
+    changed = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results.COLUMNS, seed_results._facts)
     assert changed.built and len(changed) == 6
     stat = os.stat(path)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # touched: rebuilt too
-    assert FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results._facts).built
+    assert FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results.COLUMNS, seed_results._facts).built
 
 
 def test_token_counts_are_kept_beside_the_index(tmp_path):
     path = write(tmp_path / "results_1.jsonl", [random_record(random.Random(3)) for _ in range(4)])
-    index = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results._facts)
+    index = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results.COLUMNS, seed_results._facts)
     calls = []
 
     def count(record):
@@ -125,7 +125,7 @@ def test_token_counts_are_kept_beside_the_index(tmp_path):
 
     first = index.tokens("words", [0, 2], count)
     assert len(calls) == 2
-    reloaded = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results._facts)
+    reloaded = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results.COLUMNS, seed_results._facts)
     assert reloaded.tokens("words", [2, 0], count) == first[::-1] and len(calls) == 2
 
 

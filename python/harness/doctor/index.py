@@ -20,19 +20,18 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import secrets
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from harness.atomic import atomic_write
+from harness.atomic import new_file_mode
 
 INDEX_DIR = ".index"
 FORMAT = 1
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(NamedTuple):
     """One record of a file: where it is, and the fields that were asked for."""
 
     line: int
@@ -98,25 +97,24 @@ class FileIndex:
         self._identity: dict[str, int] = {}
         self._tokens: dict[str, dict[int, list[int]]] = {}
 
-    def load(self, fields: Sequence[str], extract: Callable[[Located, str], dict[str, Any]]) -> FileIndex:
+    def load(self, fields: Sequence[str], columns: Sequence[str],
+             extract: Callable[[Located, str, Path], tuple[Any, ...]]) -> FileIndex:
         """Read the saved index if it matches the file, else scan the file and save one.
-        `extract(record, where)` turns one record's fields into its facts (`where` is
-        `path:line`, for errors); `offset` and `length` are added."""
+        `extract(record, where, path)` gives one record's facts, in the order of `columns`
+        (`where` is `path:line`, for errors); `offset` and `length` are added."""
         self._identity = identity(self.path)
         saved = self._read(self.file)
         if saved is not None and saved.get("kind") == self.kind:
             self.columns = saved["columns"]
             return self
-        columns: dict[str, list[Any]] = {"offset": [], "length": []}
-        for record in scan_file(self.path, fields):
-            facts = extract(record, f"{self.path}:{record.line}")
-            for name, value in facts.items():
-                columns.setdefault(name, []).append(value)
-            columns["offset"].append(record.offset)
-            columns["length"].append(record.length)
-        self.columns = columns
+        records = scan_file(self.path, fields)
+        rows = [extract(record, f"{self.path}:{record.line}", self.path) for record in records]
+        self.columns = {name: list(values) for name, values in zip(columns, zip(*rows))} if rows else \
+            {name: [] for name in columns}
+        self.columns["offset"] = [r.offset for r in records]
+        self.columns["length"] = [r.length for r in records]
         self.built = True
-        self._write(self.file, {"kind": self.kind, "columns": columns})
+        self._write(self.file, {"kind": self.kind, "columns": self.columns})
         return self
 
     def __len__(self) -> int:
@@ -160,6 +158,13 @@ class FileIndex:
         return saved
 
     def _write(self, file: Path, body: dict[str, Any]) -> None:
-        with atomic_write(file) as f:
-            json.dump({"format": FORMAT, "source": self.path.name, "identity": self._identity, **body}, f,
-                      separators=(",", ":"))
+        """Written beside and renamed into place, but not synced: a cache that a crash leaves
+        torn fails to parse and is rebuilt, so the fsync's cost buys nothing."""
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_name(f".{file.name}.{secrets.token_hex(4)}.tmp")
+        text = json.dumps({"format": FORMAT, "source": self.path.name, "identity": self._identity, **body},
+                          separators=(",", ":"))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, new_file_mode())
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, file)

@@ -29,8 +29,16 @@ from harness.doctor.select import Candidate, best_per_key
 from harness.doctor.tokens import token_counter
 
 RESULTS = re.compile(r"results_(\d+)\.jsonl")
-KIND = "connections-results-1"
-FIELDS = ["/info/puzzle_id", "/reward", "/complete_reason", "/guess_history", "/info/categories"]
+KIND = "connections-results-3"
+HISTORY_SLOTS = 16
+GROUP_SLOTS = 8
+FIELDS = (["/info/puzzle_id", "/reward", "/complete_reason"]
+          + [f"/guess_history/{i}/status" for i in range(HISTORY_SLOTS + 1)]
+          + [f"/info/categories/{i}/group" for i in range(GROUP_SLOTS + 1)])
+"""What the index reads of a record: the statuses and the groups one by one, because the reader
+then hands over a few short strings instead of building every guess record as a dict. A record
+with more guesses or groups than the slots, or with no guess at all (its history may be empty or
+missing), is read whole instead (rare: a longer game than the seed's ten turns)."""
 CODES = {"invalid": "i", "incorrect": "x", "one_away": "o", "correct": "c", "auto": "a"}
 STATUSES = {code: status for status, code in CODES.items()}
 INVALID_GUESS = "invalid guess"
@@ -53,27 +61,47 @@ def next_results_file(directory: str | Path) -> Path:
     return Path(directory) / f"results_{max(numbers, default=0) + 1}.jsonl"
 
 
-def _facts(record: Located, where: str) -> dict[str, Any]:
-    """What the seed's filter and truncation read of one record."""
+COLUMNS = ("key", "reward", "won", "statuses", "groups", "valid")
+_STATUSES = [f"/guess_history/{i}/status" for i in range(HISTORY_SLOTS)]
+_MORE_STATUSES = f"/guess_history/{HISTORY_SLOTS}/status"
+_GROUPS = [f"/info/categories/{i}/group" for i in range(GROUP_SLOTS)]
+_MORE_GROUPS = f"/info/categories/{GROUP_SLOTS}/group"
+
+
+def _facts(record: Located, where: str, path: Path) -> tuple[Any, ...]:
+    """What the seed's filter and truncation read of one record, in the order of `COLUMNS`."""
     fields = record.fields
+    get = fields.get
+    codes = [CODES.get(s, "?") for s in map(get, _STATUSES) if s is not None]
+    n = len(codes)
+    if not n or _MORE_STATUSES in fields or _MORE_GROUPS in fields or get(_STATUSES[n - 1]) is None:
+        return _facts_of_whole(record, where, path)  # no guess, more than the slots, or a gap
+    groups = sum(p in fields for p in _GROUPS)
+    statuses = "".join(codes)
+    return (*_scalar_facts(fields, where), statuses, groups or None, "i" not in statuses)
+
+
+def _scalar_facts(fields: dict[str, Any], where: str) -> tuple[Any, ...]:
     puzzle_id = fields.get("/info/puzzle_id")
     reward = fields.get("/reward")
-    if reward is not None and (isinstance(reward, bool) or not isinstance(reward, (int, float))):
+    if reward is not None and (reward.__class__ is bool or not isinstance(reward, (int, float))):
         raise ResultsError(f"{where}: /reward: expected a number or null, got {reward!r}")
-    history = fields.get("/guess_history")
+    return (None if puzzle_id is None or puzzle_id == "" else str(puzzle_id), reward,
+            fields.get("/complete_reason") == "all_categories_found")
+
+
+def _facts_of_whole(record: Located, where: str, path: Path) -> tuple[Any, ...]:
+    """`_facts` of a record the slots do not describe, from the whole record."""
+    [whole] = read_at(path, [(record.offset, record.length)])
+    history = whole.get("guess_history")
     if history is not None and not isinstance(history, list):
         raise ResultsError(f"{where}: /guess_history: expected a list of guess records")
-    statuses = None
-    if history is not None:
-        statuses = "".join(CODES.get(g.get("status") if isinstance(g, dict) else None, "?") for g in history)
-    categories = fields.get("/info/categories")
-    return {
-        "key": None if puzzle_id is None or puzzle_id == "" else str(puzzle_id),
-        "reward": reward,
-        "won": fields.get("/complete_reason") == "all_categories_found",
-        "statuses": statuses,
-        "groups": len(categories) if isinstance(categories, list) else None,
-    }
+    statuses = None if history is None else "".join(
+        CODES.get(g.get("status") if isinstance(g, dict) else None, "?") for g in history)
+    info = whole.get("info")
+    categories = info.get("categories") if isinstance(info, dict) else None
+    return (*_scalar_facts(record.fields, where), statuses, len(categories) if isinstance(categories, list) else None,
+            statuses is not None and "i" not in statuses)
 
 
 def _assistant_tokens(count: Any) -> Any:
@@ -102,7 +130,8 @@ def marked(statuses: str, tokens: list[int] | None, limit: int | None) -> str:
 
 def salvage_facts(statuses: str, groups: int | None, max_mistakes: int) -> tuple[bool, float]:
     """(truncation keeps something continuable, salvage quality) of a guess history's statuses,
-    by the connections plugin's own rules."""
+    by the connections plugin's own rules (imported here: the harness needs the plugin only
+    for seed 001's results)."""
     from harness_connections.predicates import salvage_quality
     from harness_connections.truncation import ends_the_game, kept_history
 
@@ -157,7 +186,7 @@ def analyze(
     """Seed 001's filter, truncation check and salvage quality over every record of `files`."""
     counter, count = token_counter(tokenizer)
     tokens_of = _assistant_tokens(count)
-    indexes = [FileIndex(p, KIND, index_dir=index_dir).load(FIELDS, _facts) for p in files]
+    indexes = [FileIndex(p, KIND, index_dir=index_dir).load(FIELDS, COLUMNS, _facts) for p in files]
     analysis = Analysis([Path(p) for p in files], indexes, parsed=sum(i.built for i in indexes))
     per_file_tokens: list[list[list[int]] | None] = []
     for index in indexes:  # under a token limit every record's message sizes decide its validity
@@ -172,20 +201,19 @@ def analyze(
         return marked(codes, sizes[row] if sizes is not None else None, token_limit)
 
     candidates = []
-    position = 0
     skipped = []
     for f, index in enumerate(indexes):
         columns = index.columns
-        for row in range(len(index)):
-            key = columns["key"][row]
+        if token_limit is None:  # validity as the index has it
+            valid = columns["valid"]
+        else:
+            valid = [codes is not None and "i" not in codes for codes in (statuses(f, row) for row in range(len(index)))]
+        for row, (key, won, ok, reward) in enumerate(zip(columns["key"], columns["won"], valid, columns["reward"])):
             if key is None:
                 skipped.append(f"{index.path.name}:{row + 1}")
                 continue
-            codes = statuses(f, row)
-            good = codes is not None and "i" not in codes and columns["won"][row]
-            reward = columns["reward"][row]
-            candidates.append(Candidate(key, good, 0.0 if reward is None else float(reward), position, (f, row)))
-            position += 1
+            candidates.append(Candidate(key, ok and won, 0.0 if reward is None else float(reward), len(candidates),
+                                        (f, row)))
     if skipped:
         warnings.warn(f"connections: skipped {len(skipped)} rollout record(s) without info.puzzle_id "
                       f"(records {', '.join(skipped[:10])}{', ...' if len(skipped) > 10 else ''}, by record "
