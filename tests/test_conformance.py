@@ -167,3 +167,16 @@ def test_cli_user_errors_are_one_line(args, message):
     done = harness("check", "environment", *args)
     assert done.returncode == 1
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_docs_list_every_rule_and_setting_as_the_code_has_them():
+    from harness.options import settings_of
+
+    docs = (TESTS.parent / "docs" / "plugins.md").read_text(encoding="utf-8")
+    section = docs.split("## The environment contract, checked", 1)[1]
+    for rule, meaning in RULES.items():
+        assert f"| `{rule}` | {meaning} |" in section
+    for s in settings_of(CheckConfig):
+        option = f"`{s.cli_name} KEY=VALUE`" if s.kind == "dict" else f"`{s.cli_name}`"
+        keyword = "`**args`" if s.name == "env_args" else f"`{s.name}=`"
+        assert f"| {option} | {keyword} | `{s.default_text()}` | {s.help} |" in section

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
-from harness.formats.base import Formatter, RecordError
+from harness.episode import Episode
+from harness.formats.base import Formatter
 
 
 class WonTranscripts(Formatter):
-    """One `{"messages": [...]}` row per won episode; lost ones give nothing."""
+    """One `{"messages": [...]}` row per won episode. The runner counts what it leaves out:
+    episodes of other environments (`env`) and lost games (`applies`)."""
 
-    name = "guess-number-transcripts"
-    description = "Chat transcripts of won guess-number games"
+    name: ClassVar[str] = "guess-number-transcripts"
+    description: ClassVar[str] = "Chat transcripts of won guess-number games"
+    env: ClassVar[str | None] = "guess-number"
 
-    def format(self, record: dict[str, Any]) -> Iterable[dict[str, Any]]:
-        if record.get("env", {}).get("name") != "guess-number":
-            raise RecordError("/env/name", "not a guess-number episode")
-        if not record["outcome"].get("success"):
-            return
-        messages = [{"role": m["role"], "content": m["content"]} for m in record["prompt"]]
-        for step in record["steps"]:
-            messages.append({"role": "assistant", "content": step["action"]})
-            if not step["done"]:
-                messages += [{"role": m["role"], "content": m["content"]} for m in step["observation"]]
+    def applies(self, episode: Episode) -> str | None:
+        return None if episode.outcome.success else "was not won"  # even with --include-failed
+
+    def format(self, episode: Episode) -> Iterable[dict[str, Any]]:
+        messages = [{"role": m.role, "content": m.content} for m in episode.prompt]
+        for step in episode.steps:
+            messages.append({"role": "assistant", "content": step.action})
+            if not step.done:
+                messages += [{"role": m.role, "content": m.content} for m in step.observation]
         yield {"messages": messages}
