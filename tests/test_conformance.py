@@ -137,7 +137,8 @@ def test_cli_passes_a_conforming_environment():
     done = harness("check", "environment", "conformance_envs:Tally", "--env-arg", "max_turns=4")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "ok    identity" and "FAIL" not in done.stdout
-    assert "tally 1.0 keeps the environment contract" in done.stderr
+    assert "... playing task 'test-5' with seed 1\n" in done.stderr  # progress as it goes
+    assert done.stderr.splitlines()[-1].startswith("tally 1.0 keeps the environment contract")
 
 
 def test_cli_exits_1_naming_the_failures():
@@ -149,8 +150,10 @@ def test_cli_exits_1_naming_the_failures():
 
 def test_cli_json_report():
     done = harness("check", "environment", "conformance_envs:NoReason", "--max-tasks", "1",
-                   "--seeds-per-task", "1", "--json")
+                   "--seeds-per-task", "1", "--json", "--quiet")
     assert done.returncode == 1
+    assert done.stderr.splitlines() == ["tally 1.0 breaks 1 of 12 rules (complete_reason): 2 failures "
+                                        "(1 task, 2 episodes, 10 steps)"]
     report = json.loads(done.stdout)
     assert report["ok"] is False and report["failed_rules"] == ["complete_reason"]
     assert report["failures"][0]["task"] == "train-5" and report["failures"][0]["seed"] == 0

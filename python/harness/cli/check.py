@@ -21,7 +21,8 @@ def check() -> None:
 @click.argument("name")
 @click_options(CheckConfig)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
-def environment(name: str, as_json: bool, **values: Any) -> None:
+@click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+def environment(name: str, as_json: bool, quiet: bool, **values: Any) -> None:
     """Check the environment NAME (a registered one, or module:Class) against every rule.
 
     It lists the tasks, plays the first task of each split with two seeds (the --actions
@@ -34,7 +35,7 @@ def environment(name: str, as_json: bool, **values: Any) -> None:
 
     try:
         config = from_cli(CheckConfig, values)
-        report = run_check(name, config)
+        report = run_check(name, config, progress=None if quiet else _progress)
     except (ValueError, LookupError, TypeError, EnvBuildError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -44,3 +45,7 @@ def environment(name: str, as_json: bool, **values: Any) -> None:
     click.echo(report.summary(), err=True)
     if not report.ok:
         sys.exit(1)
+
+
+def _progress(message: str) -> None:
+    click.echo(f"... {message}", err=True)

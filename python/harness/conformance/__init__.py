@@ -21,7 +21,7 @@ argument of one of those names, pass an instance: `check_environment(MyGame(acti
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,10 +61,12 @@ class EnvBuildError(ValueError):
     """The environment could not be built from the arguments given."""
 
 
-def run_check(env: Environment | type[Environment] | str, config: CheckConfig) -> Report:
-    """Check `env` (an instance, a class built with `config.env_args`, or a registered name)."""
+def run_check(env: Environment | type[Environment] | str, config: CheckConfig, *,
+              progress: Callable[[str], None] | None = None) -> Report:
+    """Check `env` (an instance, a class built with `config.env_args`, a registered name or
+    `module:Class`); `progress` is called with a line saying what is being checked."""
     instance, given = _build(env, config.env_args)
-    return Checker(instance, given, config).run()
+    return Checker(instance, given, config, progress).run()
 
 
 def check_environment(env: Environment | type[Environment] | str, /, *,

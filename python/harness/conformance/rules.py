@@ -1,8 +1,10 @@
 """The rules of the environment contract, one method each, and the order they run in.
 
-`Checker.run()` lists the tasks, plays each chosen task with each seed (see `actions.script`),
-then judges the plays rule by rule. A rule never stops the check: what the environment raised
-or got wrong is a `Failure` naming the rule, the task, the seed, the step and what differed.
+`Checker.run()` judges the environment itself (identity, arguments, tasks, splits), then plays
+each chosen task with each seed (see `actions.script`) and judges every play, then plays them
+again in another process and runs one through the engine. Nothing stops the check: what the
+environment raised or got wrong is a `Failure` naming the rule, the task, the seed, the step
+and what differed.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import math
 import tempfile
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.conformance.actions import Action, garbage, script
 from harness.conformance.play import (
@@ -32,6 +34,9 @@ from harness.conformance.play import (
 from harness.conformance.report import Failure, Report
 from harness.environment import Environment
 from harness.episode import Message, Step, Task
+
+if TYPE_CHECKING:
+    from harness.conformance import CheckConfig
 
 RULES: dict[str, str] = {
     "identity": "`name` and `version` are non-empty strings",
@@ -62,8 +67,10 @@ MAX_STATE_CHECKS = 3  # repeated states checked per play
 
 
 class Checker:
-    def __init__(self, env: Environment, args: dict[str, Any] | None, config: Any) -> None:
+    def __init__(self, env: Environment, args: dict[str, Any] | None, config: CheckConfig,
+                 progress: Callable[[str], None] | None = None) -> None:
         self.env = env
+        self.progress = progress or (lambda message: None)
         self.given_args = args  # None when an instance was given
         self.config = config
         self.report = Report(env=str(getattr(env, "name", type(env).__name__)),
@@ -103,6 +110,7 @@ class Checker:
     # -- the run ----------------------------------------------------------------------------
 
     def run(self) -> Report:
+        self.progress(f"checking {self.report.env} {self.report.version}: arguments, tasks, splits")
         self.check_identity()
         self.check_arguments()
         self.check_tasks()
@@ -112,8 +120,11 @@ class Checker:
         for task in self.chosen_tasks():
             self.report.tasks.append(str(task.id))
             for seed in range(self.config.seeds_per_task):
+                self.progress(f"playing task {str(task.id)!r} with seed {seed}")
                 self.play_task(task, seed, robustness=seed == 0)
+        self.progress("playing again in another process")
         self.check_elsewhere()
+        self.progress("one episode through the rollout engine")
         self.check_engine()
         return self.report
 
