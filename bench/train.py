@@ -165,7 +165,7 @@ def loss_per_token_both_ways(model_name: str, rows: list[dict], gpu: bool) -> tu
                                                 padding_free=padding_free)(examples)
         inputs = {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask", "position_ids")}
         with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16, enabled=gpu):
-            logits = model(**inputs).logits.float()
+            logits = model(**inputs, use_cache=False).logits.float()  # a cache hides the packing
         labels = batch["labels"].to(device)
         shift_logits, shift_labels = logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1)
         loss = torch.nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=-100, reduction="sum")

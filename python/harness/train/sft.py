@@ -222,24 +222,34 @@ def _replace_dir(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
 
+def _main_process() -> bool:
+    """Whether this is process 0 of a distributed launch (accelerate and torchrun set RANK), or
+    the only process."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def _save_outputs(trainer: Any, out: Path, config: TrainConfig, tokenizer: Any) -> tuple[Path, Path | None]:
-    """The final weights (and merged model), each directory renamed into place when complete."""
-    model = trainer.model
+    """The final weights (and merged model), each directory renamed into place when complete.
+    Every process takes part in saving (sharded weights are gathered); process 0 writes."""
+    main = _main_process()
     name = "adapter" if config.method == "lora" else "model"
     tmp = out / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    if config.method == "full":
-        tokenizer.save_pretrained(tmp)
+    if main:
+        shutil.rmtree(tmp, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(tmp))
+    trainer.accelerator.wait_for_everyone()
+    merged = out / "merged" if config.merge else None
+    if not main:
+        return out / name, merged
+    tokenizer.save_pretrained(tmp)  # the model's own chat template, not the training copy
     _replace_dir(tmp, out / name)
-    merged = None
-    if config.merge:
+    if merged is not None:
         tmp = out / ".merged.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         # A copy: merging rewrites the base weights, and the trainer's model must stay as trained.
-        copy.deepcopy(model).merge_and_unload().save_pretrained(tmp)
+        copy.deepcopy(trainer.model).merge_and_unload().save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        merged = out / "merged"
         _replace_dir(tmp, merged)
     return out / name, merged
 
@@ -280,20 +290,26 @@ def train(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[st
         raise TrainError("no training files given")
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
+    # Under `accelerate launch` every process runs this; process 0 holds the lock and writes.
+    main = _main_process()
     lock = Lock(out / "train.lock", what="this training run")
-    lock.acquire()
+    if main:
+        lock.acquire()
     try:
         manifest = out / "manifest.json"
         checkpoints = out / "checkpoints"
-        discard_incomplete(checkpoints)
+        if main:
+            discard_incomplete(checkpoints)
         resume = latest_checkpoint(checkpoints)
-        _check_identity(out, run_identity(inputs, config), resuming=manifest.exists() or resume is not None)
+        if main:
+            _check_identity(out, run_identity(inputs, config), resuming=manifest.exists() or resume is not None)
         if manifest.exists():
             return TrainReport(**json.loads(manifest.read_text(encoding="utf-8"))["report"])
         start = time.monotonic()
         resumed_from = int(resume.name.split("-")[1]) if resume else None
         log_path = out / "log.jsonl"
-        trim_log(log_path, resumed_from or 0)
+        if main:
+            trim_log(log_path, resumed_from or 0)
         tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config.model)
         trainer, kind, train_rows, val_rows = build_trainer(inputs, checkpoints, config, tokenizer=tokenizer,
                                                 base_model=base_model, progress=progress,
@@ -308,7 +324,6 @@ def train(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[st
             trainer.evaluate()
         weights, merged = _save_outputs(trainer, out, config, tokenizer)
         entries = read_log(log_path)
-        loss_curve(entries, out / "loss.png", title=f"{out.name}: {kind} rows, {config.method}")
         first, last, eval_loss, tokens = _losses(entries)
         report = TrainReport(
             output=str(out), kind=kind, rows=train_rows, val_rows=val_rows, sequences=sequences,
@@ -317,8 +332,11 @@ def train(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[st
             last_loss=last, eval_loss=eval_loss, tokens=tokens, seconds=round(time.monotonic() - start, 3),
             resumed_from=resumed_from, precision=choose_precision(config.precision), method=config.method,
             weights=str(weights), merged=str(merged) if merged else None)
-        with atomic_write(manifest) as f:
-            json.dump({"report": asdict(report), **run_identity(inputs, config)}, f, indent=2)
+        if main:
+            loss_curve(entries, out / "loss.png", title=f"{out.name}: {kind} rows, {config.method}")
+            with atomic_write(manifest) as f:
+                json.dump({"report": asdict(report), **run_identity(inputs, config)}, f, indent=2)
         return report
     finally:
-        lock.release()
+        if main:
+            lock.release()
