@@ -2,8 +2,9 @@
 """Formats benchmark: seed 000 episodes → sft-standard in one streaming pass.
 
 Writes a file of realistic seed 000 data-analysis episode records (the fixture episodes with
-long code strings, stdout and hooks, each given its own id and padded to 2-12 KB), then runs
-`harness.formats.format_file(SftStandard(), …)` on it in a fresh subprocess per input size, so
+long code strings, stdout and hooks, each given its own id and padded to 2-12 KB), imports it
+as episodes (`harness.importers`, untimed), then runs `harness.formats.format_file(SftStandard(),
+…)` on the episodes in a fresh subprocess per input size, so
 the peak RSS (from `os.wait4`) is the run's own; the wall time is measured in the child around
 the formatting only. The same run on inputs of different sizes shows whether memory depends on
 the input's size (it must not: one record is in memory at a time, plus the writer's buffer).
@@ -22,10 +23,13 @@ import json
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+from harness.importers.run import ImportConfig, import_files
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "formats" / "episodes_seed000.jsonl"
@@ -94,8 +98,10 @@ def main() -> int:
         src, dst = OUT / f"seed000_{mb}mb.jsonl", OUT / f"seed000_{mb}mb_sft.jsonl"
         n = make_input(src, mb * 1_000_000)
         size = src.stat().st_size
+        episodes = OUT / f"seed000_{mb}mb_episodes"
+        import_files([src], episodes, ImportConfig(importer="seed000"))
         try:
-            r = run_child(src, dst)
+            r = run_child(episodes / src.name, dst)
         except RuntimeError as err:
             print(f"| {mb} MB | crashed: {err} |")
             status = 1
@@ -103,6 +109,7 @@ def main() -> int:
         finally:
             if not args.keep:
                 src.unlink(missing_ok=True)
+                shutil.rmtree(episodes, ignore_errors=True)
         if not args.keep:
             dst.unlink(missing_ok=True)
         assert r["records"] == n

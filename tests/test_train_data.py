@@ -55,7 +55,10 @@ def test_seed004_json_array_and_parquet_files(tmp_path, smol_tokenizer):  # noqa
 
 
 def test_every_chat_export_of_the_formatters_is_read(tmp_path):
-    episodes = FIXTURES / "episodes_seed000.jsonl"
+    from harness.importers.run import ImportConfig, import_files
+
+    episodes = tmp_path / "episodes"  # seed files are imported as episodes first (harness import)
+    import_files([FIXTURES / "episodes_seed000.jsonl"], episodes, ImportConfig(importer="seed000"))
     for name in ("sft-standard", "sft-interleaved"):
         out = tmp_path / f"{name}.parquet"
         format_file(get_formatter(name), episodes, out)

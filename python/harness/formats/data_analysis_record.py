@@ -68,8 +68,11 @@ def seed_record(episode: Episode) -> dict[str, Any]:
 def _imported(episode: Episode, imported: dict[str, Any]) -> dict[str, Any]:
     from harness.importers.values import decode
 
-    record = decode(imported["record"])
+    def read(value: Any) -> Any:
+        return decode(value) if imported.get("encoded") else value
+
+    record = read(imported["record"])
     key = imported.get("trace")
     if key is not None:  # the trace's turns are the steps, in place of the marker
-        record[key]["turns"] = [decode(step.info) for step in episode.steps]
+        record = {**record, key: {**record[key], "turns": [read(step.info) for step in episode.steps]}}
     return record

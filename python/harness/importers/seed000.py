@@ -23,8 +23,8 @@ The episode (env `data-analysis`, version `seed000`; model `seed000`, backend `i
   record's `csv_source` and `question` when present;
 - `info.seed000`: `record`, the whole record with its trace's turns replaced by the marker
   `"$steps"` (they are the steps), `trace`, the key of that trace (absent when it held no turn
-  list), and `source` (`file:line`). Non-finite numbers are stored as
-  `harness.importers.values` describes. `harness.formats.data_analysis_record.seed_record`
+  list), `source` (`file:line`) and `encoded: true` when some values are stored as
+  `harness.importers.values` describes (non-finite numbers). `harness.formats.data_analysis_record.seed_record`
   rebuilds the record exactly.
 """
 
@@ -66,7 +66,7 @@ from harness.formats.data_analysis import (
     turn_text,
 )
 from harness.formats.data_analysis_record import TURNS_IN_STEPS
-from harness.importers.values import encode
+from harness.importers.values import encode, needs_encoding
 
 __all__ = ["ENV", "LoadReport", "SeedEpisodes", "iter_episodes", "load_episodes", "to_episode", "episodes"]
 
@@ -255,6 +255,8 @@ def to_episode(record: dict[str, Any], *, source: str, line: int, created_at: st
     seed: dict[str, Any] = {"record": encode(stored), "source": f"{source}:{line}"}
     if moved:
         seed["trace"] = key
+    if needs_encoding(record):
+        seed["encoded"] = True  # some values are stored as harness.importers.values says
     return Episode(
         schema_version=SCHEMA_VERSION,
         episode_id=make_episode_id("import", ENV, task_id, 0, VERSION, digest, line),

@@ -15,7 +15,7 @@ import json
 import math
 from typing import Any
 
-__all__ = ["MARK", "encode", "decode", "has_non_finite"]
+__all__ = ["MARK", "encode", "decode", "needs_encoding"]
 
 MARK = "$json"
 
@@ -45,11 +45,13 @@ def decode(value: Any) -> Any:
     return value
 
 
-def has_non_finite(value: Any) -> bool:
+def needs_encoding(value: Any) -> bool:
+    """Whether `encode` changes `value` (a non-finite float or a `$json` key somewhere in it);
+    records that need none are stored, and read, without the walk."""
     if isinstance(value, float):
         return not math.isfinite(value)
     if isinstance(value, dict):
-        return any(has_non_finite(v) for v in value.values())
+        return MARK in value or any(needs_encoding(v) for v in value.values())
     if isinstance(value, list):
-        return any(has_non_finite(v) for v in value)
+        return any(needs_encoding(v) for v in value)
     return False
