@@ -236,3 +236,40 @@ def test_lone_surrogates_from_the_model_or_the_env_are_repaired_and_noted(tmp_pa
     [echoed] = episodes(tmp_path / "env" / m["shard"]["path"])
     assert echoed.prompt[1].content == "file caf\ufffd.csv" and echoed.error is None
     assert echoed.info["text_repairs"] == ["/prompt/1/content"]
+
+
+class _LosesSteps(GuessEnv):
+    """An environment whose sessions answer in `astep` without going through `step()`."""
+
+    name = "loses-steps"
+
+    def new_session(self, task, seed):
+        session = super().new_session(task, seed)
+
+        async def astep(action):
+            return session.transition(action)  # never recorded in session.steps
+
+        session.astep = astep
+        return session
+
+
+def test_an_environment_that_loses_its_steps_fails_its_episodes_instead_of_looping(tmp_path):
+    backend = ScriptedBackend(responses=["a", "b", "c", "d"])
+    manifest = generate_shard(config(env="loses-steps", samples_per_task=1, max_turns=3), tmp_path,
+                              backend=backend, env=_LosesSteps(n_tasks=2), progress=False)
+    records = episodes(tmp_path / manifest["shard"]["path"])
+    assert len(records) == 2
+    assert all(e.error.type == "EnvError" and "an astep override must go through step()" in e.error.message
+               for e in records)
+
+
+class _NoVersion(GuessEnv):
+    name = "no-version"
+    version = ""
+
+
+def test_an_environment_no_record_could_hold_is_refused_before_any_episode(tmp_path):
+    with pytest.raises(ValueError, match=r"environment plugin 'no-version' \(_NoVersion\) cannot be recorded.*version"):
+        generate_shard(config(env="no-version"), tmp_path, backend=ScriptedBackend(responses=["x"]),
+                       env=_NoVersion(), progress=False)
+    assert not list(tmp_path.glob("shard-*.jsonl"))

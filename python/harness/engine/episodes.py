@@ -27,7 +27,7 @@ from harness.backends.base import Backend, Completion, Request
 from harness.backends.errors import PromptTooLong
 from harness.engine.config import Item, RolloutConfig
 from harness.engine.valid_text import repair_strings, valid_text
-from harness.environment import Environment, Session
+from harness.environment import EnvError, Environment, Session
 from harness.episode import (
     SCHEMA_VERSION,
     Env,
@@ -83,8 +83,9 @@ async def run_episode(ctx: RunContext, item: Item) -> Episode:
     repairs: list[str] = []  # JSON pointers of the model's texts made valid
     try:
         session = await asyncio.to_thread(ctx.env.start, item.task, item.seed, item.actions)
+        turns = len(session.steps)  # replayed actions count towards max_turns
         while not session.done:
-            if len(session.steps) >= ctx.config.max_turns:
+            if turns >= ctx.config.max_turns:
                 session.end("max_turns_reached")
                 break
             try:
@@ -96,6 +97,11 @@ async def run_episode(ctx: RunContext, item: Item) -> Episode:
             if text is not completion.text:
                 repairs.append(f"/steps/{len(session.steps)}/action")
             step = await session.astep(text)
+            turns += 1
+            if len(session.steps) != turns:
+                # counted here too, so an environment that loses steps cannot loop for ever
+                raise EnvError(f"{ctx.env.name}: the session holds {len(session.steps)} steps after "
+                               f"{turns} turns (an astep override must go through step())")
             _attach_tokens(step, completion, ctx.keep_prompt_ids)
     except Exception as exc:  # one failed episode is recorded, never raised
         error = exc

@@ -21,6 +21,8 @@ import uuid
 from collections import Counter
 from typing import Any
 
+from pydantic import ValidationError
+
 from harness import __version__, jsonl, plugins
 from harness.backends.base import Backend
 from harness.engine.config import SECRET_ARGS, RolloutConfig, content_settings, plan, shard_items
@@ -29,7 +31,7 @@ from harness.engine.episodes import RunContext, run_episodes
 from harness.engine.progress import Progress
 from harness.engine.shard import ShardStore
 from harness.environment import Environment
-from harness.episode import Episode, ErrorInfo, utc_now, validate_episode
+from harness.episode import Env, Episode, ErrorInfo, utc_now, validate_episode
 
 __all__ = ["agenerate_shard", "build_backend", "build_env", "generate", "generate_shard",
            "write_run_manifest"]
@@ -159,6 +161,7 @@ async def _write_shard(
     progress: bool,
 ) -> dict[str, Any]:
     """Generate the episodes the shard still lacks, then finish it; the caller holds its lock."""
+    check_env_identity(env)
     registry = plugins.registry()
     items = shard_items(plan(env, config, backend.model_name), shard_index, config.num_shards)
     await asyncio.to_thread(check_run_settings, store.out_dir, settings, record=True)
@@ -182,6 +185,17 @@ async def _write_shard(
     manifest["settings"] = settings
     store.finish(manifest)
     return manifest
+
+
+def check_env_identity(env: Environment) -> None:
+    """Refuse, before any episode runs, an environment whose name, version or arguments no
+    episode record could hold (a plugin bug every episode would repeat)."""
+    try:
+        Env(name=env.name, version=env.version, args=dict(env.args))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"environment plugin {env.name!r} ({type(env).__name__}) cannot be "
+                         f"recorded in an episode: {problems}") from None
 
 
 def finished_line(registry: plugins.Registry, episode: Episode) -> str:
