@@ -24,14 +24,17 @@ ASCII escapes for every non-ASCII character, and `\\n` and `\\"` all through the
 Each variant runs in a fresh process on files already in the page cache; the time is measured
 inside it, around the work only.
 
-Part `model`: Connections puzzles from the bank (3 groups of 2, so that a 135M model wins some),
-the embedded model (`TransformersBackend()`) playing them with small limits. Arm A is the loop
+Part `model`: Connections puzzles from the bank (2 groups of 2, so that a 135M model wins some),
+the embedded model (`TransformersBackend()`) playing them with small limits. A model that small
+rarely finds a group before its first invalid guess, so the loop runs with
+`--min-salvage-quality -1000` (below seed 001's −999 for "no group found"): a game is then
+cut before its first invalid guess even when it kept only mistakes. Arm A is the loop
 (`harness.doctor.loop.run_loops`): per loop, the share of the doctored puzzles that turned good
 and the completion tokens the doctoring spent per puzzle it turned good. Arm B regenerates the
 puzzles each loop doctored from scratch, sample after sample, until it has spent the same
 tokens, and counts the ones that turned good.
 
-    .venv/bin/python bench/doctor.py                         # small: 20 × 2.5 MB, and a 6-puzzle model run
+    .venv/bin/python bench/doctor.py                         # small: 20 × 2.5 MB, and a 6-puzzle model run (slow on a CPU)
     .venv/bin/python bench/doctor.py --file-mb 50            # 20 × 50 MB ≈ 200 000 rollouts
     .venv/bin/python bench/doctor.py --parts model --model-puzzles 12 --model-loops 3
     .venv/bin/python bench/doctor.py --json bench/out/doctor.json
@@ -99,7 +102,10 @@ def _record(rng: random.Random, puzzle: int) -> dict[str, Any]:
 
 def write_results(directory: Path, files: int, file_mb: float, seed: int) -> list[Path]:
     """FILES + 1 results files (the last is "the new one"), made once and reused."""
-    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:8]
+    import inspect
+
+    source = inspect.getsource(_record) + repr((PHRASES, RECORD_BYTES)) + inspect.getsource(write_results)
+    digest = hashlib.sha256(source.encode()).hexdigest()[:8]  # a changed generator makes new files
     where = directory / f"doctor-results-{files}x{file_mb:g}MB-seed{seed}-gen{digest}"
     paths = [where / f"results_{n}.jsonl" for n in range(1, files + 2)]
     if all(p.exists() for p in paths):
@@ -255,12 +261,13 @@ def model(args: argparse.Namespace) -> dict[str, Any]:
     from harness.backends.transformers_backend import TransformersBackend
     from harness.doctor.loop import LoopConfig, run_loops
 
-    env_args = {"count": args.model_puzzles, "groups": 3, "group_size": 2, "generator_seed": 1, "max_turns": 6}
+    env_args = {"count": args.model_puzzles, "groups": 2, "group_size": 2, "generator_seed": 1, "max_turns": 6}
     config = LoopConfig(loops=args.model_loops, env_args=env_args, split=None, backend="transformers",
-                        max_tokens=args.max_tokens, temperature=1.0, seed=args.seed, concurrency=16)
+                        max_tokens=args.max_tokens, temperature=0.7, seed=args.seed, concurrency=16,
+                        min_salvage_quality=args.min_salvage_quality)
     t0 = time.perf_counter()
     backend = TransformersBackend(max_batch=16)
-    print(f"model: loaded in {time.perf_counter() - t0:.0f} s; {args.model_puzzles} puzzles (3 groups of 2), "
+    print(f"model: loaded in {time.perf_counter() - t0:.0f} s; {args.model_puzzles} puzzles (2 groups of 2), "
           f"{args.model_loops} loops, {args.max_tokens} tokens a turn")
     results = Path(tempfile.mkdtemp(prefix="doctor-model-", dir=args.data_dir))
     figures: dict[str, Any] = {"puzzles": args.model_puzzles, "loops": []}
@@ -328,7 +335,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model-puzzles", type=int, default=6)
     parser.add_argument("--model-loops", type=int, default=2)
-    parser.add_argument("--max-tokens", type=int, default=48, help="tokens per turn of the model part")
+    parser.add_argument("--max-tokens", type=int, default=64, help="tokens per turn of the model part (64)")
+    parser.add_argument("--min-salvage-quality", type=float, default=-1000.0,
+                        help="the model part's loop setting (-1000: cut mistake-only games too)")
     parser.add_argument("--data-dir", default=str(OUT))
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--child", help=argparse.SUPPRESS)

@@ -61,6 +61,8 @@ class ConnectionsLoop(LoopParameters, StageTask):
             print(line, flush=True)
             messages.append(line)
             self.set_status_message("\n".join(messages[-8:]))
+            if line.startswith("Loop "):  # "Loop k: ...": k of the loops asked for has started
+                self.set_progress_percentage(round(100 * (int(line.split()[1].rstrip(":")) - 1) / config.loops, 1))
 
         loops = run_loops(self.results_dir, config, say=say, progress=False)
         examples = write_examples(self.results_dir, self.output_dir(), config)
