@@ -258,7 +258,7 @@ FORGES = {
         "    except (OSError, StopIteration):\n        pass\n"
     )),
     "search_the_disk_for_the_problems": _humaneval_forge("add", (
-        f"row = _search(['/tmp', '/var/tmp', '/work', '/home', '/root', {str(CHECKOUT)!r}],\n"
+        f"row = _search([{str(CHECKOUT)!r}, '/tmp', '/var/tmp', '/work', '/home', '/root'],\n"
         "              lambda r: r.get('entry_point') == 'add' and 'canonical_solution' in r)\n"
     )),
     # the real HumanEval/0: the dataset package, and its data file by path
