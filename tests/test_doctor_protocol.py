@@ -98,8 +98,10 @@ def test_a_doctored_connections_child_replays_under_the_rules_verifier(tmp_path)
         assert [s.action for s in child.steps] == SCRIPT[1:3]
         verdict = verifier.verify_episode(child)
         assert verdict.verdict == "pass", verdict.details
-        edited = child.model_copy(update={"prompt": child.prompt[:2]})  # the kept turn gone: refused
-        assert "kept turns do not replay" in verifier.verify_episode(edited).details["mismatch"]
+        edited = child.model_copy(update={"prompt": child.prompt[:2]})  # the kept turn gone: it no longer replays
+        assert verifier.verify_episode(edited).verdict == "fail"
+        twice = child.model_copy(update={"prompt": child.prompt + child.prompt[2:]})  # two kept turns for one
+        assert "kept turns do not replay" in verifier.verify_episode(twice).details["mismatch"]
 
 
 @pytest.mark.parametrize(
@@ -243,3 +245,26 @@ def test_truncating_a_doctored_record_counts_its_own_turns():
               "completion": completion[2:], "guess_history": [c, x, i],
               "info": {"puzzle_id": 1, "resumed_from_guess_history": [c, x]}}
     assert truncate(record)["prompt"] == prompt
+
+
+def test_seed_made_data_is_continued_verbatim_by_the_stage(tmp_path):
+    """Rollouts seed 001 wrote, imported as episodes, doctored: the child plays on from the
+    seed's own truncated example (its prompt and feedback verbatim, its board order, its kept
+    history), and the rules verifier replays it from its task alone."""
+    from doctor_data import BOARD, SEED_SYSTEM, seed_results
+    from harness.importers.run import ImportConfig, import_files
+
+    import_files([seed_results(tmp_path / "seed")], tmp_path / "imported", ImportConfig(importer="seed001"))
+    report = doctor_files([tmp_path / "imported"], tmp_path / "out",
+                          DoctorConfig(backend="scripted", backend_args={"responses": SCRIPT}), progress=False)
+    assert (report.good, report.bad, report.salvageable, report.doctored, report.succeeded) == (1, 2, 1, 1, 1)
+    [child] = load_episodes(tmp_path / "out" / "doctored.jsonl")
+    assert str(child.task.id) == "p2" and child.parent.steps_kept == 1
+    assert [m.content for m in child.prompt][:2] == [SEED_SYSTEM, "Words: " + " | ".join(BOARD)]
+    assert child.prompt[2].content.startswith("<think>Turn 0:")  # think-wrapped, as the seed's bad rows are
+    assert child.prompt[3].content == "✓ CORRECT — guess again."  # the seed's own feedback
+    assert child.task.data["all_words"] == BOARD and child.info["all_words"] == BOARD
+    assert [s.action for s in child.steps] == SCRIPT[1:3]
+    assert [g["status"] for g in child.info["guess_history"]] == ["correct", "correct", "correct", "auto"]
+    verdict = plugins.get("verifier", "connections-rules")().verify_episode(child)
+    assert verdict.verdict == "pass", verdict.details

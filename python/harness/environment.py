@@ -29,9 +29,9 @@ defaults that serve any environment (harness.doctor.salvage):
 - `env.salvage_quality(episode) -> float`: which of several bad episodes of a task to doctor
   (higher is better).
 
-The doctor stage replays the kept actions (`env.start(task, seed, actions)`) and lets a model
-continue; the child episode's prompt holds the kept turns, and `env.resume(child)` rebuilds the
-state its own steps start from.
+The doctor stage replays the kept actions (`env.start(task, seed, actions)`, from
+`env.continuation(episode, kept)`) and lets a model continue; the child episode's prompt holds
+the kept turns, and `env.resume(child)` rebuilds the state its own steps start from.
 """
 
 from __future__ import annotations
@@ -189,17 +189,29 @@ class Environment(ABC):
 
         return default_salvage_quality(episode, self.salvage(episode))
 
+    def continuation(self, episode: Episode, kept: int) -> tuple[Task, tuple[str, ...]]:
+        """The task and the actions to replay that put a fresh session where `episode` stands
+        after its first `kept` steps. The default: the episode's own task, and those steps'
+        actions. An environment whose tasks can carry a game in progress may return a task that
+        starts there and no actions (Connections does, for data seed 001 made: its conversation
+        is then continued verbatim)."""
+        return episode.task, tuple(step.action for step in episode.steps[:kept])
+
     def resume(self, episode: Episode) -> Session:
         """A session in the state where `episode`'s own steps begin: its task and seed, and for a
-        doctored episode (one with a `parent`) the kept turns of its prompt replayed, so that
-        stepping its actions reproduces it (what a replaying verifier does)."""
+        doctored episode (one with a `parent`) the kept turns of its prompt that lie beyond its
+        task's own prompt replayed, so that stepping its actions reproduces it (what a replaying
+        verifier does). A task that starts where the kept turns left off (see `continuation`)
+        needs no replay."""
         seed = episode.seed or 0
-        if episode.parent is None or episode.parent.steps_kept == 0:
-            return self.new_session(episode.task, seed)
         fresh = self.new_session(episode.task, seed)
+        if episode.parent is None or episode.parent.steps_kept == 0:
+            return fresh
         opening = len(fresh.prompt)
-        fresh.close()
         kept = [m.content for m in episode.prompt[opening:] if m.role == "assistant"]
+        if not kept:
+            return fresh
+        fresh.close()
         if len(kept) != episode.parent.steps_kept:
             raise EnvError(
                 f"{self.name}: episode {episode.episode_id} keeps {episode.parent.steps_kept} steps of "

@@ -11,6 +11,12 @@ from: doctor that earlier episode instead).
 
 `salvage_quality(episode)` is `predicates.salvage_quality` of the whole history (resumed guesses
 included, as the seed scores its records).
+
+`seed_continuation(episode)`: an episode imported from seed 001's results (`info.seed001`) is
+continued as the seed continues its data: its record is think-wrapped and truncated
+(`selection.output_row`, `truncation.truncate`), and the truncated example becomes the task
+(its prompt verbatim, feedback included, its board order, its kept history replayed), with no
+actions to replay. Episodes of our own environment are continued by replaying their actions.
 """
 
 from __future__ import annotations
@@ -52,3 +58,18 @@ def salvage(episode: Episode, max_mistakes: int) -> int | None:
 
 def salvage_quality(episode: Episode) -> float:
     return history_quality(guess_history(episode))
+
+
+def seed_continuation(episode: Episode, max_mistakes: int) -> Any:
+    """The puzzle of the truncated example of a seed-made episode, or None for another episode."""
+    if not isinstance(episode.info.get("seed001"), dict):
+        return None
+    from harness_connections.puzzles import parse_puzzle
+    from harness_connections.rollout_record import to_rollout_record
+    from harness_connections.selection import output_row
+    from harness_connections.truncation import truncate
+
+    example = truncate(output_row(to_rollout_record(episode), "doctoring"), max_mistakes)
+    if example is None:
+        return None
+    return parse_puzzle(example, f"episode {episode.episode_id}")

@@ -159,6 +159,12 @@ class ConnectionsEnv(Environment):
     def salvage_quality(self, episode: Episode) -> float:
         return doctoring.salvage_quality(episode)
 
+    def continuation(self, episode: Episode, kept: int) -> tuple[Task, tuple[str, ...]]:
+        task = doctoring.seed_continuation(episode, self.max_mistakes)
+        if task is None:
+            return super().continuation(episode, kept)
+        return self._task(task, self.args["test_fraction"]), ()
+
 
 class ConnectionsSession(Session):
     env: ConnectionsEnv

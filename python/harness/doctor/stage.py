@@ -17,7 +17,9 @@
    the cut is. The best cut at or above `min_salvage_quality` is continued (ties: fewer tokens
    kept, then input order); a task with none is unsalvageable.
 4. **Continue.** The kept actions are replayed into a fresh session (`env.start(task, seed,
-   actions)`, inside the rollout engine: `Item(actions=...)`) and the backend plays on from there.
+   actions)`, inside the rollout engine: `Item(actions=...)`; the task and actions come from
+   `env.continuation(episode, kept)`, so data seed 001 made continues from its own truncated
+   example, verbatim) and the backend plays on from there.
    A replay that does not reproduce the parent's kept steps (an environment that is not
    deterministic) gives a child with the error `ReplayMismatch`.
 5. **Write.** Each child episode (`doctored.jsonl`, in sorted task order) has the parent's prompt
@@ -275,14 +277,16 @@ def _cuts(bad_keys: set[str], candidates: list[Candidate], envs: _Envs, config: 
 # -- 4, 5: continue and write ----------------------------------------------------------------------
 
 
-def child_episode(episode: Episode, parent: Episode, kept: int, why: str) -> Episode:
-    """The engine's episode (replayed steps first) as a doctored child: kept turns in the prompt."""
+def child_episode(episode: Episode, parent: Episode, kept: int, why: str, replays: int | None = None) -> Episode:
+    """The engine's episode (its `replays` replayed steps first: `kept` unless the continuation
+    task starts after them) as a doctored child: the kept turns in the prompt."""
     update: dict[str, Any] = {"parent": Parent(episode_id=parent.episode_id, steps_kept=kept, reason=why)}
-    replayed = episode.steps[:kept]
+    replays = kept if replays is None else replays
+    replayed = episode.steps[:replays]
     mismatch = None
     if episode.error is None:
-        if len(replayed) < kept:
-            mismatch = f"the replay ended after {len(replayed)} of {kept} steps"
+        if len(replayed) < replays:
+            mismatch = f"the replay ended after {len(replayed)} of {replays} steps"
         for i, (new, old) in enumerate(zip(replayed, parent.steps)):
             if (new.status.valid, new.status.label) != (old.status.valid, old.status.label):
                 mismatch = (f"step {i}: the replay gives status {new.status.label!r} (valid {new.status.valid}), "
@@ -295,7 +299,7 @@ def child_episode(episode: Episode, parent: Episode, kept: int, why: str) -> Epi
         for step in replayed:
             prompt.append(Message(role="assistant", content=step.action))
             prompt.extend(step.observation)
-        steps = episode.steps[kept:]
+        steps = episode.steps[replays:]
         update.update(prompt=prompt, steps=steps, usage=Usage(
             prompt_tokens=_total(steps, "prompt_tokens"), completion_tokens=_total(steps, "completion_tokens")))
     return episode.model_copy(update=update)
@@ -455,15 +459,17 @@ class _Stage:
                 ctx = RunContext(env=env, backend=backend, config=rollout, run_id=uuid.uuid4().hex,
                                  plugins=registry.versions())
                 by_id = {_child_id(c.parent, c.kept, config.seed): c for c in cuts}
-                items = [Item(task=c.parent.task, sample_index=c.parent.sample_index, episode_id=child_id,
+                starts = {child_id: env.continuation(c.parent, c.kept) for child_id, c in by_id.items()}
+                items = [Item(task=starts[child_id][0], sample_index=c.parent.sample_index, episode_id=child_id,
                               seed=c.parent.seed or 0,
                               sampler_seed=derive_seed("doctor", c.parent.episode_id, config.seed) % 2**62,
-                              actions=tuple(s.action for s in c.parent.steps[: c.kept]))
+                              actions=starts[child_id][1])
                          for child_id, c in by_id.items()]
 
                 def on_episode(episode: Episode, by_id: dict[str, _Cut] = by_id) -> None:
                     cut = by_id[episode.episode_id]
-                    child = child_episode(episode, cut.parent, cut.kept, reason(cut.parent, config.verifier))
+                    child = child_episode(episode, cut.parent, cut.kept, reason(cut.parent, config.verifier),
+                                          len(starts[episode.episode_id][1]))
                     line = finished_line(registry, child)
                     sink.write((line + "\n").encode("utf-8"))
                     sink.flush()
