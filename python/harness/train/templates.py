@@ -6,9 +6,9 @@ Most models' own templates lack the markers. `training_chat_template(tokenizer)`
 has them and renders exactly the same text as the model's own template:
 
 1. the model's own template, when it has markers;
-2. a training template of this package (`templates/*_training.jinja`; SmolLM2, the embedded
-   model, is one), taken only when it renders the same text as the model's template on probe
-   chats, so a look-alike template is never swapped for a different one;
+2. a training template of this module (`TRAINING_TEMPLATES`; SmolLM2's, the embedded model's,
+   is one), taken only when it renders the same text as the model's template on probe chats, so
+   a look-alike template is never swapped for a different one;
 3. TRL's own training version of the template (`trl.chat_template_utils`), for the models it knows;
 4. otherwise an error asking for `--chat-template FILE`.
 
@@ -18,12 +18,31 @@ as `harness.formats.masks` trains it (the newline after the token is not generat
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 from harness.formats.masks import has_generation_markers
 
-__all__ = ["TemplateNotFound", "training_chat_template", "renders_like"]
+__all__ = ["TRAINING_TEMPLATES", "TemplateNotFound", "training_chat_template", "renders_like"]
+
+TRAINING_TEMPLATES = {
+    # SmolLM2-Instruct's ChatML template (a default system prompt when the chat has none), with
+    # each assistant message's content and <|im_end|> inside the generation markers.
+    "smollm2": (
+        "{% for message in messages %}"
+        "{% if loop.first and messages[0]['role'] != 'system' %}"
+        "{{ '<|im_start|>system\\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\\n' }}"
+        "{% endif %}"
+        "{% if message['role'] == 'assistant' %}"
+        "{{ '<|im_start|>assistant\\n' }}"
+        "{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}"
+        "{{ '\\n' }}"
+        "{% else %}"
+        "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+        "{% endif %}"
+        "{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+    ),
+}
 
 _PROBES: list[list[dict[str, str]]] = [
     [{"role": "user", "content": "u1"}, {"role": "assistant", "content": "a1"}],
@@ -53,12 +72,6 @@ def renders_like(template: str, reference: str, tokenizer: Any) -> bool:
         return False
 
 
-def _packaged() -> list[tuple[str, str]]:
-    folder = resources.files("harness.train").joinpath("templates")
-    return sorted((entry.name, entry.read_text(encoding="utf-8")) for entry in folder.iterdir()
-                  if entry.name.endswith("_training.jinja"))
-
-
 def training_chat_template(tokenizer: Any, path: str | None = None) -> str:
     """A chat template with generation markers that renders like the tokenizer's own (see the
     module docstring); `path` is a user's template file, taken as it is once it has markers."""
@@ -75,7 +88,7 @@ def training_chat_template(tokenizer: Any, path: str | None = None) -> str:
         raise TemplateNotFound("the tokenizer has no chat template; chat rows need one (pass --chat-template FILE)")
     if has_generation_markers(own):
         return own
-    for _, template in _packaged():
+    for template in TRAINING_TEMPLATES.values():
         if renders_like(template, own, tokenizer):
             return template
     try:
