@@ -12,14 +12,22 @@ is written to `{data_dir}/rollouts/{env},{model}-{hash}/` and its verdicts to
 content (and, for verification, the run it reads): other settings never reuse a stale output.
 
 Against one central `luigid`, every node running the same command takes shards no other node
-holds. vLLM shards need one `gpu` resource each (declare `[resources] gpu=N` in the node's
-luigi.cfg). Each shard resumes where a killed run left it (see harness.engine.shard).
+holds. vLLM shards need one `gpu` resource each (Luigi counts resources in the scheduler: declare
+`[resources] gpu=N` in luigid's luigi.cfg, or the node's with --local-scheduler). Each shard resumes where a killed run left it (see harness.engine.shard). See
+docs/scale.md.
+
+While a shard generates, its task status in the scheduler (the visualiser) says where it stands
+— episodes done of the shard's, turns, tokens/s, episodes/s, failures — and its progress bar
+shows the share of episodes done; when it ends, the status is the shard's summary, and the run's
+task's status the run's (counts, and the directory they are in).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+import time
+from typing import Any, ClassVar
 
 import luigi
 
@@ -27,11 +35,14 @@ from harness import plugins
 from harness.engine import RolloutConfig, generate_shard
 from harness.engine.config import content_settings
 from harness.engine.directory import write_run_manifest
+from harness.engine.progress import ShardProgress, run_summary, shard_summary
 from harness.engine.shard import ShardStore
 from harness.episode_files import episode_files
 from harness.options import luigi_parameters, settings_of
 from harness.verify import VerifyConfig, verify_files
 from luigi_tasks.stage import StageTask
+
+log = logging.getLogger("luigi-interface")  # the logger the luigi command shows
 
 RolloutParameters = luigi_parameters(RolloutConfig)
 VerifyParameters = luigi_parameters(VerifyConfig)
@@ -64,6 +75,9 @@ class GenerateRolloutShard(RolloutStage):
 
     shard_index = luigi.IntParameter(description="Which shard of the run (0-based).")
 
+    status_every: ClassVar[float] = 1.0
+    """Seconds between progress messages to the scheduler (each one is a request to luigid)."""
+
     def id_parts(self) -> list[object]:
         return [*self.slug_parts(), f"shard-{self.shard_index}"]
 
@@ -76,10 +90,32 @@ class GenerateRolloutShard(RolloutStage):
         return luigi.LocalTarget(str(store.manifest_path))
 
     def run(self) -> None:
-        manifest = generate_shard(self.config(), self.output_dir(), self.shard_index)
-        counts = manifest["counts"]
-        self.set_status_message(f"{counts['episodes']} episodes, {counts['failed']} failed, "
-                                f"{counts['succeeded']} succeeded -> {self.output_dir()}")
+        manifest = generate_shard(self.config(), self.output_dir(), self.shard_index,
+                                  on_progress=SchedulerStatus(self, self.status_every))
+        summary = shard_summary(manifest, self.output_dir())
+        self.set_status_message(summary)
+        self.set_progress_percentage(100)
+        log.info("%s: %s", self.task_id, summary)
+
+
+class SchedulerStatus:
+    """The engine's progress callback for a shard task: the latest `ShardProgress` as the task's
+    status message and progress percentage, sent at most every `every` seconds (and whenever
+    the shard's last episode is done)."""
+
+    def __init__(self, task: StageTask, every: float) -> None:
+        self.task = task
+        self.every = every
+        self.sent: float | None = None
+
+    def __call__(self, progress: ShardProgress) -> None:
+        now = time.monotonic()
+        finished = progress.episodes == progress.total
+        if self.sent is not None and now - self.sent < self.every and not finished:
+            return
+        self.sent = now
+        self.task.set_status_message(progress.line())
+        self.task.set_progress_percentage(round(progress.percentage, 1))
 
 
 class GenerateRollouts(RolloutStage):
@@ -98,6 +134,10 @@ class GenerateRollouts(RolloutStage):
             with target.open("r") as f:
                 manifests.append(json.load(f))
         write_run_manifest(self.output_dir(), manifests)
+        summary = run_summary(manifests, self.output_dir())
+        self.set_status_message(summary)
+        self.set_progress_percentage(100)
+        log.info("%s: %s", self.task_id, summary)
 
 
 class VerifyRollouts(VerifyParameters, RolloutParameters, StageTask):  # type: ignore[misc, valid-type]
@@ -111,6 +151,10 @@ class VerifyRollouts(VerifyParameters, RolloutParameters, StageTask):  # type: i
 
     def slug_parts(self) -> list[object]:
         return [self.env, self.verifier]
+
+    def content(self) -> dict[str, Any]:
+        # The verifier's version names its rules: a new one re-verifies (the run stays done).
+        return {**super().content(), "verifier_version": plugins.get("verifier", self.verifier).version}
 
     def run(self) -> None:
         report = verify_files(episode_files([self.requires().output_dir()]), self.output_dir(),

@@ -1,8 +1,18 @@
 """The verifiers: `HumanEvalVerifier`, `MBPPVerifier` (seed 003 interface) and `PytestVerifier`.
 
     verifier = HumanEvalVerifier("data/rlvr/humaneval_full.jsonl")
-    result = verifier.verify(generated_text, task_id="HumanEval/0")
+    result = verifier.verify(generated_text, task_id="HumanEval/0")    # a sample: VerifyResult
     result.reward, result.verdict, result.details
+    verdict = verifier.verify(episode)                                  # an episode: Verdict
+
+Each is a `harness.verify.Verifier`: given an `Episode` of the `code` environment, `verify`
+judges the episode's last answer against its task and returns a `Verdict` (the verify stage,
+`harness verify --verifier humaneval`, appends it to the episode and fires `verdict_made`);
+an episode of another environment, of another dataset (a HumanEval verifier on MBPP episodes)
+or without an answer raises `NotApplicable`. Given text, `verify(code, task_id=...)` is seed
+003's sample API over the same judging code: it returns a `VerifyResult` and fires
+`verdict_made` itself. `verify_batch` takes either episodes or codes (with their task ids) and
+judges them in parallel.
 
 The code is extracted from the text (first ```python block, else first ``` block, else all of it)
 and run in `harness.sandbox`; the verdict is decided outside the candidate's process
@@ -18,14 +28,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, overload
 
 from harness import plugins
-from harness.episode import Verdict
+from harness.episode import Episode, Verdict
 from harness.sandbox import IsolationLevel, Limits, Sandbox, SandboxUnavailable, choose_level
+from harness.verify import NotApplicable, Verifier
 
 from harness_code import sandboxes
 from harness_code.extract import extract_code
@@ -33,6 +44,11 @@ from harness_code.judge import TIMEOUT_MESSAGE, Judge, Outcome
 from harness_code.problems import Problem, load_humaneval, load_mbpp, read_records
 
 __all__ = ["HumanEvalVerifier", "MBPPVerifier", "PytestVerifier", "VerifyResult", "TIMEOUT_MESSAGE"]
+
+CODE_ENV = "code"
+"""The environment whose episodes these verifiers judge (harness_code.environment)."""
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -48,13 +64,19 @@ class VerifyResult:
     def success(self) -> bool:
         return self.verdict == "pass"
 
-    def to_verdict(self, verifier: str) -> Verdict:
+    def to_verdict(self, verifier: str, version: str | None = None) -> Verdict:
         details = {**self.details, **({"error": self.error} if self.error else {})}
-        return Verdict(verifier=verifier, verdict=self.verdict, score=self.reward, details=details)
+        if self.task_id is not None:
+            details.setdefault("task_id", self.task_id)
+        return Verdict(verifier=verifier, version=version, verdict=self.verdict, score=self.reward,
+                       details=details)
 
 
-class _Verifier:
+class _Verifier(Verifier):
     name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    dataset: ClassVar[str | None] = None
+    """The code environment's `dataset` whose episodes this verifier judges (None: any)."""
 
     def __init__(
         self,
@@ -82,14 +104,50 @@ class _Verifier:
                 "or 'strict' (root and bubblewrap: apt-get install -y bubblewrap)."
             )
 
-    def verify(self, code: str, task_id: str | int | None = None, **kwargs: Any) -> VerifyResult:
-        """The verdict on one sample; every plugin's `verdict_made` hook sees it."""
-        result = self.judge_sample(code, task_id, **kwargs)
+    @overload
+    def verify(self, episode: Episode) -> Verdict: ...
+
+    @overload
+    def verify(self, episode: str, task_id: str | int | None = None, **kwargs: Any) -> VerifyResult: ...
+
+    def verify(self, episode: Episode | str, task_id: str | int | None = None,
+               **kwargs: Any) -> Verdict | VerifyResult:
+        """An episode's `Verdict` (raises `NotApplicable` for one this verifier cannot judge; the
+        verify stage fires `verdict_made`), or, given code, the sample's `VerifyResult` (every
+        plugin's `verdict_made` hook sees it)."""
+        if isinstance(episode, Episode):
+            if task_id is not None or kwargs:
+                raise TypeError("verify(episode) takes no task id or options: the episode names its task")
+            code, task = self.answer(episode)
+            return self.judge_sample(code, task).to_verdict(self.name, self.version)
+        if not isinstance(episode, str):
+            raise TypeError(f"verify() takes an Episode or code as text, not {type(episode).__name__}")
+        result = self.judge_sample(episode, task_id, **kwargs)
         hook = plugins.registry().hook.verdict_made
         if hook.get_hookimpls():  # no listener, no record to build
-            hook(verdict=result.to_verdict(self.name).model_dump(mode="json"),
-                 subject={"verifier": self.name, "task_id": task_id, "code": code})
+            hook(verdict=result.to_verdict(self.name, self.version).model_dump(mode="json"),
+                 subject={"verifier": self.name, "task_id": task_id, "code": episode})
         return result
+
+    def answer(self, episode: Episode) -> tuple[str, str | int]:
+        """The code to judge in a code episode (its last answer) and its task id; raises
+        `NotApplicable` for an episode of another environment or dataset, or without an answer."""
+        if episode.env.name != CODE_ENV:
+            raise NotApplicable(f"{self.name}: not a code episode (env {episode.env.name!r})")
+        dataset = str(episode.env.args.get("dataset", "humaneval"))
+        if self.dataset is not None and dataset != self.dataset:
+            raise NotApplicable(f"{self.name} judges {self.dataset} episodes; this one is a {dataset} "
+                                f"episode (task {episode.task.id})")
+        if not episode.steps:
+            raise NotApplicable(f"{self.name}: episode {episode.episode_id} has no answer (no steps)")
+        if not self.knows(episode.task.id):
+            raise NotApplicable(f"{self.name}: no test cases for task {episode.task.id} in this "
+                                "verifier's problem file (give it the file the episodes came from)")
+        return episode.steps[-1].action, episode.task.id
+
+    def knows(self, task_id: str | int) -> bool:
+        """Whether this verifier has the tests of `task_id`."""
+        raise NotImplementedError
 
     def judge_sample(self, code: str, task_id: str | int | None, **kwargs: Any) -> VerifyResult:
         raise NotImplementedError
@@ -97,18 +155,48 @@ class _Verifier:
     def sandboxes(self) -> list[Sandbox]:
         raise NotImplementedError
 
-    def verify_batch(
-        self, codes: Sequence[str], task_ids: Sequence[str | int | None] | None = None, **kwargs: Any
-    ) -> list[VerifyResult]:
-        """`verify` over many samples in parallel, in order. Two threads per worker: while one
-        sample is with a candidate worker, another can be with a judge."""
-        ids = list(task_ids) if task_ids is not None else [None] * len(codes)
-        if len(ids) != len(codes):
-            raise ValueError(f"{len(codes)} codes but {len(ids)} task ids")
+    def _parallel(self, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """`work` over `items` in parallel, in order. Two threads per worker: while one sample
+        is with a candidate worker, another can be with a judge."""
         for sandbox in self.sandboxes():
             sandbox.start()  # every worker boots at once, not one after another on first use
         with ThreadPoolExecutor(2 * self.workers) as pool:
-            return list(pool.map(lambda pair: self.verify(pair[0], pair[1], **kwargs), zip(codes, ids)))
+            return list(pool.map(work, items))
+
+    @overload
+    def verify_batch(self, codes: Sequence[Episode]) -> list[Verdict | NotApplicable]: ...
+
+    @overload
+    def verify_batch(self, codes: Sequence[str], task_ids: Sequence[str | int | None] | None = None,
+                     **kwargs: Any) -> list[VerifyResult]: ...
+
+    def verify_batch(self, codes: Sequence[Episode] | Sequence[str],
+                     task_ids: Sequence[str | int | None] | None = None,
+                     **kwargs: Any) -> list[Verdict | NotApplicable] | list[VerifyResult]:
+        """`verify` over many episodes (their verdicts, or the `NotApplicable` raised for each
+        one not judged) or many codes with their task ids, in parallel, in order."""
+        items = list(codes)
+        episodes = [item for item in items if isinstance(item, Episode)]
+        if episodes:
+            if len(episodes) != len(items) or task_ids is not None or kwargs:
+                raise TypeError("verify_batch takes episodes alone, or codes with their task ids")
+            return self._verify_episodes(episodes)
+        ids = list(task_ids) if task_ids is not None else [None] * len(items)
+        if len(ids) != len(items):
+            raise ValueError(f"{len(items)} codes but {len(ids)} task ids")
+        return self._parallel(lambda pair: self.verify(pair[0], pair[1], **kwargs), list(zip(items, ids)))
+
+    def _verify_episodes(self, episodes: list[Episode]) -> list[Verdict | NotApplicable]:
+        answers: list[tuple[str, str | int] | NotApplicable] = []
+        for episode in episodes:
+            try:
+                answers.append(self.answer(episode))
+            except NotApplicable as exc:
+                answers.append(exc)
+        todo = [a for a in answers if not isinstance(a, NotApplicable)]
+        results = iter(self._parallel(lambda answer: self.judge_sample(*answer), todo))
+        return [a if isinstance(a, NotApplicable) else next(results).to_verdict(self.name, self.version)
+                for a in answers]
 
 
 class _ReplayVerifier(_Verifier):
@@ -143,6 +231,9 @@ class _ReplayVerifier(_Verifier):
     def problem(self, task_id: str | int) -> Problem | None:
         return self.problems.get(str(task_id).strip())
 
+    def knows(self, task_id: str | int) -> bool:
+        return self.problem(task_id) is not None
+
     def program(self, code: str, problem: Problem) -> str:
         return extract_code(code)
 
@@ -165,6 +256,7 @@ class HumanEvalVerifier(_ReplayVerifier):
     extracted code alone (the seed's)."""
 
     name = "humaneval"
+    dataset = "humaneval"
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, prepend_prompt: bool = False,
                  **options: Any) -> None:
@@ -187,6 +279,7 @@ class MBPPVerifier(_ReplayVerifier):
     (their strings are accepted too)."""
 
     name = "mbpp"
+    dataset = "mbpp"
 
     def __init__(self, path: str | os.PathLike[str], **options: Any) -> None:
         super().__init__(load_mbpp(path), **options)
@@ -206,7 +299,8 @@ class PytestVerifier(_Verifier):
 
     The tests run in the candidate's process (that is what pytest does), so unlike the HumanEval
     and MBPP verifiers a program written to subvert pytest itself can forge this verdict: use
-    it for tests you do not have as plain calls and assertions."""
+    it for tests you do not have as plain calls and assertions. It judges the episodes of
+    every dataset of the code environment whose tasks its file holds."""
 
     name = "pytest"
 
@@ -227,6 +321,9 @@ class PytestVerifier(_Verifier):
 
     def sandboxes(self) -> list[Sandbox]:
         return [self.sandbox]
+
+    def knows(self, task_id: str | int) -> bool:
+        return str(task_id).strip() in self.tasks
 
     def judge_sample(self, code: str, task_id: str | int | None, *, tests: str | None = None,
                **kwargs: Any) -> VerifyResult:

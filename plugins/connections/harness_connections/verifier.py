@@ -8,6 +8,11 @@ and compares each step's status, reward and end with what was recorded, then the
 - `pass`: the rules give exactly the recorded game, and it was won;
 - `fail`: the record is faithful but the game was lost, or the record disagrees with the rules
   (a bug, or an edited file), with the first disagreement in `details["mismatch"]`.
+
+It is a `harness.verify.Verifier` (`harness verify --verifier connections-rules`): `verify(episode)`
+returns the verdict, and raises `NotApplicable` for an episode of another environment.
+`verify_episode(record)` takes a record or an episode and also fires `verdict_made` (the verify
+stage fires it for the verdicts it makes).
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from typing import Any
 from harness import plugins
 from harness.environment import EnvError
 from harness.episode import Episode, Verdict, validate_episode
+from harness.verify import NotApplicable, Verifier
 
 from harness_connections.environment import ConnectionsEnv
 
 
-class RulesVerifier:
+class RulesVerifier(Verifier):
     name = "connections-rules"
+    version = "1"
 
     def __init__(self) -> None:
         self._envs: dict[str, ConnectionsEnv] = {}
@@ -36,9 +43,15 @@ class RulesVerifier:
             self._envs[key] = ConnectionsEnv(count=1, **rules)
         return self._envs[key]
 
+    def verify(self, episode: Episode) -> Verdict:
+        if episode.env.name != ConnectionsEnv.name:
+            raise NotApplicable(f"{self.name}: not a Connections episode (env {episode.env.name!r})")
+        return self._judge(episode)
+
     def verify_episode(self, record: dict[str, Any] | Episode) -> Verdict:
+        """`verify` of a record (or an episode), firing `verdict_made`."""
         episode = record if isinstance(record, Episode) else validate_episode(record)
-        verdict = self._judge(episode)
+        verdict = self.verify(episode)
         plugins.registry().hook.verdict_made(
             verdict=verdict.model_dump(mode="json"),
             subject={"verifier": self.name, "episode_id": episode.episode_id},
@@ -46,8 +59,6 @@ class RulesVerifier:
         return verdict
 
     def _judge(self, episode: Episode) -> Verdict:
-        if episode.env.name != ConnectionsEnv.name:
-            return self._fail(f"not a Connections episode (env {episode.env.name!r})")
         try:  # a doctored episode starts after its parent's kept turns: replay them first
             session = self._env(episode.env.args).resume(episode)
         except EnvError as exc:
@@ -71,10 +82,8 @@ class RulesVerifier:
         if summary.reward != episode.reward:
             return self._fail(f"reward is {episode.reward!r}, the rules give {summary.reward!r}")
         won = summary.outcome.reason == "all_categories_found"
-        return Verdict(
-            verifier=self.name, verdict="pass" if won else "fail", score=1.0 if won else 0.0,
-            details={"complete_reason": summary.outcome.reason},
-        )
+        return self.verdict("pass" if won else "fail", score=1.0 if won else 0.0,
+                            details={"complete_reason": summary.outcome.reason})
 
     def _fail(self, mismatch: str) -> Verdict:
-        return Verdict(verifier=self.name, verdict="fail", score=0.0, details={"mismatch": mismatch})
+        return self.verdict("fail", score=0.0, details={"mismatch": mismatch})
