@@ -120,3 +120,26 @@ def test_unknown_template_asks_for_one(smol_tokenizer, tmp_path):  # noqa: F811
     marked.write_text("{% for m in messages %}{% generation %}{{ m['content'] }}{% endgeneration %}{% endfor %}",
                       encoding="utf-8")
     assert "generation" in training_chat_template(odd, str(marked))
+
+
+def test_padding_free_batches_give_the_same_loss_per_token(smol_tokenizer, fresh_base_model):  # noqa: F811
+    """What `--packing` relies on: rows flattened into one sequence (position ids restarting per
+    row, no attention mask) see only themselves, as padded rows do."""
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    examples = [{k: v for k, v in chat_masks(smol_tokenizer, r["prompt"] + r["completion"], train_on="completion",
+                                             prompt_messages=2).items() if k in ("input_ids", "labels")}
+                for r in PROMPT_COMPLETION[:3]]
+    model = fresh_base_model()
+    losses = []
+    for padding_free in (False, True):
+        batch = DataCollatorForLanguageModeling(pad_token_id=smol_tokenizer.pad_token_id,
+                                                padding_free=padding_free)(examples)
+        inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "position_ids")}
+        with torch.inference_mode():
+            logits = model(**inputs, use_cache=False).logits  # training runs without a cache, as TRL's loss does
+        labels = batch["labels"][:, 1:].reshape(-1)
+        total = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels,
+                                                  ignore_index=IGNORE_INDEX, reduction="sum")
+        losses.append(float(total) / int((labels != IGNORE_INDEX).sum()))
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
