@@ -13,8 +13,8 @@ content (and, for verification, the run it reads): other settings never reuse a 
 
 Against one central `luigid`, every node running the same command takes shards no other node
 holds. vLLM shards need one `gpu` resource each (Luigi counts resources in the scheduler: declare
-`[resources] gpu=N` in luigid's luigi.cfg, or the node's with --local-scheduler). Each shard resumes where a killed run left it (see harness.engine.shard). See
-docs/scale.md.
+`[resources] gpu=N` in luigid's luigi.cfg, or the node's with --local-scheduler). Each shard
+resumes where a killed run left it (see harness.engine.shard). See docs/scale.md.
 
 While a shard generates, its task status in the scheduler (the visualiser) says where it stands
 — episodes done of the shard's, turns, tokens/s, episodes/s, failures — and its progress bar

@@ -35,6 +35,7 @@ def generate(output: str, shard_index: int | None, quiet: bool, **values: Any) -
     from harness.engine import generate as generate_all
     from harness.engine import generate_shard
     from harness.engine.lock import LockHeld
+    from harness.engine.progress import run_summary
 
     try:
         config = from_cli(RolloutConfig, values)
@@ -51,3 +52,4 @@ def generate(output: str, shard_index: int | None, quiet: bool, **values: Any) -
             f"{output}/{m['shard']['path']}: {counts['episodes']} episodes, {counts['failed']} failed, "
             f"{counts['succeeded']} succeeded, {counts['completion_tokens']} completion tokens"
         )
+    click.echo(run_summary(manifests, output), err=True)

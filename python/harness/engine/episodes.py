@@ -54,6 +54,9 @@ class RunContext:
     plugins: dict[str, str]
     keep_prompt_ids: bool = False
     host: str = socket.gethostname()
+    on_turn: Callable[[Completion], None] | None = None
+    """Called after each model turn whose step is recorded (progress: turns, tokens). It must
+    not raise: an exception here would end the episode as failed."""
 
 
 async def run_episodes(
@@ -103,6 +106,8 @@ async def run_episode(ctx: RunContext, item: Item) -> Episode:
                 raise EnvError(f"{ctx.env.name}: the session holds {len(session.steps)} steps after "
                                f"{turns} turns (an astep override must go through step())")
             _attach_tokens(step, completion, ctx.keep_prompt_ids)
+            if ctx.on_turn is not None:
+                ctx.on_turn(completion)
     except Exception as exc:  # one failed episode is recorded, never raised
         error = exc
     try:

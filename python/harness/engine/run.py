@@ -5,7 +5,9 @@
     manifests = generate(config, "data/rollouts/connections")
 
 `generate_shard` does one shard (what a Luigi `GenerateRolloutShard` runs); `generate` does all
-of them in one process with one backend. Both resume: a rerun into the same directory skips the
+of them in one process with one backend. Both draw a progress bar (`progress=False`: none) and
+call `on_progress` with a `ShardProgress` after each model turn and each episode
+(harness.engine.progress). Both resume: a rerun into the same directory skips the
 episodes already committed and refuses to mix in episodes generated with other settings. A
 shard has one writer at a time: a second one stops with `LockHeld` naming the first, or, with
 `wait=True`, waits for it.
@@ -28,7 +30,7 @@ from harness.backends.base import Backend
 from harness.engine.config import SECRET_ARGS, RolloutConfig, content_settings, plan, shard_items
 from harness.engine.directory import check_run_settings, write_run_manifest
 from harness.engine.episodes import RunContext, run_episodes
-from harness.engine.progress import Progress
+from harness.engine.progress import Progress, ProgressCallback
 from harness.engine.shard import ShardStore
 from harness.environment import Environment
 from harness.episode import Env, Episode, ErrorInfo, utc_now, validate_episode
@@ -56,12 +58,13 @@ def generate_shard(
     backend: Backend | None = None,
     env: Environment | None = None,
     progress: bool = True,
+    on_progress: ProgressCallback | None = None,
     **settings: Any,
 ) -> dict[str, Any]:
     """Generate (or finish) one shard and return its manifest. Keyword `settings` replace the
     config's own (`generate_shard(config, out, concurrency=8)`)."""
     return asyncio.run(agenerate_shard(config, out_dir, shard_index, backend=backend, env=env,
-                                       progress=progress, **settings))
+                                       progress=progress, on_progress=on_progress, **settings))
 
 
 async def agenerate_shard(
@@ -72,6 +75,7 @@ async def agenerate_shard(
     backend: Backend | None = None,
     env: Environment | None = None,
     progress: bool = True,
+    on_progress: ProgressCallback | None = None,
     **settings: Any,
 ) -> dict[str, Any]:
     """`generate_shard` as a coroutine: shards of several runs can share one backend and loop."""
@@ -87,7 +91,8 @@ async def agenerate_shard(
             return finished
         shard_backend = backend or build_backend(config)
         try:
-            return await _write_shard(store, content, config, shard_index, shard_backend, env, progress)
+            return await _write_shard(store, content, config, shard_index, shard_backend, env, progress,
+                                      on_progress)
         finally:
             if backend is None:
                 await shard_backend.aclose()
@@ -102,6 +107,7 @@ def generate(
     backend: Backend | None = None,
     env: Environment | None = None,
     progress: bool = True,
+    on_progress: ProgressCallback | None = None,
     **settings: Any,
 ) -> list[dict[str, Any]]:
     """Every shard of the run, one after the other, sharing one backend; then the run manifest.
@@ -126,7 +132,8 @@ def generate(
                 manifest = store.finished_manifest(content)
                 if manifest is None:
                     shared = shared or build_backend(config)
-                    manifest = await _write_shard(store, content, config, i, shared, run_env, progress)
+                    manifest = await _write_shard(store, content, config, i, shared, run_env, progress,
+                                                  on_progress)
                 manifests.append(manifest)
             return manifests
         finally:
@@ -159,6 +166,7 @@ async def _write_shard(
     backend: Backend,
     env: Environment,
     progress: bool,
+    on_progress: ProgressCallback | None,
 ) -> dict[str, Any]:
     """Generate the episodes the shard still lacks, then finish it; the caller holds its lock."""
     check_env_identity(env)
@@ -167,15 +175,16 @@ async def _write_shard(
     await asyncio.to_thread(check_run_settings, store.out_dir, settings, record=True)
     done = store.open(settings)
     todo = [item for item in items if item.episode_id not in done]
-    ctx = RunContext(env=env, backend=backend, config=config, run_id=uuid.uuid4().hex,
-                     plugins=registry.versions(), keep_prompt_ids=config.keep_prompt_ids)
     bar = Progress(len(items), done=len(items) - len(todo),
                    label=f"{config.env} shard {shard_index + 1}/{config.num_shards}",
-                   enabled=progress)
+                   enabled=progress, on_progress=on_progress)
+    ctx = RunContext(env=env, backend=backend, config=config, run_id=uuid.uuid4().hex,
+                     plugins=registry.versions(), keep_prompt_ids=config.keep_prompt_ids,
+                     on_turn=bar.turn)
 
     def on_episode(episode: Episode) -> None:
         store.add(finished_line(registry, episode))
-        bar.update(episode)
+        bar.episode(episode)
 
     try:
         await run_episodes(ctx, todo, on_episode, concurrency=config.concurrency)
