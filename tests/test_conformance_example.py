@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "guess-number"
 
 
@@ -28,3 +30,11 @@ def test_the_example_plugin_keeps_the_environment_contract(tmp_path):
     assert report["ok"] is True and report["env"] == "guess-number" and report["args"] == {"max_turns": 8}
     assert report["tasks"] == ["train-10", "test-10", "train-100"] and report["episodes"] == 9
     assert "guess-number 1.0.0 keeps the environment contract" in done.stderr
+
+
+@pytest.mark.parametrize("name", ["connections", "search", "data-analysis", "code"])
+def test_every_first_party_environment_keeps_the_contract(name):
+    from harness.conformance import check_environment
+
+    report = check_environment(name, max_tasks=1, seeds_per_task=1)
+    assert report.ok, "\n".join(f.message for f in report.failures)

@@ -103,3 +103,18 @@ def test_packages_reach_the_verifier(Env, tmp_path):
     session = env.start(env.task("t"), seed=0)
     step = session.step("```python\nimport numpy\n\ndef f():\n    return int(numpy.int64(3))\n```")
     assert step.status.label == "pass", step.info
+
+
+@pytest.mark.parametrize("answer, reason", [
+    ("", "no_code"), ("   \n\t", "no_code"), ("```python\n```", "no_code"),
+    ("x" * 100_000 + " ((", "syntax_error"), ("def f(:\n  pass", "syntax_error"), ("a\x00b", "syntax_error"),
+])
+def test_an_answer_without_a_runnable_program_is_an_invalid_step(answer, reason):
+    from harness_code.environment import CodeEnvironment
+
+    env = CodeEnvironment(dataset="humaneval", max_turns=2)
+    session = env.start(env.task("HumanEval/0"), seed=0)
+    step = session.step(answer)
+    assert (step.status.valid, step.status.reason, step.status.label) == (False, reason, "fail")
+    assert step.reward == 0.0 and not step.done
+    assert reason in step.observation[0].content  # the feedback says why

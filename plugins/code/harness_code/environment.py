@@ -22,6 +22,7 @@ from harness.environment import EnvError, Environment, Session, Summary
 from harness.episode import Message, Outcome, Step, StepStatus, Task
 
 from harness_code.doctoring import CodeDoctoring
+from harness_code.extract import extract_code
 from harness_code.problems import Problem
 from harness_code.verifiers import HumanEvalVerifier, MBPPVerifier, PytestVerifier, VerifyResult
 
@@ -106,6 +107,21 @@ class CodeEnvironment(CodeDoctoring, Environment):
         return self.verifier.verify(code, task.id)
 
 
+def unrunnable(action: str, task: Task, verifier: object) -> str | None:
+    """Why the answer holds no program to run (`no_code: …`, `syntax_error: …`), or None.
+    Such an answer is an invalid step, as a Connections message without a guess is."""
+    code = extract_code(action, strip=not getattr(verifier, "prepend_prompt", False))
+    if not code.strip():
+        return "no_code: the answer holds no code"
+    if getattr(verifier, "prepend_prompt", False):
+        code = str(task.data.get("prompt", "")) + code
+    try:
+        compile(code, "<answer>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:  # ValueError: a NUL byte in the source
+        return f"syntax_error: {type(exc).__name__}: {exc}"
+    return None
+
+
 class CodeSession(Session):
     env: CodeEnvironment
 
@@ -116,13 +132,21 @@ class CodeSession(Session):
         self.results: list[VerifyResult] = []
 
     def transition(self, action: str) -> Step:
+        problem = unrunnable(action, self.task, self.env.verifier)
+        if problem is not None:  # no program to run: an invalid step, judged without the sandbox
+            return self._judged(action, VerifyResult("fail", 0.0, self.task.id, problem),
+                                StepStatus(valid=False, reason=problem.split(":")[0], label="fail"))
         result = self.env.verify(action, self.task)
+        return self._judged(action, result, StepStatus(valid=True, label=result.verdict))
+
+    def _judged(self, action: str, result: VerifyResult, status: StepStatus) -> Step:
+        """The step of a verified answer: the end on a pass, a no-verdict or the last turn, the
+        test feedback otherwise."""
         self.results.append(result)
         info = {"verdict": result.verdict, "error": result.error,
                 "tests_passed": result.details.get("tests_passed"),
                 "tests_total": result.details.get("tests_total"),
                 "isolation": result.details.get("isolation")}
-        status = StepStatus(valid=True, label=result.verdict)
         if result.verdict == "pass":
             return Step(action=action, status=status, reward=result.reward, done=True,
                         info={**info, "complete_reason": "passed"})
