@@ -172,18 +172,37 @@ def test_the_cli_from_another_directory(tmp_path):
     assert helped.returncode == 0 and "loop" in helped.stdout and "reduce" in helped.stdout
 
 
-def test_the_luigi_task(tmp_path):
-    from luigi_tasks.doctor import DoctorRollouts
+def test_the_luigi_task_over_files(tmp_path):
+    from luigi_tasks.doctor import DoctorFiles
 
     bad = rollouts(tmp_path, BAD_SCRIPT, ["p1", "p2"])
-    task = DoctorRollouts(episodes=[str(bad.parent)], backend="scripted", backend_args={"responses": SCRIPT},
-                          data_dir=str(tmp_path / "data"))
-    assert task.task_id.startswith("DoctorRollouts(scripted)-")
+    task = DoctorFiles(episodes=[str(bad.parent)], backend="scripted", backend_args={"responses": SCRIPT},
+                       data_dir=str(tmp_path / "data"))
+    assert task.task_id.startswith("DoctorFiles(scripted)-")
     assert luigi.build([task], local_scheduler=True, log_level="WARNING")
     out = task.output_dir()
     assert out.parent == tmp_path / "data" / "doctored"
     assert json.loads((out / "manifest.json").read_text())["report"]["succeeded"] == 2
     assert task.complete()
-    other = DoctorRollouts(episodes=[str(bad.parent)], backend="scripted", backend_args={"responses": SCRIPT},
-                           max_tokens=9, data_dir=str(tmp_path / "data"))
+    other = DoctorFiles(episodes=[str(bad.parent)], backend="scripted", backend_args={"responses": SCRIPT},
+                        max_tokens=9, data_dir=str(tmp_path / "data"))
     assert other.output_dir() != out  # another setting, another directory
+
+
+def test_the_luigi_graph_generates_verifies_then_doctors(tmp_path):
+    """DoctorRollouts requires VerifyRollouts, which requires the run: one command does all three."""
+    puzzles = puzzles_file(tmp_path / "puzzles.jsonl", ["p1", "p2"], unsolvable=())
+    done = subprocess.run(
+        [sys.executable, "-m", "luigi", "--module", "luigi_tasks.doctor", "DoctorRollouts", "--env", "connections",
+         "--env-args", json.dumps({"puzzles": str(puzzles)}), "--backend", "scripted",
+         "--backend-args", json.dumps({"responses": BAD_SCRIPT}), "--verifier", "connections-rules",
+         "--local-scheduler"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [manifest] = list((tmp_path / "data" / "doctored").glob("connections,connections-rules-*/manifest.json"))
+    report = json.loads(manifest.read_text())["report"]
+    # the same scripted answers continue the cut games: they go wrong the same way, but every
+    # bad episode (failed by the verifier) was cut, replayed and continued
+    assert (report["bad"], report["salvageable"], report["doctored"]) == (2, 2, 2)
+    assert [d.name.split(",")[0] for d in sorted((tmp_path / "data").iterdir())] == ["doctored", "rollouts", "verified"]
+    children = list(load_episodes(manifest.parent / "doctored.jsonl"))
+    assert all(c.parent.reason == "verdict fail (connections-rules)" for c in children)
