@@ -92,7 +92,7 @@ class GenerateRolloutShard(RolloutStage):
     def run(self) -> None:
         manifest = generate_shard(self.config(), self.output_dir(), self.shard_index,
                                   on_progress=SchedulerStatus(self, self.status_every))
-        summary = shard_summary(manifest, self.output_dir())
+        summary = shard_summary(manifest, self.output_dir().absolute())  # seen from other nodes
         self.set_status_message(summary)
         self.set_progress_percentage(100)
         log.info("%s: %s", self.task_id, summary)
@@ -134,7 +134,7 @@ class GenerateRollouts(RolloutStage):
             with target.open("r") as f:
                 manifests.append(json.load(f))
         write_run_manifest(self.output_dir(), manifests)
-        summary = run_summary(manifests, self.output_dir())
+        summary = run_summary(manifests, self.output_dir().absolute())
         self.set_status_message(summary)
         self.set_progress_percentage(100)
         log.info("%s: %s", self.task_id, summary)

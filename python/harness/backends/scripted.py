@@ -10,10 +10,15 @@ conversation's assistant messages so far are counted, so concurrent episodes nev
 other). With `episodes`, each recorded episode's actions are replayed to the conversation that
 starts with that episode's prompt. A conversation with no response left fails with a
 `BackendError`, which the engine records on its episode. Token counts are left empty.
+
+`delay_seconds` makes every answer come that many seconds after it is asked for (concurrent
+conversations wait side by side, as with a server): a stand-in for a model's latency in tests
+and benchmarks of scale-out. It never changes what is answered, so it is not a content argument.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
@@ -38,9 +43,13 @@ class ScriptedBackend(Backend):
         *,
         responses: Sequence[str] | None = None,
         episodes: str | None = None,
+        delay_seconds: float = 0.0,
     ) -> None:
         if (responses is None) == (episodes is None):
             raise ValueError("give exactly one of responses= or episodes=")
+        if not delay_seconds >= 0:  # also refuses NaN
+            raise ValueError(f"delay_seconds must be >= 0, not {delay_seconds!r}")
+        self.delay_seconds = float(delay_seconds)
         self._model = model
         self.responses = list(responses) if responses is not None else None
         self.by_prompt: dict[str, list[str]] = {}
@@ -53,6 +62,8 @@ class ScriptedBackend(Backend):
         return self._model
 
     async def generate(self, requests: Sequence[Request]) -> list[list[Completion]]:
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         return [[self._respond(r.messages)] * (r.sampling.n or 1) for r in requests]
 
     def _respond(self, messages: Sequence[Message]) -> Completion:
