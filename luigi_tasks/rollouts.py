@@ -12,7 +12,7 @@ is written to `{data_dir}/rollouts/{env},{model}-{hash}/` and its verdicts to
 content (and, for verification, the run it reads): other settings never reuse a stale output.
 
 Against one central `luigid`, every node running the same command takes shards no other node
-holds. vLLM shards need one `gpu` resource each (Luigi counts resources in the scheduler: declare
+holds. vLLM shards need one `gpu` resource per GPU of their engine (tensor_parallel_size) (Luigi counts resources in the scheduler: declare
 `[resources] gpu=N` in luigid's luigi.cfg, or the node's with --local-scheduler). Each shard
 resumes where a killed run left it (see harness.engine.shard). See docs/scale.md.
 
@@ -83,7 +83,10 @@ class GenerateRolloutShard(RolloutStage):
 
     @property
     def resources(self) -> dict[str, int]:
-        return {"gpu": 1} if self.backend == "vllm" else {}
+        if self.backend != "vllm":
+            return {}
+        # one engine spans tensor_parallel_size GPUs: the scheduler must count all of them
+        return {"gpu": int(self.backend_args.get("tensor_parallel_size", 1))}
 
     def output(self) -> luigi.LocalTarget:
         store = ShardStore(self.output_dir(), self.shard_index, self.num_shards)

@@ -55,7 +55,10 @@ class StageTask(luigi.Task):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.task_id = f"{self.get_task_family()}({slug(*self.id_parts())})-{self.digest()}"
+        task_id = f"{self.get_task_family()}({slug(*self.id_parts())})-{self.digest()}"
+        if self.data_dir != "data":  # one scheduler, two data directories: two outputs, two tasks
+            task_id += "@" + hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:6]
+        self.task_id = task_id
         self._Task__hash = hash(self.task_id)  # Luigi hashes the id it computed; keep them one
 
     # -- identity ------------------------------------------------------------------------------

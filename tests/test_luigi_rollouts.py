@@ -37,6 +37,8 @@ def test_shards_then_the_run_manifest(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["totals"]["episodes"] == 10 and len(manifest["shards"]) == 3
     assert task.task_id.startswith("GenerateRollouts(search,scripted)-")
+    # the same run written to another data directory is another task on one scheduler
+    assert scripted_run(tmp_path / "elsewhere").task_id != task.task_id
 
 
 def test_other_settings_write_elsewhere(tmp_path):
@@ -62,6 +64,8 @@ def test_a_missing_shard_is_redone_alone(tmp_path):
 def test_vllm_shards_need_a_gpu():
     common = {"env": "search", "shard_index": 0}
     assert GenerateRolloutShard(backend="vllm", **common).resources == {"gpu": 1}
+    assert GenerateRolloutShard(backend="vllm", backend_args={"tensor_parallel_size": 4},
+                                **common).resources == {"gpu": 4}
     assert GenerateRolloutShard(backend="transformers", **common).resources == {}
 
 
