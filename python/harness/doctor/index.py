@@ -97,6 +97,12 @@ class FileIndex:
         self._identity: dict[str, int] = {}
         self._tokens: dict[str, dict[int, list[int]]] = {}
 
+    def current(self) -> bool:
+        """Whether a saved index of this kind matches the file as it is now."""
+        self._identity = identity(self.path)
+        saved = self._read(self.file)
+        return saved is not None and saved.get("kind") == self.kind
+
     def load(self, fields: Sequence[str], columns: Sequence[str],
              extract: Callable[[Located, str, Path], tuple[Any, ...]]) -> FileIndex:
         """Read the saved index if it matches the file, else scan the file and save one.

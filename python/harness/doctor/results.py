@@ -174,6 +174,34 @@ class Analysis:
         return [k for k, c in self.chosen.items() if not c.good]
 
 
+def _index(path: str | Path, index_dir: str | Path | None) -> FileIndex:
+    return FileIndex(path, KIND, index_dir=index_dir).load(FIELDS, COLUMNS, _facts)
+
+
+def _build(job: tuple[str, str | None]) -> None:
+    _index(*job)
+
+
+def build_indexes(files: Sequence[str | Path], index_dir: str | Path | None = None, workers: int | None = None) -> int:
+    """Index the files whose index is missing or stale, several at once (one process per core,
+    up to `workers`); how many were indexed. A file whose indexing fails in a worker is indexed
+    again here, so its error is raised as it is."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    stale = [str(p) for p in files if not FileIndex(p, KIND, index_dir=index_dir).current()]
+    workers = min(len(stale), os.cpu_count() or 1, workers or len(stale))
+    if workers > 1:
+        jobs = [(p, None if index_dir is None else str(index_dir)) for p in stale]
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                list(pool.map(_build, jobs))
+        except Exception:  # noqa: BLE001 - the error is raised again below, unpickled, by this process
+            pass
+    return len(stale)
+
+
 def analyze(
     files: Sequence[str | Path],
     *,
@@ -186,8 +214,9 @@ def analyze(
     """Seed 001's filter, truncation check and salvage quality over every record of `files`."""
     counter, count = token_counter(tokenizer)
     tokens_of = _assistant_tokens(count)
-    indexes = [FileIndex(p, KIND, index_dir=index_dir).load(FIELDS, COLUMNS, _facts) for p in files]
-    analysis = Analysis([Path(p) for p in files], indexes, parsed=sum(i.built for i in indexes))
+    parsed = build_indexes(files, index_dir)
+    indexes = [_index(p, index_dir) for p in files]
+    analysis = Analysis([Path(p) for p in files], indexes, parsed=parsed)
     per_file_tokens: list[list[list[int]] | None] = []
     for index in indexes:  # under a token limit every record's message sizes decide its validity
         rows = list(range(len(index)))
