@@ -60,6 +60,8 @@ from pydantic import (
 )
 
 from harness.atomic import atomic_write
+from harness.pointer import escape
+from harness.pointer import parts as pointer_parts
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -476,10 +478,6 @@ class EpisodeError(ValueError):
         return (type(self), (self.path, self.line, self.field, self.reason, self.more_errors))
 
 
-def _escape(part: str) -> str:
-    return part.replace("~", "~0").replace("/", "~1")
-
-
 def _pointer(record: Any, loc: tuple[Any, ...]) -> str:
     """Turn a pydantic error location into a JSON pointer into `record`.
 
@@ -498,7 +496,7 @@ def _pointer(record: Any, loc: tuple[Any, ...]) -> str:
             pass  # a missing field: name it
         else:
             continue  # a union tag, not part of the data
-        parts.append(_escape(str(comp)))
+        parts.append(escape(str(comp)))
     return "".join("/" + p for p in parts)
 
 
@@ -560,7 +558,7 @@ def _reason(errs: list[dict[str, Any]], pointer: str) -> str:
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
-        parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
+        parts = pointer_parts(pointer)
         reason = "unknown field"
         model = _model_at(parts[:-1])
         if model is not None and parts:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from harness import _fastjsonl
 from harness._fastjsonl import JsonlError
+from harness.pointer import unescape
 
 __all__ = [
     "JsonlError",
@@ -289,7 +290,7 @@ def _carry(carry: Sequence[str] | Mapping[str, str]) -> list[tuple[str, str]]:
         for pointer in carry:
             if not pointer.startswith("/"):
                 raise ValueError(f"carry pointers start with '/': {pointer!r}")
-            name = pointer.rsplit("/", 1)[1].replace("~1", "/").replace("~0", "~")
+            name = unescape(pointer.rsplit("/", 1)[1])
             pairs.append((name, pointer))
     names = [n for n, _ in pairs]
     duplicates = sorted({n for n in names if names.count(n) > 1})

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.pointer import escape
+
 
 def valid_text(text: str) -> str:
     """`text` with each lone surrogate replaced by U+FFFD (the same string when it has none)."""
@@ -33,7 +35,7 @@ def repair_strings(data: Any, pointer: str = "") -> tuple[Any, list[str]]:
         out = {}
         for key, value in data.items():
             new_key = valid_text(key) if isinstance(key, str) else key
-            where = f"{pointer}/{_escape(str(new_key))}"
+            where = f"{pointer}/{escape(str(new_key))}"
             out[new_key], inner = repair_strings(value, where)
             repairs += ([where] if new_key is not key else []) + inner
         return out, repairs
@@ -45,7 +47,3 @@ def repair_strings(data: Any, pointer: str = "") -> tuple[Any, list[str]]:
             repairs += inner
         return items, repairs
     return data, repairs
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")

@@ -18,12 +18,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from harness.pointer import ABSENT, resolve
+
 __all__ = ["Condition", "OPS", "parse_where", "matches", "describe"]
 
 Condition = tuple[str, str, Any]
 
 OPS = ("not in", "exists", "missing", "==", "!=", "<=", ">=", "<", ">", "in")
-_ABSENT = object()
 
 
 def _literal(raw: str) -> Any:
@@ -64,23 +65,6 @@ def parse_where(text: str) -> Condition:
     raise ValueError(f"--where {text!r}: expected 'POINTER OP VALUE' with OP one of {', '.join(OPS)}")
 
 
-def _resolve(record: Any, pointer: str) -> Any:
-    current = record
-    for raw in pointer.split("/")[1:]:
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(current, dict):
-            if part not in current:
-                return _ABSENT
-            current = current[part]
-        elif isinstance(current, list):
-            if not part.isdigit() or (len(part) > 1 and part[0] == "0") or int(part) >= len(current):
-                return _ABSENT
-            current = current[int(part)]
-        else:
-            return _ABSENT
-    return current
-
-
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -97,10 +81,10 @@ def _equal(a: Any, b: Any) -> bool:
 
 def _holds(value: Any, op: str, expected: Any) -> bool:
     if op == "exists":
-        return value is not _ABSENT
+        return value is not ABSENT
     if op == "missing":
-        return value is _ABSENT
-    if value is _ABSENT:
+        return value is ABSENT
+    if value is ABSENT:
         return False
     if op == "==":
         return _equal(value, expected)
@@ -118,7 +102,7 @@ def _holds(value: Any, op: str, expected: Any) -> bool:
 
 def matches(record: Any, conditions: Iterable[Condition]) -> bool:
     """Whether `record` meets every condition."""
-    return all(_holds(_resolve(record, pointer), op, value) for pointer, op, value in conditions)
+    return all(_holds(resolve(record, pointer), op, value) for pointer, op, value in conditions)
 
 
 def describe(condition: Condition) -> str:
