@@ -1,5 +1,6 @@
-"""The pass@k benchmark through real backends: a Backend subclass returning fixed canonical or
-broken solutions, and the registry's scripted backend; JSON report, PNG plot, Luigi task."""
+"""The in-memory pass@k benchmark over ready backends: a Backend subclass returning fixed canonical
+or broken solutions; JSON report, PNG plot. (Through the engine, the CLI and Luigi:
+test_rlvr_checkpoints.py.)"""
 
 from __future__ import annotations
 
@@ -7,15 +8,12 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import luigi
 import pytest
 
-from harness import plugins
 from harness.backends.base import Backend, Completion, Request
 from harness.rlvr import benchmark
 from harness.rlvr.prepare import prepare
 from harness_code import MBPPVerifier
-from luigi_tasks.rlvr import PassAtK
 
 FIXTURES = Path(__file__).parent / "fixtures" / "code"
 MBPP = FIXTURES / "mbpp_small.jsonl"
@@ -73,19 +71,3 @@ def test_report_counts_and_pass_at_k(data, tmp_path):
     benchmark.plot_report(report, tmp_path / "report.png")
     assert json.loads((tmp_path / "report.json").read_text())["n"] == 4
     assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_luigi_pass_at_k_with_the_scripted_backend(data, tmp_path):
-    reference = json.loads(MBPP.read_text().splitlines()[3])["code"]
-    answer = f"```python\n{reference}\n```"  # right for task 610, wrong for 611
-    checkpoints = {"scripted": {"backend": "scripted", "args": {"responses": [answer]}}}
-    assert plugins.load().get("backend", "scripted")
-    out = tmp_path / "run"
-    task = PassAtK(output_dir=str(out), problems="mbpp_train_full.jsonl", verifier="mbpp",
-                   checkpoints=checkpoints, n=2, ks=[1, 2], source="local", mbpp_path=str(MBPP))
-    assert luigi.build([task], local_scheduler=True, log_level="ERROR")
-    report = json.loads((out / "passk.json").read_text())
-    (scripted,) = report["checkpoints"]
-    assert [(r["task_id"], r["n"], r["c"]) for r in scripted["problems"]] == [(610, 2, 2), (611, 2, 0)]
-    assert scripted["pass_at_k"] == {"pass@1": 0.5, "pass@2": 0.5}
-    assert (out / "passk.png").exists() and (out / "dataset_summary.json").exists()

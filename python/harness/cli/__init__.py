@@ -23,6 +23,8 @@ COMMANDS = {
     "model": "harness.cli.model:model",
     "new": "harness.cli.new:new",
     "plugins": "harness.cli.plugins:plugins",
+    "raft": "harness.cli.raft:raft",
+    "rlvr": "harness.cli.rlvr:rlvr",
     "rollouts": "harness.cli.rollouts:rollouts",
     "sandbox": "harness.cli.sandbox:sandbox",
     "schema": "harness.cli.schema:schema",

