@@ -9,6 +9,7 @@ from typing import Any, final
 class JsonlError(ValueError):
     path: str
     line: int
+    field: str
     column: int
     byte_offset: int
     reason: str

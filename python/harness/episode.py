@@ -60,6 +60,7 @@ from pydantic import (
 )
 
 from harness.atomic import atomic_write
+from harness.errors import LocatedError
 from harness.pointer import escape
 from harness.pointer import parts as pointer_parts
 
@@ -454,7 +455,7 @@ def write_schema(path: str | os.PathLike[str]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-class EpisodeError(ValueError):
+class EpisodeError(LocatedError):
     """A record that is not a valid episode.
 
     Attributes: `path` and `line` (1-based, `None` when not from a file), `field` (a JSON pointer
@@ -463,18 +464,12 @@ class EpisodeError(ValueError):
     """
 
     def __init__(self, path: str, line: int | None, field: str, reason: str, more_errors: int = 0):
-        self.path = path
-        self.line = line
-        self.field = field
-        self.reason = reason
+        super().__init__(path, line, field, reason)
         self.more_errors = more_errors
-        where = f"{path}:{line}" if line is not None else path
-        msg = f"{where}: {field or '(record)'}: {reason}"
         if more_errors:
-            msg += f" (and {more_errors} more error{'s' if more_errors > 1 else ''})"
-        super().__init__(msg)
+            self.args = (f"{self.args[0]} (and {more_errors} more error{'s' if more_errors > 1 else ''})",)
 
-    def __reduce__(self):  # keep it picklable (multiprocessing) despite the custom __init__
+    def __reduce__(self):
         return (type(self), (self.path, self.line, self.field, self.reason, self.more_errors))
 
 

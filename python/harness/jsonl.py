@@ -14,7 +14,10 @@ from typing import Any, Literal
 
 from harness import _fastjsonl
 from harness._fastjsonl import JsonlError
+from harness.errors import LocatedError
 from harness.pointer import unescape
+
+LocatedError.register(JsonlError)  # made in Rust: a virtual subclass (see harness.errors)
 
 __all__ = [
     "JsonlError",

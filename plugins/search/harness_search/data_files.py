@@ -15,24 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.environment import EnvError
+from harness.errors import LocatedError
 
 DEFAULT_SPLIT = "train"
 """The split of a question line without a `split` key."""
 
 
-class DataFileError(EnvError):
+class DataFileError(LocatedError, EnvError):
     """A corpus or question file that cannot be used. The message reads `path:line: field: reason`."""
-
-    def __init__(self, path: str, line: int | None, field: str, reason: str) -> None:
-        self.path = path
-        self.line = line
-        self.field = field
-        self.reason = reason
-        where = f"{path}:{line}" if line is not None else path
-        super().__init__(f"{where}: {field or '(record)'}: {reason}")
-
-    def __reduce__(self):  # picklable despite the custom __init__
-        return (type(self), (self.path, self.line, self.field, self.reason))
 
 
 @dataclass(frozen=True)

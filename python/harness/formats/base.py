@@ -32,34 +32,27 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from harness.errors import LocatedError
+
 if TYPE_CHECKING:
     from harness.episode import Episode
 
 __all__ = ["Formatter", "RecordError", "FormatError", "require", "optional_text", "optional_objects"]
 
 
-class RecordError(ValueError):
-    """An input record a formatter cannot turn into rows; `field` is a JSON pointer."""
+class RecordError(LocatedError):
+    """An input record a formatter cannot turn into rows; `field` is a JSON pointer. The runner
+    re-raises it as a `FormatError` with the file and line."""
 
     def __init__(self, field: str, reason: str):
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field or '(record)'}: {reason}")
+        super().__init__(None, None, field, reason)
+
+    def __reduce__(self):
+        return (type(self), (self.field, self.reason))
 
 
-class FormatError(ValueError):
+class FormatError(LocatedError):
     """A `RecordError` (or an invalid episode) located in its input file."""
-
-    def __init__(self, path: str, line: int | None, field: str, reason: str):
-        self.path = path
-        self.line = line
-        self.field = field
-        self.reason = reason
-        where = f"{path}:{line}" if line is not None else path
-        super().__init__(f"{where}: {field or '(record)'}: {reason}")
-
-    def __reduce__(self):  # picklable across Luigi worker processes despite the custom __init__
-        return (type(self), (self.path, self.line, self.field, self.reason))
 
 
 class Formatter(ABC):

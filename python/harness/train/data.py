@@ -35,6 +35,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from harness.errors import LocatedError
+
 __all__ = ["TrainDataError", "Kind", "TrainingRows", "read_records", "to_training_row", "read_training_rows",
            "tokenize_text_pair"]
 
@@ -42,16 +44,10 @@ Kind = Literal["messages", "prompt-completion", "tokens"]
 _ROLES = {"system", "user", "assistant", "tool"}
 
 
-class TrainDataError(ValueError):
+class TrainDataError(LocatedError):
     """A training row that cannot be trained on, located in its file."""
 
-    def __init__(self, path: str, line: int | None, field: str, reason: str):
-        self.path, self.line, self.field, self.reason = path, line, field, reason
-        where = f"{path}:{line}" if line is not None else path
-        super().__init__(f"{where}: {field or '(row)'}: {reason}")
-
-    def __reduce__(self):  # picklable across Luigi worker processes
-        return (type(self), (self.path, self.line, self.field, self.reason))
+    what = "row"
 
 
 class _RowError(ValueError):

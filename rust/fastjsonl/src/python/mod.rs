@@ -36,8 +36,10 @@ create_exception!(
 fn line_error(py: Python<'_>, e: &LineError) -> PyErr {
     let err = JsonlError::new_err(e.to_string());
     let value = err.value(py);
-    let attrs: [(&str, Bound<'_, PyAny>); 6] = [
+    let attrs: [(&str, Bound<'_, PyAny>); 7] = [
         ("path", PyString::new(py, &e.path).into_any()),
+        // the whole line: harness.errors.LocatedError's field for a line that is not JSON
+        ("field", PyString::new(py, "").into_any()),
         ("line", e.line.into_pyobject(py).expect("int").into_any()),
         ("column", e.column.into_pyobject(py).expect("int").into_any()),
         ("byte_offset", e.byte_offset.into_pyobject(py).expect("int").into_any()),
