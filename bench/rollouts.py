@@ -46,7 +46,7 @@ from harness.engine import RolloutConfig, agenerate_shard
 from harness.engine.config import plan
 from harness.environment import Environment, Session, Summary
 from harness.episode import Message, Outcome, Step, Task
-from harness.models import embedded_model
+from harness.embedded_model import embedded_model
 
 REPO = Path(__file__).resolve().parent.parent
 TOPICS = ["the sea", "a city at night", "bread", "mountains", "a library", "rain", "trains", "music",

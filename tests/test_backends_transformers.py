@@ -10,7 +10,7 @@ import pytest
 from harness.backends.base import BackendError, Request
 from harness.backends.errors import PromptTooLong
 from harness.episode import Message, Sampling
-from harness.models import GGUF_SHA256
+from harness.embedded_model import GGUF_SHA256
 
 
 def ask(text: str, **sampling) -> Request:

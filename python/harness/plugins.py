@@ -342,7 +342,7 @@ def _manager_name(plugin: Plugin) -> str:
 
 def hook_failure_log() -> Path:
     """Where hook failures are logged: `HOOK_FAILURE_LOG` in the cache directory."""
-    from harness.models import cache_dir
+    from harness.embedded_model import cache_dir
 
     return cache_dir() / HOOK_FAILURE_LOG
 

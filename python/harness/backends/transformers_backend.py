@@ -3,7 +3,7 @@
     backend = TransformersBackend()                                  # the embedded SmolLM2-135M
     backend = TransformersBackend(model="/models/qwen", adapter="/runs/lora-3", max_batch=32)
 
-`model` is the embedded default (`harness.models.DEFAULT_MODEL`), a `.gguf` file, a local model
+`model` is the embedded default (`harness.embedded_model.DEFAULT_MODEL`), a `.gguf` file, a local model
 directory, or a hub id (only fetched if the hub is reachable and the model is not cached).
 `adapter` is a LoRA adapter directory (peft).
 
@@ -27,7 +27,7 @@ from harness.backends.base import Backend, BackendError, Completion, Request
 from harness.backends.batching import BatchCollector
 from harness.backends.errors import PromptTooLong
 from harness.episode import Sampling
-from harness.models import DEFAULT_MODEL, embedded_model
+from harness.embedded_model import DEFAULT_MODEL, embedded_model
 
 
 def _resolve(model: str) -> tuple[str, str | None]:

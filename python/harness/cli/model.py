@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from harness.models import DEFAULT_MODEL
+from harness.embedded_model import DEFAULT_MODEL
 
 
 @click.group()

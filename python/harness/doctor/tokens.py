@@ -28,7 +28,7 @@ def token_counter(spec: str | None) -> tuple[str, CountTokens]:
     from transformers import AutoTokenizer
 
     if spec == "embedded":
-        from harness.models import embedded_model
+        from harness.embedded_model import embedded_model
 
         path = embedded_model()
         tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)

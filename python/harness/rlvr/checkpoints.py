@@ -125,7 +125,7 @@ class Checkpoint:
 
 
 def _base(config: PassAtKConfig, run_settings: dict[str, Any] | None) -> tuple[str, str, dict[str, Any]]:
-    from harness.models import DEFAULT_MODEL
+    from harness.embedded_model import DEFAULT_MODEL
 
     run = run_settings or {}
     backend = config.backend or run.get("backend") or "transformers"

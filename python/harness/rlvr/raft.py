@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.atomic import atomic_write
-from harness.models import DEFAULT_MODEL
+from harness.embedded_model import DEFAULT_MODEL
 from harness.options import content_settings, setting, settings_digest
 
 __all__ = ["RaftConfig", "RaftError", "RaftRun", "RaftReport", "raft", "file_digest", "stats_table",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from harness.models import DEFAULT_MODEL
+from harness.embedded_model import DEFAULT_MODEL
 from harness.options import setting
 
 __all__ = ["TrainConfig", "SCHEDULERS"]

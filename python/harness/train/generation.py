@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.models import DEFAULT_MODEL
+from harness.embedded_model import DEFAULT_MODEL
 from harness.options import setting
 
 __all__ = ["GenerateConfig", "GenerateReport", "first_code_block", "has_submit", "generate_code", "sample_texts"]

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from harness.models import DEFAULT_MODEL, embedded_model
+from harness.embedded_model import DEFAULT_MODEL, embedded_model
 
 __all__ = ["resolve_model", "load_tokenizer", "load_model", "choose_precision"]
 
