@@ -29,9 +29,10 @@ from typing import Any, ClassVar
 
 from harness.atomic import atomic_write
 from harness.options import from_luigi, luigi_parameters, settings_of
+
 from luigi_tasks.stage import StageTask
 
-__all__ = ["stage_parameters", "stage_settings", "stage_config", "Stage", "Pipeline", "stage_summary"]
+__all__ = ["Pipeline", "Stage", "stage_config", "stage_parameters", "stage_settings", "stage_summary"]
 
 log = logging.getLogger("luigi-interface")
 

@@ -16,7 +16,7 @@ def luigi(cwd: Path, module: str, task: str, *args: str, env: dict[str, str] | N
     """`luigi --module MODULE TASK --local-scheduler ARGS…` in `cwd` (its output captured), with
     `env` added to this process's environment; a run past `timeout` seconds fails the test."""
     return subprocess.run([sys.executable, "-m", "luigi", "--module", module, task, "--local-scheduler", *args],
-                          cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})},
+                          cwd=cwd, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})},
                           timeout=timeout)
 
 
