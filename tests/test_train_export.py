@@ -48,8 +48,14 @@ def test_an_adapter_is_merged_into_the_export(tmp_path, fresh_base_model):  # no
     merged = AutoModelForCausalLM.from_pretrained(str(tmp_path / "merged"))
     ids = torch.tensor([[1, 2, 3, 4, 5]])
     with torch.inference_mode():
-        assert torch.allclose(merged(ids).logits, tuned(ids).logits, atol=1e-4)
-        assert not torch.allclose(merged(ids).logits, fresh_base_model()(ids).logits, atol=1e-3)
+        merged_logits, tuned_logits = merged(ids).logits, tuned(ids).logits
+        base_logits = fresh_base_model()(ids).logits
+    # Merging computes (W + BA)x where the adapter computes Wx + B(Ax): the same up to float32
+    # rounding, which grows with the logits (|logit| ~ 20 here), so the bound is relative to the
+    # adapter's own effect on the logits, a thousand times larger than the rounding.
+    rounding = (merged_logits - tuned_logits).abs().max().item()
+    effect = (tuned_logits - base_logits).abs().max().item()
+    assert effect > 0.1 and rounding < effect / 1000, (rounding, effect)
 
 
 def test_bad_dtype(tmp_path):
