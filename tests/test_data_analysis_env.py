@@ -16,7 +16,7 @@ from harness.environment import EnvError
 from harness.episode import validate_episode
 from harness_data_analysis.datasets import load_frame, resolve_source
 from harness_data_analysis.environment import DataAnalysisEnvironment
-from harness_data_analysis.interpreter import Interpreter, Limits
+from harness_data_analysis.interpreter import RUN_LIMITS, Interpreter, SessionLimits
 
 
 def fenced(code: str, reasoning: str = "Let me compute it.") -> str:
@@ -378,7 +378,7 @@ def test_a_finished_episode_releases_its_process(env):
 
 
 def test_a_dropped_interpreter_is_stopped_by_the_garbage_collector():
-    interpreter = Interpreter("sklearn/datasets/data/iris.csv", 0, Limits(memory_mb=1024))
+    interpreter = Interpreter("sklearn/datasets/data/iris.csv", 0, SessionLimits(run=RUN_LIMITS.with_(memory_bytes=1 << 30)))
     interpreter.run("x = 1", "<turn 0>")
     pid = interpreter.pid
     assert pid is not None and alive(pid)

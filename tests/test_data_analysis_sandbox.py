@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from harness.sandbox.levels import SandboxUnavailable, choose_level
 from harness_data_analysis.environment import DataAnalysisEnvironment
-from harness_data_analysis.interpreter import Interpreter, Limits
+from harness_data_analysis.interpreter import RUN_LIMITS, Interpreter, SessionLimits
 
 
 def fenced(code: str) -> str:
@@ -80,7 +80,7 @@ def test_the_level_in_use_is_reported(env):
 
 def test_a_level_below_the_minimum_is_refused(monkeypatch):
     with pytest.raises(SandboxUnavailable, match="configured minimum is 'namespaces'"):
-        Interpreter("sklearn/datasets/data/iris.csv", 0, Limits(), isolation="none")
+        Interpreter("sklearn/datasets/data/iris.csv", 0, SessionLimits(), isolation="none")
     monkeypatch.setenv("HARNESS_SANDBOX_MINIMUM", "strict")
     env = DataAnalysisEnvironment(csvs=["iris"], isolation="process")
     with pytest.raises(SandboxUnavailable, match="minimum is 'strict'"):
@@ -89,7 +89,7 @@ def test_a_level_below_the_minimum_is_refused(monkeypatch):
 
 def test_the_process_level_runs_as_its_own_uid_without_namespaces(monkeypatch):
     monkeypatch.setenv("HARNESS_SANDBOX_MINIMUM", "process")
-    interpreter = Interpreter("sklearn/datasets/data/iris.csv", 0, Limits(memory_mb=1024),
+    interpreter = Interpreter("sklearn/datasets/data/iris.csv", 0, SessionLimits(run=RUN_LIMITS.with_(memory_bytes=1 << 30)),
                               isolation="process")
     try:
         run = interpreter.run("import os\nprint(os.getuid(), len(df), os.getcwd())", "<turn 0>")
@@ -122,9 +122,28 @@ def test_a_csv_given_by_path_is_the_only_file_of_its_directory_in_view(tmp_path)
     csv = tmp_path / "points.csv"
     csv.write_text("x,y\n1,2\n3,4\n")
     tmp_path.chmod(0o700)  # under /tmp, in a directory the sandbox's uid cannot enter
-    interpreter = Interpreter(str(csv), 0, Limits(memory_mb=1024))
+    interpreter = Interpreter(str(csv), 0, SessionLimits(run=RUN_LIMITS.with_(memory_bytes=1 << 30)))
     try:
         run = interpreter.run(f"import os\nprint(len(df), os.listdir({str(tmp_path)!r}))", "<turn 0>")
     finally:
         interpreter.close()
     assert run.stdout == "2 ['points.csv']\n", run
+
+
+def test_model_code_runs_under_the_sandbox_limits_it_was_given():
+    # The interpreter confines itself with the sandbox's own helpers (harness.sandbox.confine):
+    # the kernel limits model code sees are the `harness.sandbox.Limits` of its session.
+    run_limits = RUN_LIMITS.with_(memory_bytes=1536 << 20, file_size_bytes=3 << 20, open_files=48, cpu_seconds=7)
+    interpreter = Interpreter("sklearn/datasets/data/iris.csv", 0, SessionLimits(run=run_limits, cpu_total_seconds=90))
+    code = (
+        "import resource\n"
+        "print([resource.getrlimit(getattr(resource, 'RLIMIT_' + n)) for n in ('AS', 'FSIZE', 'NOFILE', 'CORE')])\n"
+        "print(resource.getrlimit(resource.RLIMIT_CPU)[1])\n"
+        "print([line.split()[1] for line in open('/proc/self/status') if line.startswith('NoNewPrivs')])\n"
+    )
+    try:
+        run = interpreter.run(code, "<turn 0>")
+    finally:
+        interpreter.close()
+    assert run.stdout.splitlines() == [
+        str([(1536 << 20,) * 2, (3 << 20,) * 2, (48, 48), (0, 0)]), "90", "['1']"], run

@@ -16,6 +16,7 @@ submitted_answer}}` plus `elapsed_s`.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterable
@@ -25,11 +26,12 @@ import pandas as pd
 from harness.environment import EnvError, Environment, Session, Summary, derive_seed
 from harness.episode import Message, Outcome, Step, StepStatus, Task
 from harness.sandbox.levels import IsolationLevel
+from harness.sandbox.limits import Limits
 
 from harness_data_analysis import __version__
 from harness_data_analysis.actions import parse_action
 from harness_data_analysis.datasets import DEFAULT_SOURCES, load_frame, resolve_source
-from harness_data_analysis.interpreter import Execution, Interpreter, InterpreterError, Limits
+from harness_data_analysis.interpreter import Execution, Interpreter, InterpreterError, SessionLimits
 from harness_data_analysis.templates import TEMPLATES, make_questions
 from harness_data_analysis.values import answers_match, value_hash
 
@@ -88,11 +90,10 @@ class DataAnalysisEnvironment(Environment):
                 raise EnvError(f"{self.name}: argument isolation: {exc}") from None
         timeout = float(self.options["exec_timeout_s"])
         cpu = float(self.options["cpu_s"] if self.options["cpu_s"] is not None else timeout)
-        self.limits = Limits(
-            timeout_s=timeout,
-            cpu_s=cpu,
-            cpu_total_s=cpu * self.options["max_turns"] + 10,
-            memory_mb=self.options["memory_mb"],
+        self.limits = SessionLimits(
+            run=Limits(wall_seconds=timeout, cpu_seconds=math.ceil(cpu),
+                       memory_bytes=self.options["memory_mb"] << 20),
+            cpu_total_seconds=math.ceil(cpu * self.options["max_turns"] + 10),
         )
         self.sources = [resolve_source(str(s)) for s in self.options["csvs"]]
         self._lock = threading.Lock()

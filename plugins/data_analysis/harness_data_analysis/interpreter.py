@@ -42,36 +42,39 @@ from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
 from harness.sandbox.levels import IsolationLevel, choose_level
+from harness.sandbox.limits import Limits
 from harness.sandbox.pool import allocate_uid, bwrap_command, release_uid, spawn
 from harness.sandbox.view import SandboxSetupError, View, python_executable, view
 
 from harness_data_analysis.datasets import BUNDLED_PREFIX
 
 WORKER = "harness_data_analysis.worker"
+CONFINE = "harness.sandbox.confine"
+"""The sandbox's own confinement (rlimits, no-new-privs, its uid), which the worker applies to
+itself: staged beside it."""
 PACKAGES = ("pandas", "numpy", "pyarrow")
 """What the model's code may import besides the standard library (with their requirements):
 pandas uses pyarrow for its string columns when it is installed, as it is in the parent."""
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What one session's interpreter may use."""
+RUN_LIMITS = Limits(wall_seconds=30.0, cpu_seconds=30, memory_bytes=2048 << 20)
+"""The default limits of one run of code (pandas itself takes about 330 MB of address space)."""
 
-    timeout_s: float = 30.0
-    """Wall-clock seconds per run; past it the process group is killed."""
-    cpu_s: float = 30.0
-    """CPU seconds per run (RLIMIT_CPU, re-armed before each run)."""
-    cpu_total_s: float = 600.0
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """What one session's interpreter may use: the sandbox's `Limits` for each run of code, and
+    what only a persistent session has."""
+
+    run: Limits = RUN_LIMITS
+    """Per run of code: `wall_seconds` (past it the process group is killed), `cpu_seconds`
+    (RLIMIT_CPU, re-armed before each run), and for the process `memory_bytes` (RLIMIT_AS; pandas
+    itself takes about 330 MB), `file_size_bytes` (bigger writes fail with OSError), `open_files`,
+    `processes` (of the worker's own uid, from the `process` level). Its output fields do not
+    apply: `output_chars` below does."""
+    cpu_total_seconds: int = 600
     """CPU seconds for the whole session (the hard RLIMIT_CPU)."""
-    memory_mb: int = 2048
-    """Address space of the process (RLIMIT_AS); pandas itself takes about 330 MB."""
-    file_size_mb: int = 16
-    """Largest file the code may write (RLIMIT_FSIZE); bigger writes fail with OSError."""
-    open_files: int = 64
-    """Open file descriptors (RLIMIT_NOFILE)."""
-    processes: int = 32
-    """Processes and threads of the worker's own uid (RLIMIT_NPROC; from the `process` level)."""
-    tmp_mb: int = 256
+    tmp_bytes: int = 256 << 20
     """Size of the private /tmp (the working directory) at the `namespaces` level."""
     output_chars: int = 20_000
     """Characters of stdout and of stderr kept per run; the rest is counted, not kept."""
@@ -79,7 +82,7 @@ class Limits:
     """Largest hook or submit value, as JSON text."""
     hooks_per_run: int = 100
     """Hooks one run may record (a hook in a long loop would bloat the episode record)."""
-    startup_timeout_s: float = 120.0
+    startup_timeout_seconds: float = 120.0
     """Wall-clock seconds to start the process and load the CSV."""
 
 
@@ -141,14 +144,14 @@ class Interpreter:
         self,
         csv_source: str,
         seed: int,
-        limits: Limits | None = None,
+        limits: SessionLimits | None = None,
         *,
         isolation: str | IsolationLevel | None = None,
         minimum: str | IsolationLevel | None = None,
     ) -> None:
         self.csv_source = csv_source
         self.seed = seed
-        self.limits = limits or Limits()
+        self.limits = limits or SessionLimits()
         self.level, self.minimum = choose_level(isolation, minimum)
         if self.level is IsolationLevel.STRICT:  # a session's sandbox is fresh already
             self.level = IsolationLevel.NAMESPACES
@@ -179,7 +182,7 @@ class Interpreter:
             self._spawn()
         try:
             reply = self._request(
-                {"op": "run", "code": code, "cell": cell}, self.limits.timeout_s
+                {"op": "run", "code": code, "cell": cell}, self.limits.run.wall_seconds
             )
         except _Killed as killed:
             self._restore()
@@ -205,7 +208,7 @@ class Interpreter:
         self._spawn()
         for cell, code in self.history:
             try:
-                self._request({"op": "run", "code": code, "cell": cell}, self.limits.timeout_s)
+                self._request({"op": "run", "code": code, "cell": cell}, self.limits.run.wall_seconds)
             except _Killed as killed:
                 self._stop()
                 raise InterpreterLost(
@@ -230,7 +233,7 @@ class Interpreter:
             self._workdir = None  # in the sandbox's own /tmp, gone with it
             workdir, cwd = SANDBOX_WORKDIR, "/"
             binds = [(csv_source, csv_source)] if os.path.isfile(csv_source) else []
-            sandbox = bwrap_command(self.view, _CAPABILITIES, self.limits.tmp_mb << 20, binds)
+            sandbox = bwrap_command(self.view, _CAPABILITIES, self.limits.tmp_bytes, binds)
             command = [*sandbox, *command, "--workdir", workdir]
         else:
             self._workdir = workdir = cwd = tempfile.mkdtemp(prefix="harness-data-analysis-")
@@ -260,7 +263,7 @@ class Interpreter:
         try:
             reply = self._request(
                 {"op": "init", "csv_source": csv_source, "seed": self.seed, "limits": limits},
-                self.limits.startup_timeout_s,
+                self.limits.startup_timeout_seconds,
             )
         except _Killed as killed:
             self._stop()
@@ -325,7 +328,7 @@ class Interpreter:
         if code == -signal.SIGXCPU:
             return _Killed(
                 "cpu_limit",
-                f"the code used more than {self.limits.cpu_s:g} s of CPU time and was stopped",
+                f"the code used more than {self.limits.run.cpu_seconds} s of CPU time and was stopped",
             )
         how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
         detail = f"the interpreter process died ({how})"
@@ -365,7 +368,7 @@ def worker_view() -> View:
         bundled = os.path.join(list(spec.submodule_search_locations)[0], "datasets", "data")
         if os.path.isdir(bundled):
             data[BUNDLED_PREFIX.rstrip("/")] = os.path.realpath(bundled)
-    return view([WORKER], PACKAGES, data)
+    return view([WORKER, CONFINE], PACKAGES, data)
 
 
 def _kill_all(proc: subprocess.Popen[bytes], uid: int | None) -> None:

@@ -19,7 +19,7 @@ Requests and replies, one JSON object per line:
 
 The namespace holds `df`, `pd`, `np`, `submit(answer)` and `hook(value, name=...)`. Resource limits
 (address space, CPU time, file size, open files, processes) are set here, on itself, after pandas
-is imported and the CSV loaded, and then, given `--uid`, the worker drops to that uid for good
+is imported (with the sandbox's `harness.sandbox.confine`, as a code sample gets them) and the CSV loaded, and then, given `--uid`, the worker drops to that uid for good
 (no-new-privs set); the wall-clock deadline is the parent's job, since a stuck process cannot
 enforce it.
 """
@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import ctypes
 import io
 import json
 import linecache
@@ -45,6 +44,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from harness.sandbox.confine import drop_privileges, set_resource_limits
 
 from harness_data_analysis.datasets import load_frame
 from harness_data_analysis.values import dumps, normalise, value_hash
@@ -284,7 +285,7 @@ class Kernel:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         used = usage.ru_utime + usage.ru_stime
         _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-        soft = math.ceil(used + self.limits["cpu_s"])
+        soft = math.ceil(used + self.limits["run"]["cpu_seconds"])
         if hard != resource.RLIM_INFINITY:
             soft = min(soft, hard)
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
@@ -303,25 +304,14 @@ def _loaded_names(node: ast.AST) -> set[str]:
     return {n.id for n in names if isinstance(n.ctx, ast.Load)}
 
 
-PR_SET_NO_NEW_PRIVS = 38
-
-
 def _apply_limits(limits: dict[str, Any], uid: int | None) -> None:
-    mb = 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb,) * 2)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_mb"] * mb,) * 2)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    cpu_total = int(limits["cpu_total_s"])
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_total, cpu_total))
+    """The sandbox's confinement (`harness.sandbox.confine`), as a sample gets it, but with the
+    session's CPU total as the hard CPU limit (each run re-arms the soft one)."""
+    set_resource_limits(limits["run"], cpu_hard_seconds=limits["cpu_total_seconds"])
     # A write over the file-size limit should fail with an OSError, not kill the interpreter.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    if uid is not None:  # a uid of its own: RLIMIT_NPROC then counts this session only
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)  # from here on no capability is left
+    # A uid of its own: RLIMIT_NPROC then counts this session only; no capability is left after.
+    drop_privileges(uid, limits["run"]["processes"])
 
 
 def main(argv: list[str] | None = None) -> None:

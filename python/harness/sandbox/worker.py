@@ -24,7 +24,6 @@ import importlib
 import io
 import os
 import random
-import resource
 import select
 import shutil
 import signal
@@ -34,9 +33,9 @@ import time
 import traceback
 from typing import Any
 
+from harness.sandbox.confine import drop_privileges, set_resource_limits
 from harness.sandbox.protocol import read_json, write_frame, write_json
 
-PR_SET_NO_NEW_PRIVS = 38
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 SAMPLE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -324,19 +323,9 @@ class Worker:
             os._exit(code & 0xFF)
 
     def _limit(self, limits: dict[str, Any]) -> None:
-        self.libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        cpu = int(limits["cpu_seconds"])
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_bytes"],) * 2)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if self.uid is not None:
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
-            os.setgroups([])
-            os.setgid(self.uid)
-            os.setuid(self.uid)
+        set_resource_limits(limits)
+        drop_privileges(self.uid, limits["processes"], self.libc)
 
 
 class _StartupError(Exception):
