@@ -15,7 +15,6 @@ from harness import __version__
 # name -> "module:attribute" of the click command. Add a line here when adding a command.
 COMMANDS = {
     "check": "harness.cli.check:check",
-    "demo": "harness.cli.demo:demo",
     "doctor": "harness.cli.doctor:doctor",
     "format": "harness.cli.format:format_",
     "import": "harness.cli.import_:import_",
