@@ -167,3 +167,15 @@ def test_cli_errors_name_file_line_and_field(tmp_path):
     assert result.returncode == 1
     assert f"error: {bad}:2: /messages/0/content: expected a string, got NoneType" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_stdout_holds_no_training_log(tmp_path):
+    """stdout is a command's result (harness raft prints its stats table there): the Trainer's
+    log dicts go to stderr beside the progress bar (test_raft.py checks --quiet's stdout)."""
+    data = training_file("conversations", tmp_path)
+    result = subprocess.run([sys.executable, "-m", "harness", "train", str(data), "-o", str(tmp_path / "out"),
+                             *cli_args({**SETTINGS, "max_steps": 2, "save_steps": 2})],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout == ""
+    assert "'loss':" in result.stderr and len([e for e in read_log(tmp_path / "out" / "log.jsonl") if "loss" in e]) == 2

@@ -213,7 +213,27 @@ def build_trainer(inputs: Sequence[str | os.PathLike[str]], checkpoints: Path, c
                       precision=choose_precision(config.precision), progress=progress)
     trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                          processing_class=tokenizer, peft_config=peft_config, callbacks=list(callbacks))
+    _log_dicts_off_stdout(trainer)
     return trainer, rows.kind, len(train_ds), 0 if eval_ds is None else len(eval_ds)
+
+
+def _log_dicts_off_stdout(trainer: Any) -> None:
+    """The Trainer prints each log event as a dict on stdout (PrinterCallback when quiet, the
+    progress bar's tqdm.write otherwise); stdout is a command's result (harness raft's stats
+    table), so quiet prints nothing (log.jsonl has every event) and the bar writes them on stderr."""
+    import contextlib
+    import sys
+
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    class StderrProgress(ProgressCallback):
+        def on_log(self, *args: Any, **kwargs: Any) -> None:
+            with contextlib.redirect_stdout(sys.stderr):
+                super().on_log(*args, **kwargs)
+
+    trainer.remove_callback(PrinterCallback)
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(StderrProgress)
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
