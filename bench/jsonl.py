@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+SYNTHETIC = REPO / "tests" / "synthetic.py"
+"""The synthetic episode generator, which lives with its other users, the tests."""
 KEY = "/task/id"
 SCORE = "/reward"
 QUICK_SIZE_MB = 64
@@ -274,7 +276,8 @@ def child_python_lines(inp: str, out: str) -> dict[str, Any]:
 
 
 def child_generate(inp: str, out: str, size_mb: int, unique_keys: int, seed: int) -> dict[str, Any]:
-    from harness.synthetic import write_synthetic_episodes
+    sys.path.insert(0, str(SYNTHETIC.parent))
+    from synthetic import write_synthetic_episodes
 
     t0 = time.perf_counter()
     stats = write_synthetic_episodes(inp, target_bytes=size_mb << 20, unique_tasks=unique_keys, seed=seed)
@@ -398,7 +401,7 @@ class Launcher:
 
 def data_path(data_dir: Path, size_mb: int, unique_keys: int, seed: int) -> Path:
     # The generator's source is part of the name, so a changed generator makes a new file.
-    gen = hashlib.sha256((REPO / "python/harness/synthetic.py").read_bytes()).hexdigest()[:8]
+    gen = hashlib.sha256(SYNTHETIC.read_bytes()).hexdigest()[:8]
     return data_dir / f"episodes-{size_mb}MiB-{unique_keys}keys-seed{seed}-gen{gen}.jsonl"
 
 

@@ -14,8 +14,8 @@ import pytest
 
 from formats_model import smol_tokenizer  # noqa: F401  (a pytest fixture)
 from harness.episode import (
-    Episode,
     Env,
+    Episode,
     Message,
     ModelSpec,
     Outcome,
@@ -27,7 +27,7 @@ from harness.episode import (
     write_episodes,
 )
 from harness.formats import FormatError, format_file, get_formatter
-from harness.synthetic import write_synthetic_episodes
+from synthetic import write_synthetic_episodes
 
 
 def episode(episode_id: str, prompt: list[Message], steps: list[Step], **extra) -> Episode:

@@ -9,9 +9,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from harness import synthetic
+import synthetic
 from harness.episode import validate_episode
-from harness.synthetic import MAX_RECORD_BYTES, MIN_RECORD_BYTES, SyntheticStats, write_synthetic_episodes
+from synthetic import MAX_RECORD_BYTES, MIN_RECORD_BYTES, SyntheticStats, write_synthetic_episodes
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "docs" / "episode.schema.json"
 

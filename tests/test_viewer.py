@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from harness.episode import EpisodeError, load_episodes, validate_episode
-from harness.synthetic import write_synthetic_episodes
 from harness.viewer import CHUNK_SIZE, Plot, Table, Text, write_view
 from harness.viewer.guesses import guess_history
+from synthetic import write_synthetic_episodes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "episodes"
 HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)> naïve — 日本語 \u2028 &amp; <!--"

@@ -1,7 +1,8 @@
 """Realistic synthetic episode files, fast enough to make a gigabyte in seconds.
 
-Used by the README demo and by the JSONL benchmarks. Every record is a valid episode
-(`harness.episode`) from one of four env kinds that mirror the seed pipelines:
+Used by the tests (tests/test_synthetic.py, fixtures of the formatter and viewer tests) and by the
+JSONL benchmarks (bench/jsonl.py). Every record is a valid episode (`harness.episode`) from one of
+four env kinds that mirror the seed pipelines:
 
 - `connections`: multi-turn word-group games (correct / one_away / incorrect / invalid / auto),
   some of them doctored (with a `parent` link and `resumed_from_guess_history`);
