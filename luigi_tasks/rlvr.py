@@ -195,11 +195,15 @@ class RaftTrain(_CycleTask):
 class RaftCycles(_RaftTask):
     """Cycles 1..N, then stats.json and stats.md of the run (complete when they cover N cycles)."""
 
+    def wanted(self) -> int:
+        """N: the `cycles` parameter, or the configuration file's."""
+        return self.config().cycles
+
     def requires(self) -> RaftTrain:
-        return self.clone(RaftTrain, cycle=self.cycles)
+        return self.clone(RaftTrain, cycle=self.wanted())
 
     def id_parts(self) -> list[object]:
-        return [*self.slug_parts(), f"{self.cycles}-cycles"]
+        return [*self.slug_parts(), f"{self.wanted()}-cycles"]
 
     def output(self) -> luigi.LocalTarget:
         return luigi.LocalTarget(str(self.raft_run().out / "stats.json"))
@@ -208,10 +212,10 @@ class RaftCycles(_RaftTask):
         path = Path(self.output().path)
         if not path.exists():
             return False
-        return len(json.loads(path.read_text(encoding="utf-8"))["cycles"]) >= self.cycles
+        return len(json.loads(path.read_text(encoding="utf-8"))["cycles"]) >= self.wanted()
 
     def run(self) -> None:
-        report = self.raft_run().write_stats(self.cycles)
+        report = self.raft_run().write_stats(self.wanted())
         self.set_status_message(report.summary())
 
 
@@ -269,19 +273,19 @@ class PassAtKAcrossCheckpoints(_PassAtKTask):
 
     def content(self) -> dict[str, Any]:
         cycles = self.requires()
-        return {**super().content(), "raft_run": cycles.raft_run().digest(), "cycles": cycles.cycles}
+        return {**super().content(), "raft_run": cycles.raft_run().digest(), "cycles": cycles.wanted()}
 
     def upstream_digests(self) -> list[str]:
         return []  # the RAFT run is in the content (its digest and cycles)
 
     def slug_parts(self) -> list[object]:
         cycles = self.requires()
-        return [self.config().dataset, cycles.config().model, f"{cycles.cycles}-cycles"]
+        return [self.config().dataset, cycles.config().model, f"{cycles.wanted()}-cycles"]
 
     def run(self) -> None:
         cycles = self.requires()
         checkpoints = [c for c in raft_checkpoints(cycles.raft_run().out, self.config())
-                       if not c.label.startswith("cycle-") or int(c.label.split("-")[1]) <= cycles.cycles]
+                       if not c.label.startswith("cycle-") or int(c.label.split("-")[1]) <= cycles.wanted()]
         self.measure(checkpoints)
 
 
@@ -320,4 +324,4 @@ class RaftPipeline(luigi.Task):
         with atomic_write(self.output().path) as f:
             json.dump(summary, f, indent=2)
             f.write("\n")
-        self.set_status_message(f"RAFT {cycles.cycles} cycles -> {summary['raft']}; pass@k -> {summary['chart']}")
+        self.set_status_message(f"RAFT {cycles.wanted()} cycles -> {summary['raft']}; pass@k -> {summary['chart']}")

@@ -110,6 +110,7 @@ def test_the_command_line_wins_over_the_file(config_file: Path, tmp_path: Path) 
 def test_luigi_reads_the_file_and_its_parameters_win(config_file: Path, tmp_path: Path) -> None:
     from_file = RaftCycles(config_file=str(config_file), data_dir=str(tmp_path))
     assert from_file.config().samples_per_task == 1 and from_file.config().backend == "scripted"
+    assert from_file.wanted() == 1 and from_file.requires().cycle == 1  # the file's cycles, not the default 3
     given = RaftCycles(config_file=str(config_file), data_dir=str(tmp_path), samples_per_task=3)
     assert given.config().samples_per_task == 3
     assert given.raft_run().out != from_file.raft_run().out  # another content, another directory
@@ -121,5 +122,5 @@ def test_luigi_reads_the_file_and_its_parameters_win(config_file: Path, tmp_path
     assert sample.task_id.startswith("RaftSamples(mbpp,smollm2-135m-instruct,cycle-2)-")
     assert sample.requires()[0].cycle == 1
     passk = PassAtKAcrossCheckpoints(config_file=str(config_file), data_dir=str(tmp_path), raft_settings={"cycles": 2})
-    assert passk.config().samples_per_task == 3 and passk.requires().cycles == 2
+    assert passk.config().samples_per_task == 3 and passk.requires().wanted() == 2
     assert PrepareRLVR(config_file=str(config_file)).directory() == config_file.parent / "prepared"
