@@ -24,19 +24,20 @@ ASCII escapes for every non-ASCII character, and `\\n` and `\\"` all through the
 Each variant runs in a fresh process on files already in the page cache; the time is measured
 inside it, around the work only.
 
-Part `model`: Connections puzzles from the bank (2 groups of 2, so that a 135M model wins some),
-the embedded model (`TransformersBackend()`) playing them with small limits. A model that small
-rarely finds a group before its first invalid guess, so the loop runs with
-`--min-salvage-quality -1000` (below seed 001's −999 for "no group found"): a game is then
-cut before its first invalid guess even when it kept only mistakes. Arm A is the loop
-(`harness.doctor.loop.run_loops`): per loop, the share of the doctored puzzles that turned good
-and the completion tokens the doctoring spent per puzzle it turned good. Arm B regenerates the
-puzzles each loop doctored from scratch, sample after sample, until it has spent the same
-tokens, and counts the ones that turned good.
+Part `model`: Connections puzzles from the bank (3 groups of 2, so that a 135M model can win
+some) and a results directory in the seed's shape where the first puzzle was won and every other
+one lost after a correct first guess and then replies without a guess tag (salvageable). (Left to
+itself, SmolLM2-135M writes no `<guess>` tag at all: every fresh game is invalid from its first
+turn, and nothing of it can be kept.) The whole pipeline runs on the embedded model
+(`TransformersBackend()`, small limits): `harness.doctor.pipeline.connections_sft`, the loops then
+reduction and collation. Arm A is the loop: per loop, the share of the doctored puzzles that
+turned good and the completion tokens the doctoring spent per puzzle it turned good. Arm B
+regenerates the puzzles each loop doctored from scratch, sample after sample, until it has spent
+the same tokens, and counts the ones that turned good.
 
-    .venv/bin/python bench/doctor.py                         # small: 20 × 2.5 MB, and a 6-puzzle model run (slow on a CPU)
+    .venv/bin/python bench/doctor.py                         # small: 20 × 2.5 MB, and a 4-puzzle model run (slow on a CPU)
     .venv/bin/python bench/doctor.py --file-mb 50            # 20 × 50 MB ≈ 200 000 rollouts
-    .venv/bin/python bench/doctor.py --parts model --model-puzzles 12 --model-loops 3
+    .venv/bin/python bench/doctor.py --parts model --model-puzzles 12 --model-loops 4
     .venv/bin/python bench/doctor.py --json bench/out/doctor.json
 
 A benchmark, not a test: it exits 0 whatever the figures, 1 only when a variant crashes.
@@ -257,45 +258,93 @@ def selection(args: argparse.Namespace) -> dict[str, Any]:
 # -- the embedded model ----------------------------------------------------------------------------
 
 
+def seed_made_results(directory: Path, env_args: dict[str, Any]) -> Path:
+    """results_1.jsonl in the seed's shape: the first puzzle won, every other one lost after a
+    correct first guess and then replies without a guess (salvageable: one group found)."""
+    from harness import plugins
+    from harness.backends.scripted import ScriptedBackend
+    from harness.engine import RolloutConfig, generate
+    from harness.episode import load_episodes
+    from harness_connections.guess import format_guess
+    from harness_connections.rollout_record import to_rollout_record
+
+    env = plugins.get("environment", "connections")(**env_args)
+    lines = []
+    for i, task in enumerate(env.tasks()):
+        groups = [c["members"] for c in task.data["categories"]]
+        answers = [format_guess(g) for g in groups] if i == 0 else [format_guess(groups[0])] + ["I am not sure."] * 9
+        config = RolloutConfig(env="connections", backend="scripted", env_args=env_args, task_ids=[str(task.id)])
+        out = directory / f".seed-{i}"
+        manifests = generate(config, out, backend=ScriptedBackend(responses=answers), progress=False)
+        [episode] = load_episodes(out / manifests[0]["shard"]["path"])
+        lines.append(json.dumps(to_rollout_record(episode)) + "\n")
+        shutil.rmtree(out)
+    path = directory / "results_1.jsonl"
+    path.write_text("".join(lines), encoding="ascii")
+    return path
+
+
 def model(args: argparse.Namespace) -> dict[str, Any]:
     from harness.backends.transformers_backend import TransformersBackend
-    from harness.doctor.loop import LoopConfig, run_loops
+    from harness.doctor.collate import CollateError
+    from harness.doctor.loop import LoopConfig
+    from harness.doctor.pipeline import connections_sft
+    from harness.doctor.reduce import ReduceConfig
 
-    env_args = {"count": args.model_puzzles, "groups": 2, "group_size": 2, "generator_seed": 1, "max_turns": 6}
+    env_args = {"count": args.model_puzzles, "groups": 3, "group_size": 2, "generator_seed": 1, "max_turns": 4}
     config = LoopConfig(loops=args.model_loops, env_args=env_args, split=None, backend="transformers",
                         max_tokens=args.max_tokens, temperature=0.7, seed=args.seed, concurrency=16,
                         min_salvage_quality=args.min_salvage_quality)
+    results = Path(tempfile.mkdtemp(prefix="doctor-model-", dir=args.data_dir))
+    seed_made_results(results, env_args)
     t0 = time.perf_counter()
     backend = TransformersBackend(max_batch=16)
-    print(f"model: loaded in {time.perf_counter() - t0:.0f} s; {args.model_puzzles} puzzles (2 groups of 2), "
-          f"{args.model_loops} loops, {args.max_tokens} tokens a turn")
-    results = Path(tempfile.mkdtemp(prefix="doctor-model-", dir=args.data_dir))
+    print(f"model: loaded in {time.perf_counter() - t0:.0f} s; {args.model_puzzles} puzzles (3 groups of 2; "
+          f"the seed-made results: 1 won, {args.model_puzzles - 1} lost after one group), {args.model_loops} loops, "
+          f"{args.max_tokens} tokens a turn")
     figures: dict[str, Any] = {"puzzles": args.model_puzzles, "loops": []}
     try:
         t0 = time.perf_counter()
-        report = run_loops(results, config, backend=backend, say=lambda line: print("  " + line), progress=False)
-        figures["loop_seconds"] = time.perf_counter() - t0
-        stats = report.loops + ([report.final] if report.final else [])
-        for before, after in zip(stats, stats[1:]):
+        try:
+            manifest = connections_sft(results, results / "sft", config, ReduceConfig(backend="transformers"),
+                                       backend=backend, say=lambda line: print("  " + line), progress=False)
+            figures["sft_rows"] = manifest["collate"]["rows"]
+        except CollateError as exc:  # no good example at all: said, not hidden
+            print(f"  collate: {exc}")
+            figures["sft_rows"] = 0
+        figures["pipeline_seconds"] = time.perf_counter() - t0
+        from harness.doctor.loop import _read_journal
+
+        journal = _read_journal(results / "loops.json")
+        stats = json.loads((results / "stats.json").read_text())
+        after_all = journal[1:] + [_stats_of(stats["final"])]
+        for before, after in zip(journal, after_all):
             if not before.doctored:
                 continue
-            row = {"loop": before.loop, "doctored": before.doctored, "doctored_good": after.converted_doctored,
-                   "doctor_tokens": before.tokens_doctored, "fresh": before.fresh, "fresh_good": after.converted_fresh,
-                   "fresh_tokens": before.tokens_fresh}
-            row.update(regenerate(before.queue["doctored"], before.tokens_doctored or 0, backend, config, results, before.loop))
+            row = {"loop": before.loop, "doctored": before.doctored, "doctored_good": after.converted_doctored or 0,
+                   "doctor_tokens": before.tokens_doctored or 0, "fresh": before.fresh,
+                   "fresh_good": after.converted_fresh, "fresh_tokens": before.tokens_fresh}
+            row.update(regenerate(before.queue["doctored"], row["doctor_tokens"], backend, config, results, before.loop))
             figures["loops"].append(row)
             per = lambda tokens, good: f"{tokens / good:.0f}" if good else "n/a"  # noqa: E731
             print(f"  loop {row['loop']}: doctored {row['doctored']} bad puzzles -> {row['doctored_good']} good "
-                  f"({100 * row['doctored_good'] / row['doctored']:.0f} %), {per(row['doctor_tokens'], row['doctored_good'])} "
-                  f"tokens per conversion; regenerated with the same {row['doctor_tokens']} tokens "
-                  f"({row['regen_samples']} samples) -> {row['regen_good']} good "
-                  f"({100 * row['regen_good'] / row['doctored']:.0f} %), {per(row['regen_tokens'], row['regen_good'])} tokens per conversion")
+                  f"({100 * row['doctored_good'] / row['doctored']:.0f} %), {row['doctor_tokens']} tokens, "
+                  f"{per(row['doctor_tokens'], row['doctored_good'])} per conversion; regenerated from scratch with "
+                  f"{row['regen_tokens']} tokens ({row['regen_samples']} samples) -> {row['regen_good']} good "
+                  f"({100 * row['regen_good'] / row['doctored']:.0f} %), {per(row['regen_tokens'], row['regen_good'])} "
+                  "per conversion")
     finally:
         import asyncio
 
         asyncio.run(backend.aclose())
         shutil.rmtree(results, ignore_errors=True)
     return figures
+
+
+def _stats_of(entry: dict[str, Any]) -> Any:
+    from harness.doctor.loop import LoopStats
+
+    return LoopStats(**{k: v for k, v in entry.items() if k in LoopStats.__dataclass_fields__})
 
 
 def regenerate(keys: list[str], budget: int, backend: Any, config: Any, scratch: Path, loop: int) -> dict[str, Any]:
@@ -333,11 +382,10 @@ def main() -> int:
     parser.add_argument("--file-mb", type=float, default=2.5, help="size of each results file in MB (2.5; 50 for the full size)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each selection variant; the fastest counts")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--model-puzzles", type=int, default=6)
-    parser.add_argument("--model-loops", type=int, default=2)
-    parser.add_argument("--max-tokens", type=int, default=64, help="tokens per turn of the model part (64)")
-    parser.add_argument("--min-salvage-quality", type=float, default=-1000.0,
-                        help="the model part's loop setting (-1000: cut mistake-only games too)")
+    parser.add_argument("--model-puzzles", type=int, default=4, help="puzzles of the model part (4)")
+    parser.add_argument("--model-loops", type=int, default=3, help="loops of the model part (3)")
+    parser.add_argument("--max-tokens", type=int, default=48, help="tokens per turn of the model part (48)")
+    parser.add_argument("--min-salvage-quality", type=float, default=0.0, help="the model part's loop setting")
     parser.add_argument("--data-dir", default=str(OUT))
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
