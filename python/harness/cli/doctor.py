@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from harness.cli.default_group import DefaultGroup
 from harness.doctor.loop import LoopConfig
 from harness.doctor.reduce import ReduceConfig
 from harness.doctor.stage import DoctorConfig
@@ -21,16 +22,7 @@ from harness.options import click_options, from_cli
 USER_ERRORS = (ValueError, LookupError, RuntimeError, OSError)
 
 
-class DoctorGroup(click.Group):
-    """A group whose first argument may be an episode file: then it runs the stage (`episodes`)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
-            args = ["episodes", *args]
-        return super().parse_args(ctx, args)
-
-
-@click.group(cls=DoctorGroup)
+@click.group(cls=DefaultGroup, default_command="episodes")
 def doctor() -> None:
     """Doctor bad rollouts: cut each back to its last state worth continuing, replay it into a
     fresh session and let a model continue (docs/doctoring.md).

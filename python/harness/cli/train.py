@@ -15,19 +15,11 @@ from typing import Any
 
 import click
 
+from harness.cli.default_group import DefaultGroup
 from harness.options import click_options, from_cli
 from harness.train.config import TrainConfig
 from harness.train.evaluate import EvaluateConfig
 from harness.train.generation import GenerateConfig
-
-
-class DefaultGroup(click.Group):
-    """A group whose default command is `sft`: `harness train FILES -o DIR` runs it."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
-            args = ["sft", *args]
-        return super().parse_args(ctx, args)
 
 
 def _fail(err: Exception) -> None:
@@ -44,7 +36,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (ValueError, TrainDataError, TemplateNotFound, LockHeld, PluginError, FileNotFoundError, OSError)
 
 
-@click.group(cls=DefaultGroup, name="train")
+@click.group(cls=DefaultGroup, name="train", default_command="sft")
 def train() -> None:
     """Fine-tune a model with TRL's SFTTrainer and a peft LoRA adapter (or fully).
 
