@@ -91,8 +91,8 @@ def main() -> int:
     sizes = args.sizes_mb or ([64, 256] if args.quick else [128, 1000])
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}")
-    print(f"| input | records | seconds | records/s | MB/s | peak RSS |")
-    print(f"|---|---|---|---|---|---|")
+    print("| input | records | seconds | records/s | MB/s | peak RSS |")
+    print("|---|---|---|---|---|---|")
     status = 0
     for mb in sizes:
         src, dst = OUT / f"seed000_{mb}mb.jsonl", OUT / f"seed000_{mb}mb_sft.jsonl"

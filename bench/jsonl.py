@@ -320,7 +320,7 @@ def run_child(args: argparse.Namespace) -> int:
 
 def _vm_hwm_mib() -> float:
     try:
-        for line in open("/proc/self/status"):
+        for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     except OSError:
@@ -441,11 +441,11 @@ def machine_info() -> dict[str, Any]:
     model = "unknown"
     mem = "unknown"
     try:
-        for line in open("/proc/cpuinfo"):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-        for line in open("/proc/meminfo"):
+        for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal"):
                 mem = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
                 break
@@ -672,10 +672,13 @@ def _main(args: argparse.Namespace, launcher: Launcher) -> int:
     for d, sc in (("fastjsonl-dedup-t1", "fastjsonl-scan-t1"), ("fastjsonl-dedup-t2", "fastjsonl-scan-t2")):
         if "seconds" in results.get(d, {}) and "seconds" in results.get(sc, {}):
             rd, rs = results[d], results[sc]
-            print(f"  {d} - {sc}: {rd['seconds'] - rs['seconds']:+.2f} s wall, "
-                  f"{rd['user_seconds'] - rs['user_seconds']:+.2f} s user, {rd['sys_seconds'] - rs['sys_seconds']:+.2f} s sys "
-                  f"(what dedup adds to validating: key/score lookup, the per-key map, copying "
-                  f"{rd.get('written', 0):,} winning lines and syncing the output)")
+            print(
+                f"  {d} - {sc}: {rd['seconds'] - rs['seconds']:+.2f} s wall, "
+                f"{rd['user_seconds'] - rs['user_seconds']:+.2f} s user, "
+                f"{rd['sys_seconds'] - rs['sys_seconds']:+.2f} s sys "
+                f"(what dedup adds to validating: key/score lookup, the per-key map, copying "
+                f"{rd.get('written', 0):,} winning lines and syncing the output)"
+            )
     print(f"  load average at the end: {[round(x, 2) for x in os.getloadavg()]}; RSS floor (launcher) "
           f"{launcher.peak_rss_mib:.0f} MiB")
 
@@ -698,8 +701,11 @@ def _main(args: argparse.Namespace, launcher: Launcher) -> int:
     else:
         verdict("speedup_vs_python", None, "fastjsonl dedup threads=1 vs orjson/msgspec: not run or crashed")
     if "seconds" in t1:
-        verdict("throughput_t1", t1["gb_per_s"] >= 1.0,
-                f"fastjsonl dedup threads=1 runs at {t1['gb_per_s']:.2f} GB/s ({t1['seconds']:.2f} s); target >= 1 GB/s")
+        verdict(
+            "throughput_t1",
+            t1["gb_per_s"] >= 1.0,
+            f"fastjsonl dedup threads=1 runs at {t1['gb_per_s']:.2f} GB/s ({t1['seconds']:.2f} s); target >= 1 GB/s",
+        )
     else:
         verdict("throughput_t1", None, "fastjsonl dedup threads=1: not run or crashed")
     if "seconds" in t1 and "seconds" in t2:

@@ -42,11 +42,11 @@ from harness.backends.base import Request
 from harness.backends.openai_backend import OpenAIBackend
 from harness.backends.scripted import ScriptedBackend
 from harness.backends.transformers_backend import TransformersBackend
+from harness.embedded_model import embedded_model
 from harness.engine import RolloutConfig, agenerate_shard
 from harness.engine.config import plan
 from harness.environment import Environment, Session, Summary
 from harness.episode import Message, Outcome, Step, Task
-from harness.embedded_model import embedded_model
 
 REPO = Path(__file__).resolve().parent.parent
 TOPICS = ["the sea", "a city at night", "bread", "mountains", "a library", "rain", "trains", "music",
@@ -75,7 +75,9 @@ class NoOpEnv(Environment):
 
     def tasks(self, split: str | None = None):
         for i in range(self.args["n"]):
-            yield Task(id=i, split="test", data={"prompt": f"Write two sentences about {TOPICS[i % len(TOPICS)]}. ({i})"})
+            yield Task(
+                id=i, split="test", data={"prompt": f"Write two sentences about {TOPICS[i % len(TOPICS)]}. ({i})"}
+            )
 
     def new_session(self, task: Task, seed: int) -> NoOpSession:
         session = NoOpSession(self, task, seed)
@@ -98,7 +100,9 @@ async def engine_run(env: NoOpEnv, config: RolloutConfig, backend, concurrency: 
         return time.perf_counter() - start, manifest["counts"]["completion_tokens"]
 
 
-async def backend_run(backend, requests: list[Request], batch: int, texts: list[str] | None = None) -> tuple[float, int]:
+async def backend_run(
+    backend, requests: list[Request], batch: int, texts: list[str] | None = None
+) -> tuple[float, int]:
     start = time.perf_counter()
     tokens = 0
     for i in range(0, len(requests), batch):

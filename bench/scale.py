@@ -53,7 +53,7 @@ def free_port() -> int:
 class Luigid:
     def __init__(self, home: Path) -> None:
         self.port = free_port()
-        self.log = open(home / "luigid.log", "wb")
+        self.log = open(home / "luigid.log", "wb")  # noqa: SIM115 - the server's log, closed when it stops
         self.process = subprocess.Popen(
             [LUIGID, "--address", "127.0.0.1", "--port", str(self.port), "--state-path", str(home / "state.pickle")],
             cwd=home, stdout=self.log, stderr=subprocess.STDOUT)
@@ -75,6 +75,7 @@ class Luigid:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+        self.log.close()
 
 
 def run(luigid: Luigid, work: Path, args: argparse.Namespace, workers: int, seed: int) -> dict[str, float]:
@@ -87,13 +88,15 @@ def run(luigid: Luigid, work: Path, args: argparse.Namespace, workers: int, seed
                "--concurrency", "1", "--data-dir", str(data_dir),
                "--scheduler-host", "127.0.0.1", "--scheduler-port", str(luigid.port), "--workers", "1", "--no-lock",
                "--log-level", "WARNING"]
-    logs = [open(work / f"worker-{seed}-{i}.log", "wb") for i in range(workers)]
+    logs = [open(work / f"worker-{seed}-{i}.log", "wb") for i in range(workers)]  # noqa: SIM115 - closed when they exit
     started = time.time()  # the scheduler's clock: the same machine
     processes = [subprocess.Popen(command, cwd=work, stdout=log, stderr=subprocess.STDOUT) for log in logs]
     codes, exited = [], []
     for p in processes:
         codes.append(p.wait())
         exited.append(time.time())
+    for log in logs:
+        log.close()
     wall = max(exited) - started
     [manifest] = data_dir.glob("rollouts/*/manifest.json")
     episodes = json.loads(manifest.read_text())["totals"]["episodes"]

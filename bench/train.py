@@ -39,8 +39,28 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-WORDS = ("search result document title content question answer reasoning step summary fact river city "
-         "founder year museum bridge author book library").split()
+WORDS = [
+    "search",
+    "result",
+    "document",
+    "title",
+    "content",
+    "question",
+    "answer",
+    "reasoning",
+    "step",
+    "summary",
+    "fact",
+    "river",
+    "city",
+    "founder",
+    "year",
+    "museum",
+    "bridge",
+    "author",
+    "book",
+    "library",
+]
 
 
 def conversation_rows(n: int, words: int, seed: int) -> list[dict]:
@@ -223,8 +243,18 @@ def main() -> int:
         packed: dict[str, list[dict]] = {"padding": [], "packing": []}
         for r in range(repeats):
             for mode in ("padding", "packing") if r % 2 == 0 else ("packing", "padding"):
-                packed[mode].append(run_worker({**base, "mode": "harness", "data": str(data2), "packing": mode == "packing",
-                                                "max_length": length * 2, "dir": str(tmp / f"{mode}{r}")}))
+                packed[mode].append(
+                    run_worker(
+                        {
+                            **base,
+                            "mode": "harness",
+                            "data": str(data2),
+                            "packing": mode == "packing",
+                            "max_length": length * 2,
+                            "dir": str(tmp / f"{mode}{r}"),
+                        }
+                    )
+                )
                 print(f"  {mode} run {r + 1}: {packed[mode][-1]['tokens_per_s']:.1f} tokens/s", file=sys.stderr)
         pad_loss, free_loss = loss_per_token_both_ways(args.model, rows[:8], args.gpu)
         med2 = {mode: statistics.median(x["tokens_per_s"] for x in rs) for mode, rs in packed.items()}

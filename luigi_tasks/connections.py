@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+
 import luigi
 
 from harness.atomic import atomic_write

@@ -12,8 +12,9 @@ is written to `{data_dir}/rollouts/{env},{model}-{hash}/` and its verdicts to
 content (and, for verification, the run it reads): other settings never reuse a stale output.
 
 Against one central `luigid`, every node running the same command takes shards no other node
-holds. vLLM shards need one `gpu` resource per GPU of their engine (tensor_parallel_size) (Luigi counts resources in the scheduler: declare
-`[resources] gpu=N` in luigid's luigi.cfg, or the node's with --local-scheduler). Each shard
+holds. vLLM shards need one `gpu` resource per GPU of their engine (tensor_parallel_size)
+(Luigi counts resources in the scheduler: declare `[resources] gpu=N` in luigid's luigi.cfg,
+or the node's with --local-scheduler). Each shard
 resumes where a killed run left it (see harness.engine.shard). See docs/scale.md.
 
 While a shard generates, its task status in the scheduler (the visualiser) says where it stands

@@ -59,7 +59,9 @@ def seed_record(puzzle_id: str, groups: list[dict], answers: list[tuple[str, lis
     found = [i for i, r in enumerate(history) if r["status"] == "correct"]
     if len(found) == len(groups) - 1:
         last = next(i for i in range(len(groups)) if i not in {history[j]["category_idx"] for j in found})
-        history.append({"words": groups[last]["members"], "status": "auto", "category_idx": last, "result_message": "auto"})
+        history.append(
+            {"words": groups[last]["members"], "status": "auto", "category_idx": last, "result_message": "auto"}
+        )
     if complete_reason != "max_turns_reached" and completion:
         completion.pop()  # the last guess ended the game: no feedback after it
     return {

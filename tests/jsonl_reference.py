@@ -24,8 +24,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 BOM = b"\xef\xbb\xbf"
 JSON_WS = b" \t\n\r"
@@ -778,7 +779,7 @@ def _cond(record: dict, ptr: str, op: str, want: Any) -> bool:
     raise ValueError(op)
 
 
-def filter(inputs, where, errors: str = "raise", check: bool = True) -> dict:  # noqa: A001
+def filter(inputs, where, errors: str = "raise", check: bool = True) -> dict:
     pol = _Errors(errors)
     lines = []
     n = 0

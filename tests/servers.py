@@ -15,6 +15,7 @@ had in flight at once.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -51,7 +52,7 @@ class LlamaServer:
     def __init__(self, model: Path, log: Path) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self.log = open(log, "wb")
+        self.log = open(log, "wb")  # noqa: SIM115 - the server's log, closed when it stops
         self.process = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
              "--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(self.port),
@@ -72,10 +73,8 @@ class LlamaServer:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             # wait for the process to change state rather than spinning
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                pass
         raise RuntimeError(f"llama.cpp server did not answer within {limit} s; see {self.log.name}")
 
     def stop(self) -> None:

@@ -39,8 +39,9 @@ import random
 import re
 import time
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from harness.atomic import atomic_write
 from harness.episode import SCHEMA_VERSION, Episode
@@ -50,7 +51,7 @@ try:  # optional: faster, and the same bytes as json.dumps for everything used h
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None
 
-__all__ = ["SyntheticStats", "write_synthetic_episodes", "KINDS", "MIN_RECORD_BYTES", "MAX_RECORD_BYTES"]
+__all__ = ["KINDS", "MAX_RECORD_BYTES", "MIN_RECORD_BYTES", "SyntheticStats", "write_synthetic_episodes"]
 
 KINDS = ("connections", "data-analysis", "search", "code")
 MIN_RECORD_BYTES = 1024
@@ -330,8 +331,8 @@ def _build_data_analysis(rng: random.Random, amount: int, seed: int, target: int
     reason_pool = _sentences(rng, max(1, amount // 3))
     qid = "csv-q-000000"
     question = {  # the seed's question minus its id, which is the task id
-        "question_text": "Which city has the highest mean value in 2024, and by how much does it exceed the median city? "
-        + rng.choice(_SENTENCES),
+        "question_text": "Which city has the highest mean value in 2024, and by how much does it exceed the "
+        "median city? " + rng.choice(_SENTENCES),
         "hint": rng.choice(["Group by city and compare.", "Use df.groupby('city')['value'].mean().", None]),
         "difficulty": rng.choice(["easy", "medium", "hard"]),
         "n_steps": n_turns,
@@ -340,7 +341,7 @@ def _build_data_analysis(rng: random.Random, amount: int, seed: int, target: int
         "output_type": "dict",
         "output_schema": {"type": "object", "properties": {"city": {"type": "string"}, "gap": {"type": "number"}}},
         "ground_truth": {"city": "Zürich", "gap": 412.75},
-        "ground_truth_hash": "%016x" % rng.getrandbits(64),
+        "ground_truth_hash": f"{rng.getrandbits(64):016x}",
     }
     steps = []
     ptoks = 260
@@ -353,13 +354,17 @@ def _build_data_analysis(rng: random.Random, amount: int, seed: int, target: int
         reasoning = " ".join(_share(reason_pool, n_turns, k)) or "Next step."
         stdout = "\n".join(_share(out_pool, n_turns, k))
         stdout = stdout + "\n" if stdout else ""
-        stderr = "" if max_hooks == 0 or rng.random() < 0.8 else "FutureWarning: the default of observed=False is deprecated\n"
+        stderr = (
+            ""
+            if max_hooks == 0 or rng.random() < 0.8
+            else "FutureWarning: the default of observed=False is deprecated\n"
+        )
         hooks = [
             {
                 "variable_name": f"v{k}_{j}",
                 "code_line": code_lines[j % len(code_lines)],
                 "value": rng.choice([412.75, "Zürich", [1, 2, 3], {"東京": 4521.0, "São Paulo": 987.25}, None, True]),
-                "value_hash": "%016x" % rng.getrandbits(64),
+                "value_hash": f"{rng.getrandbits(64):016x}",
                 "depends_on": [f"v{k}_{j - 1}"] if j else [],
                 "description": rng.choice(["Mean value per city", "Gap to the median", "Rows kept after filtering 🙂"]),
             }
@@ -407,22 +412,38 @@ def _build_data_analysis(rng: random.Random, amount: int, seed: int, target: int
         "reward": 0.0,
         "reward_components": {"answer_correct": 0.0},
         "outcome": {"done": True, "reason": "error" if failed else "submitted", "success": None if failed else True},
-        "verification": [] if failed else [
-            {"verifier": "triangulation", "verdict": "pass", "score": 0.8,
-             "details": {"n_consistency_runs": 5, "n_consistency_succeeded": 5,
-                         "majority_answer_hash": question["ground_truth_hash"], "majority_count": 4,
-                         "gold_matches_majority": True}},
+        "verification": []
+        if failed
+        else [
+            {
+                "verifier": "triangulation",
+                "verdict": "pass",
+                "score": 0.8,
+                "details": {
+                    "n_consistency_runs": 5,
+                    "n_consistency_succeeded": 5,
+                    "majority_answer_hash": question["ground_truth_hash"],
+                    "majority_count": 4,
+                    "gold_matches_majority": True,
+                },
+            },
         ],
-        "usage": {"prompt_tokens": sum(s["usage"]["prompt_tokens"] for s in steps),
-                  "completion_tokens": sum(s["usage"]["completion_tokens"] for s in steps)},
+        "usage": {
+            "prompt_tokens": sum(s["usage"]["prompt_tokens"] for s in steps),
+            "completion_tokens": sum(s["usage"]["completion_tokens"] for s in steps),
+        },
         "provenance": _provenance(rng, seed, {"harness-data-analysis": "0.4.2", "openai": "1.2.0"}),
-        "info": {"final_answer_hash": question["ground_truth_hash"], "timing": {"gold_s": round(rng.uniform(1, 60), 3)}},
+        "info": {
+            "final_answer_hash": question["ground_truth_hash"],
+            "timing": {"gold_s": round(rng.uniform(1, 60), 3)},
+        },
     }
     if failed:
         rec["error"] = {
             "type": "APIConnectionError",
             "message": "Connection reset by peer while streaming the completion",
-            "traceback": 'Traceback (most recent call last):\n  File "harness/backends/openai.py", line 88, in complete\n'
+            "traceback": "Traceback (most recent call last):\n"
+            '  File "harness/backends/openai.py", line 88, in complete\n'
             "    async for chunk in stream:\nAPIConnectionError: Connection reset by peer\n",
         }
         return rec, "answer_correct", 0.0, 0.0, 0.0
@@ -444,7 +465,9 @@ def _build_search(rng: random.Random, amount: int, seed: int, target: int, varia
     for k in range(n_search):
         docs = docs_all[k * n_docs : (k + 1) * n_docs]
         reasoning = rng.choice(_SENTENCES)
-        query = rng.choice(["Pritzker Prize 2003 laureate", "Jørn Utzon birthplace", "東京タワー 設計者", "café Wien Geschichte"])
+        query = rng.choice(
+            ["Pritzker Prize 2003 laureate", "Jørn Utzon birthplace", "東京タワー 設計者", "café Wien Geschichte"]
+        )
         info_text = "<information>\n" + "\n\n".join(
             f"Document {i + 1}:\nTitle: {d['title']}\nContent: {d['content']}" for i, d in enumerate(docs)
         ) + "\n</information>"
@@ -471,22 +494,45 @@ def _build_search(rng: random.Random, amount: int, seed: int, target: int, varia
         "schema_version": SCHEMA_VERSION,
         "episode_id": "ep-template",
         "env": {"name": "search", "version": "0.2.0", "args": {"retriever": "e5-base-v2", "top_k": n_docs}},
-        "task": {"id": "search-000000", "split": "train", "data": {"question": question, "answer": "Jørn Utzon, Copenhagen"}},
+        "task": {
+            "id": "search-000000",
+            "split": "train",
+            "data": {"question": question, "answer": "Jørn Utzon, Copenhagen"},
+        },
         "model": {"name": "Qwen/Qwen2.5-3B-Instruct", "backend": "vllm"},
-        "sampling": {"n": 4, "temperature": 1.0, "top_p": 1.0, "top_k": -1, "max_tokens": 512,
-                     "stop": ["</search>", "</answer>"]},
+        "sampling": {
+            "n": 4,
+            "temperature": 1.0,
+            "top_p": 1.0,
+            "top_k": -1,
+            "max_tokens": 512,
+            "stop": ["</search>", "</answer>"],
+        },
         "seed": 0,
         "sample_index": 0,
-        "prompt": [{"role": "user", "content": "Answer the question. Reason in <think></think>, search with "
-                    "<search>query</search>, answer in <answer></answer>.\n\nQuestion: " + question}],
+        "prompt": [
+            {
+                "role": "user",
+                "content": "Answer the question. Reason in <think></think>, search with "
+                "<search>query</search>, answer in <answer></answer>.\n\nQuestion: " + question,
+            }
+        ],
         "steps": steps,
         "reward": 0.0,
         "reward_components": {"exact_match": 0.0},
         "outcome": {"done": True, "reason": "answered", "success": correct},
-        "verification": [{"verifier": "exact_match", "verdict": "pass" if correct else "fail",
-                          "score": 1.0 if correct else 0.0, "details": {"expected": "Jørn Utzon, Copenhagen", "got": answer}}],
-        "usage": {"prompt_tokens": sum(s["usage"]["prompt_tokens"] for s in steps),
-                  "completion_tokens": sum(s["usage"]["completion_tokens"] for s in steps)},
+        "verification": [
+            {
+                "verifier": "exact_match",
+                "verdict": "pass" if correct else "fail",
+                "score": 1.0 if correct else 0.0,
+                "details": {"expected": "Jørn Utzon, Copenhagen", "got": answer},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": sum(s["usage"]["prompt_tokens"] for s in steps),
+            "completion_tokens": sum(s["usage"]["completion_tokens"] for s in steps),
+        },
         "provenance": _provenance(rng, seed, {"search": "0.2.0", "vllm": "0.3.1", "exact_match": "0.1.0"}),
         "info": {"data_source": "synthetic_multihop", "ability": "multi-hop"},
     }
@@ -497,7 +543,7 @@ def _build_search(rng: random.Random, amount: int, seed: int, target: int, varia
 def _build_code(rng: random.Random, amount: int, seed: int, target: int, variant: int) -> Built:
     verdict = ("pass", "fail", "pass", "no_verdict")[variant % 4]
     body = [rng.choice(_CODE_LINES).replace("\n", "\n    ") for _ in range(amount)]
-    code = "def solve(s: str) -> str:\n    \"\"\"Return the first repeated character, or None.\"\"\"\n    seen = set()\n"
+    code = 'def solve(s: str) -> str:\n    """Return the first repeated character, or None."""\n    seen = set()\n'
     code += "".join(f"    # {line}\n" for line in body)
     code += "    for ch in s:\n        if ch in seen:\n            return ch\n        seen.add(ch)\n    return None\n"
     completion = f"Here is a solution:\n\n```python\n{code}```"
@@ -521,18 +567,37 @@ def _build_code(rng: random.Random, amount: int, seed: int, target: int, variant
         "schema_version": SCHEMA_VERSION,
         "episode_id": "ep-template",
         "env": {"name": "code", "version": "0.3.0", "args": {"dataset": "mbpp", "example_test_in_prompt": True}},
-        "task": {"id": 0, "split": "train", "data": {"prompt": "Write a function to find the first repeated character in a given string.",
-                                                     "entry_point": "solve", "tests": tests, "test_count": n_tests}},
+        "task": {
+            "id": 0,
+            "split": "train",
+            "data": {
+                "prompt": "Write a function to find the first repeated character in a given string.",
+                "entry_point": "solve",
+                "tests": tests,
+                "test_count": n_tests,
+            },
+        },
         "model": {"name": "deepseek-ai/deepseek-coder-6.7b-instruct", "backend": "vllm"},
         "sampling": {"n": 10, "temperature": 0.7, "max_tokens": 1024},
         "seed": 0,
         "sample_index": 0,
-        "prompt": [{"role": "system", "content": "You are an expert programmer. Answer with one Python code block."},
-                   {"role": "user", "content": "Write a function to find the first repeated character in a given string.\n"
-                    "Your code should pass this test:\nassert solve(\"abcabc\") == \"a\""}],
-        "steps": [{"action": completion, "status": {"valid": True, "label": "code_block"}, "done": True,
-                   "usage": {"prompt_tokens": 64, "completion_tokens": len(completion) // 4},
-                   "info": {"code": code, "extraction": "python_block"}}],
+        "prompt": [
+            {"role": "system", "content": "You are an expert programmer. Answer with one Python code block."},
+            {
+                "role": "user",
+                "content": "Write a function to find the first repeated character in a given string.\n"
+                'Your code should pass this test:\nassert solve("abcabc") == "a"',
+            },
+        ],
+        "steps": [
+            {
+                "action": completion,
+                "status": {"valid": True, "label": "code_block"},
+                "done": True,
+                "usage": {"prompt_tokens": 64, "completion_tokens": len(completion) // 4},
+                "info": {"code": code, "extraction": "python_block"},
+            }
+        ],
         "reward": 0.0,
         "reward_components": {"tests": 0.0},
         "outcome": {"done": True, "reason": "submitted", "success": {"pass": True, "fail": False}.get(verdict)},
@@ -702,7 +767,9 @@ def write_synthetic_episodes(
                 "REWARD": _float_json(main + tpl.rest),
                 "REWARD_MAIN": _float_json(main),
                 "CREATED_AT": time.strftime('"%Y-%m-%dT%H:%M:%SZ"', time.gmtime(base_time + 7 * i)).encode(),
-                "PARENT_ID": prefix + b'%016x"' % (i - 1 - rng.randrange(min(i, 1000))) if i else prefix + b'%016x"' % 0,
+                "PARENT_ID": prefix + b'%016x"' % (i - 1 - rng.randrange(min(i, 1000)))
+                if i
+                else prefix + b'%016x"' % 0,
             }
             lits = tpl.literals
             parts = [lits[0]]

@@ -23,10 +23,9 @@ def test_writes_creating_missing_directories(tmp_path):
 def test_an_error_leaves_the_old_file_and_no_temporary(tmp_path):
     target = tmp_path / "out.bin"
     target.write_bytes(b"old")
-    with pytest.raises(RuntimeError, match="crash"):
-        with atomic_write(target, binary=True) as f:
-            f.write(b"half of the new")
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError, match="crash"), atomic_write(target, binary=True) as f:
+        f.write(b"half of the new")
+        raise RuntimeError("crash")
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
 
@@ -43,25 +42,25 @@ def test_the_file_gets_the_mode_the_umask_gives_a_new_file(tmp_path, umask):
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == 0o666 & ~umask
-    assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == stat.S_IMODE((tmp_path / "plain.json").stat().st_mode)
+    assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == stat.S_IMODE(
+        (tmp_path / "plain.json").stat().st_mode
+    )
 
 
 def test_a_failed_rename_leaves_no_temporary_and_names_the_target(tmp_path):
     target = tmp_path / "out.jsonl"
     target.mkdir()  # os.replace cannot put a file over a directory
-    with pytest.raises(IsADirectoryError) as caught:
-        with atomic_write(target) as f:
-            f.write("x" * 100_000)
+    with pytest.raises(IsADirectoryError) as caught, atomic_write(target) as f:
+        f.write("x" * 100_000)
     assert caught.value.filename == str(target) and ".tmp" not in str(caught.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
 
 
 def test_a_directory_removed_while_writing_is_reported_by_the_target(tmp_path):
     target = tmp_path / "out" / "data.jsonl"
-    with pytest.raises(FileNotFoundError) as caught:
-        with atomic_write(target) as f:
-            f.write("line\n")
-            shutil.rmtree(tmp_path / "out")
+    with pytest.raises(FileNotFoundError) as caught, atomic_write(target) as f:
+        f.write("line\n")
+        shutil.rmtree(tmp_path / "out")
     assert caught.value.filename == str(target) and ".tmp" not in str(caught.value)
 
 

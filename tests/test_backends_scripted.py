@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -33,7 +34,7 @@ def test_replays_recorded_episodes_by_prompt(tmp_path):
     source = "tests/fixtures/episodes/connections.json"
     import json
 
-    record = json.loads(open(source, encoding="utf-8").read())
+    record = json.loads(Path(source).read_text(encoding="utf-8"))
     episodes = tmp_path / "episodes.jsonl"
     episodes.write_text(json.dumps(record) + "\n", encoding="utf-8")
     [episode] = list(load_episodes(episodes))

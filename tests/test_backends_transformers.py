@@ -9,8 +9,8 @@ import pytest
 
 from harness.backends.base import BackendError, Request
 from harness.backends.errors import PromptTooLong
-from harness.episode import Message, Sampling
 from harness.embedded_model import GGUF_SHA256
+from harness.episode import Message, Sampling
 
 
 def ask(text: str, **sampling) -> Request:

@@ -178,7 +178,11 @@ def test_other_puzzle_sizes(env):
     assert small.summary().outcome.reason == "all_categories_found"
     five = env.start(env.task(7), seed=0)
     assert "20 words that split into 5 groups of 4" in five.prompt[0].content
-    for group in (["MARS", "VENUS", "SATURN", "URANUS"], ["ALPHA", "BETA", "GAMMA", "DELTA"], ["BASIL", "THYME", "SAGE", "DILL"]):
+    for group in (
+        ["MARS", "VENUS", "SATURN", "URANUS"],
+        ["ALPHA", "BETA", "GAMMA", "DELTA"],
+        ["BASIL", "THYME", "SAGE", "DILL"],
+    ):
         assert five.step(guess(*group)).status.label == "correct"
     step = five.step(guess("WALTZ", "SALSA", "TANGO", "POLKA"))
     assert step.done and step.info["auto_completed"]["category_idx"] == 4
@@ -330,9 +334,17 @@ def test_resuming_the_seed_way_by_status(env):
 @pytest.mark.parametrize(
     ("history", "actions", "message"),
     [
-        ([{"status": "correct", "category_idx": 9}], None, "resumed_from_guess_history/0/category_idx: expected a group index 0..3"),
+        (
+            [{"status": "correct", "category_idx": 9}],
+            None,
+            "resumed_from_guess_history/0/category_idx: expected a group index 0..3",
+        ),
         ([{"status": "won"}], None, "resumed_from_guess_history/0/status: expected one of"),
-        ([{"status": "correct", "category_idx": 1}, {"status": "correct", "category_idx": 1}], None, "group 1 is already found"),
+        (
+            [{"status": "correct", "category_idx": 1}, {"status": "correct", "category_idx": 1}],
+            None,
+            "group 1 is already found",
+        ),
         ([{"status": "incorrect"}] * 4, None, "the game is already over"),
         ([{"status": "incorrect"}] * 5, None, "resumed_from_guess_history/4: the game already ended"),
         ("not a list", None, "expected a list of guess records"),
@@ -350,6 +362,10 @@ def test_bad_resumed_histories_are_named_errors(env, history, actions, message):
 
 
 def test_a_task_with_a_broken_puzzle_is_a_named_error(env):
-    task = Task(id="hand-made", data={"categories": [{"group": "A", "members": ["X", "Y"]}, {"group": "B", "members": ["Z"]}]})
-    with pytest.raises(EnvError, match=r"task 'hand-made': /data/categories/1/members: expected a list of at least 2 words"):
+    task = Task(
+        id="hand-made", data={"categories": [{"group": "A", "members": ["X", "Y"]}, {"group": "B", "members": ["Z"]}]}
+    )
+    with pytest.raises(
+        EnvError, match=r"task 'hand-made': /data/categories/1/members: expected a list of at least 2 words"
+    ):
         env.start(task, seed=0)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.episode import Episode, Env, ModelSpec, Provenance, Task
+from harness.episode import Env, Episode, ModelSpec, Provenance, Task
 from harness_connections import ConnectionsEnv
 from harness_connections.predicates import (
     UNSALVAGEABLE,
@@ -45,7 +45,9 @@ def test_valid_and_won():
     assert not is_valid({"guess_history": g("correct", "invalid")})
     assert not is_valid({})  # a missing history counts as invalid
     assert is_valid({"guess_history": []})
-    assert is_won({"complete_reason": "all_categories_found"}) and is_solved({"complete_reason": "all_categories_found"})
+    assert is_won({"complete_reason": "all_categories_found"}) and is_solved(
+        {"complete_reason": "all_categories_found"}
+    )
     assert not is_won({"complete_reason": "max_mistakes"}) and not is_won({})
 
 
@@ -80,7 +82,10 @@ def test_salvage_quality(statuses, quality):
         ("no guess here", "<think>no guess here</think>"),
         ("Fish first.\n<guess>[`A`]</guess>", "<think>Fish first.</think>\n\n<guess>[`A`]</guess>"),
         ("<guess>[`A`]</guess>", "<guess>[`A`]</guess>"),
-        ("a <guess>[`B`]</guess> b <guess>[`C`]</guess>", "<think>a</think>\n\n<guess>[`B`]</guess> b <guess>[`C`]</guess>"),
+        (
+            "a <guess>[`B`]</guess> b <guess>[`C`]</guess>",
+            "<think>a</think>\n\n<guess>[`B`]</guess> b <guess>[`C`]</guess>",
+        ),
     ],
 )
 def test_wrap_think(text, wrapped):
@@ -162,7 +167,13 @@ def play(actions, task=None):
     )
 
 
-LOST = [guess(*FISH), guess("FOOT", "EYE", "NAVY", "TEAL"), guess(*BLUE), "no guess", guess("FOOT", "EYE", "FLOP", "CALL")]
+LOST = [
+    guess(*FISH),
+    guess("FOOT", "EYE", "NAVY", "TEAL"),
+    guess(*BLUE),
+    "no guess",
+    guess("FOOT", "EYE", "FLOP", "CALL"),
+]
 
 
 def test_to_rollout_record():

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+
 from harness import plugins
 from harness.backends.scripted import ScriptedBackend
 from harness.engine import RolloutConfig, generate_shard
-
 from harness_connections.environment import ConnectionsEnv
 from harness_connections.verifier import RulesVerifier
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from harness_data_analysis.actions import parse_action
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from data_analysis_episodes import episode_of, play
 from harness import plugins
 from harness.environment import EnvError
@@ -57,11 +58,11 @@ def test_tasks_are_split_and_carry_the_seed_question(env):
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(EnvError, match="unknown argument.*max_turn"):
+    with pytest.raises(EnvError, match=r"unknown argument.*max_turn"):
         DataAnalysisEnvironment(max_turn=3)
     with pytest.raises(EnvError, match="hint"):
         DataAnalysisEnvironment(hint="no")
-    with pytest.raises(EnvError, match="unknown template.*nope"):
+    with pytest.raises(EnvError, match=r"unknown template.*nope"):
         DataAnalysisEnvironment(templates=["nope"])
 
 
@@ -378,7 +379,9 @@ def test_a_finished_episode_releases_its_process(env):
 
 
 def test_a_dropped_interpreter_is_stopped_by_the_garbage_collector():
-    interpreter = Interpreter("sklearn/datasets/data/iris.csv", 0, SessionLimits(run=RUN_LIMITS.with_(memory_bytes=1 << 30)))
+    interpreter = Interpreter(
+        "sklearn/datasets/data/iris.csv", 0, SessionLimits(run=RUN_LIMITS.with_(memory_bytes=1 << 30))
+    )
     interpreter.run("x = 1", "<turn 0>")
     pid = interpreter.pid
     assert pid is not None and alive(pid)

@@ -7,10 +7,11 @@ processes, so the example count is kept low.
 
 from __future__ import annotations
 
-from data_analysis_episodes import play
-from harness_data_analysis.environment import DataAnalysisEnvironment
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from data_analysis_episodes import play
+from harness_data_analysis.environment import DataAnalysisEnvironment
 
 ENV = DataAnalysisEnvironment(csvs=["iris"], max_turns=5, exec_timeout_s=60, memory_mb=1024)
 TASK = ENV.task("iris-column_mean-00")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn import datasets as sk
+
 from harness_data_analysis.datasets import BUNDLED, load_frame, resolve_source, source_stem
 from harness_data_analysis.templates import (
     TEMPLATE_NAMES,
@@ -14,7 +16,6 @@ from harness_data_analysis.templates import (
     run_gold_program,
 )
 from harness_data_analysis.values import value_hash
-from sklearn import datasets as sk
 
 QUESTION_KEYS = {
     "id", "question_text", "hint", "difficulty", "n_steps", "template_name", "template_params",
@@ -58,7 +59,7 @@ def test_sources_resolve_to_package_paths_and_user_paths_stay_as_given(tmp_path)
     path = str(tmp_path / "sales.csv")
     assert resolve_source(path) == path
     assert source_stem(path) == "sales"
-    with pytest.raises(FileNotFoundError, match="sales.csv"):
+    with pytest.raises(FileNotFoundError, match=r"sales.csv"):
         load_frame(path)
 
 

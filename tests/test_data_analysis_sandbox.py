@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
 from harness.sandbox.levels import SandboxUnavailable, choose_level
 from harness_data_analysis.environment import DataAnalysisEnvironment
 from harness_data_analysis.interpreter import RUN_LIMITS, Interpreter, SessionLimits
@@ -89,8 +90,12 @@ def test_a_level_below_the_minimum_is_refused(monkeypatch):
 
 def test_the_process_level_runs_as_its_own_uid_without_namespaces(monkeypatch):
     monkeypatch.setenv("HARNESS_SANDBOX_MINIMUM", "process")
-    interpreter = Interpreter("sklearn/datasets/data/iris.csv", 0, SessionLimits(run=RUN_LIMITS.with_(memory_bytes=1 << 30)),
-                              isolation="process")
+    interpreter = Interpreter(
+        "sklearn/datasets/data/iris.csv",
+        0,
+        SessionLimits(run=RUN_LIMITS.with_(memory_bytes=1 << 30)),
+        isolation="process",
+    )
     try:
         run = interpreter.run("import os\nprint(os.getuid(), len(df), os.getcwd())", "<turn 0>")
     finally:

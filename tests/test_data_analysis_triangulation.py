@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from data_analysis_episodes import episode_of, play
 from harness.episode import validate_episode
 from harness_data_analysis.environment import DataAnalysisEnvironment
@@ -110,7 +111,7 @@ def test_consistency_runs_of_another_task_are_refused(episodes):
     _, (gold, *_) = episodes
     other_env = DataAnalysisEnvironment(csvs=["iris"], max_turns=1, memory_mb=1024)
     other = episode_of(play(other_env, other_env.task("iris-column_mean-00"), 0, ["no code"]))
-    with pytest.raises(ValueError, match="iris-column_mean-00.*iris-count_above-00"):
+    with pytest.raises(ValueError, match=r"iris-column_mean-00.*iris-count_above-00"):
         to_seed_record(gold, [other])
 
 

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+
 from harness_data_analysis.values import answers_match, dumps, normalise, value_hash
 
 # (value, normalised form, JSON text hashed, first 16 hex of its sha256): the hex digests were

@@ -12,7 +12,7 @@ from pathlib import Path
 from doctor_data import SCRIPT, puzzles_file, seed_results
 
 IDS = ["p1", "p2", "p3", "p4"] + [f"q{i:03d}" for i in range(150)]
-UNSOLVABLE = ("p3",) + tuple(f"q{i:03d}" for i in range(0, 150, 3))
+UNSOLVABLE = ("p3", *tuple(f"q{i:03d}" for i in range(0, 150, 3)))
 
 
 def loop_command(results: Path, puzzles: Path) -> list[str]:
@@ -72,19 +72,43 @@ def test_the_doctor_stage_killed_then_rerun(tmp_path):
     from harness.engine import RolloutConfig, generate
 
     puzzles = puzzles_file(tmp_path / "puzzles.jsonl", IDS, unsolvable=())
-    generate(RolloutConfig(env="connections", backend="scripted", env_args={"puzzles": str(puzzles)},
-                           backend_args={"responses": [SCRIPT[0]] + ["no guess"] * 9}), tmp_path / "run", progress=False)
+    generate(
+        RolloutConfig(
+            env="connections",
+            backend="scripted",
+            env_args={"puzzles": str(puzzles)},
+            backend_args={"responses": [SCRIPT[0]] + ["no guess"] * 9},
+        ),
+        tmp_path / "run",
+        progress=False,
+    )
 
     def command(out: Path) -> list[str]:
-        return [sys.executable, "-m", "harness", "doctor", str(tmp_path / "run"), "-o", str(out), "--backend", "scripted",
-                "--backend-arg", f"responses={json.dumps(SCRIPT)}", "--concurrency", "2", "--quiet"]
+        return [
+            sys.executable,
+            "-m",
+            "harness",
+            "doctor",
+            str(tmp_path / "run"),
+            "-o",
+            str(out),
+            "--backend",
+            "scripted",
+            "--backend-arg",
+            f"responses={json.dumps(SCRIPT)}",
+            "--concurrency",
+            "2",
+            "--quiet",
+        ]
 
     assert subprocess.run(command(tmp_path / "reference"), capture_output=True).returncode == 0
     out = tmp_path / "out"
     partial = out / ".doctored.jsonl.partial"
     kills = 0
     for threshold in (1, 40, 100):
-        kills += kill_when(command(out), lambda: partial.exists() and partial.read_bytes().count(b"\n") >= threshold)
+        kills += kill_when(
+            command(out), lambda t=threshold: partial.exists() and partial.read_bytes().count(b"\n") >= t
+        )
     assert kills >= 1
     assert subprocess.run(command(out), capture_output=True).returncode == 0
 
@@ -97,4 +121,9 @@ def test_the_doctor_stage_killed_then_rerun(tmp_path):
     assert children(out / "doctored.jsonl") == children(tmp_path / "reference" / "doctored.jsonl")
     assert len(children(out / "doctored.jsonl")) == len(IDS)
     assert (out / "good.jsonl").read_bytes() == (tmp_path / "reference" / "good.jsonl").read_bytes()
-    assert sorted(p.name for p in out.iterdir()) == ["doctor.settings.json", "doctored.jsonl", "good.jsonl", "manifest.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "doctor.settings.json",
+        "doctored.jsonl",
+        "good.jsonl",
+        "manifest.json",
+    ]

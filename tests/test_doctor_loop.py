@@ -68,7 +68,10 @@ def test_three_loops_from_seed_made_results(tmp_path):
     assert [m["content"] for m in doctored["completion"] if m["role"] == "assistant"] == SCRIPT[1:3]
     journal = json.loads((results / "loops.json").read_text())["loops"]
     assert [(e["loop"], e["status"], e["output"], e["doctored"], e["fresh"]) for e in journal] == [
-        (1, "done", "results_2.jsonl", 1, 2), (2, "done", "results_3.jsonl", 0, 1), (3, "done", "results_4.jsonl", 0, 1)]
+        (1, "done", "results_2.jsonl", 1, 2),
+        (2, "done", "results_3.jsonl", 0, 1),
+        (3, "done", "results_4.jsonl", 0, 1),
+    ]
     assert journal[1]["converted_doctored"] == 1 and journal[1]["converted_fresh"] == 1
     assert not (results / ".loop").exists()
 
@@ -103,7 +106,7 @@ def test_nothing_at_all_is_an_error(tmp_path):
 def test_a_dry_run_prints_the_next_loop_and_writes_nothing(tmp_path):
     results = tmp_path / "results"
     seed_results(results)
-    report, said = run(results, config(tmp_path, dry_run=True))
+    _report, said = run(results, config(tmp_path, dry_run=True))
     assert said == LINES[:4]
     assert sorted(p.name for p in results.iterdir()) == [".index", "results_1.jsonl"]
 
@@ -112,7 +115,7 @@ def test_a_token_limit_makes_long_messages_invalid_before_classification(tmp_pat
     results = tmp_path / "results"
     seed_results(results)
     # the seed's messages hold 9 words and a guess tag: over a limit of 8 words, every guess is invalid
-    report, said = run(results, config(tmp_path, dry_run=True, token_limit=8))
+    _report, said = run(results, config(tmp_path, dry_run=True, token_limit=8))
     assert said[:3] == ["Loop 1: 0 Good, 3 Bad", "  - Salvageable: 0", "  - Unsalvageable: 3"]
     assert (results / ".index" / "results_1.jsonl.tokens.words.json").exists()
 

@@ -24,12 +24,20 @@ from harness.episode import Episode, load_episodes, validate_episode
 REPO = Path(__file__).resolve().parents[1]
 
 
-def episode(steps: list[tuple[bool, bool, float | None]], *, success: bool | None = False, error: bool = False) -> Episode:
+def episode(
+    steps: list[tuple[bool, bool, float | None]], *, success: bool | None = False, error: bool = False
+) -> Episode:
     """An episode of (valid, done, reward) steps."""
     record = {
-        "schema_version": "1", "episode_id": "ep-1", "env": {"name": "x", "version": "1"}, "task": {"id": "t"},
-        "model": {"name": "m", "backend": "scripted"}, "prompt": [{"role": "user", "content": "go"}],
-        "steps": [{"action": f"a{i}", "status": {"valid": v}, "done": d, "reward": r} for i, (v, d, r) in enumerate(steps)],
+        "schema_version": "1",
+        "episode_id": "ep-1",
+        "env": {"name": "x", "version": "1"},
+        "task": {"id": "t"},
+        "model": {"name": "m", "backend": "scripted"},
+        "prompt": [{"role": "user", "content": "go"}],
+        "steps": [
+            {"action": f"a{i}", "status": {"valid": v}, "done": d, "reward": r} for i, (v, d, r) in enumerate(steps)
+        ],
         "outcome": {"done": True, "success": success},
         "provenance": {"harness_version": "0", "created_at": "2025-01-01T00:00:00Z"},
     }
@@ -143,7 +151,9 @@ RIGHT = "```python\ndef largest(a, b, c):\n    return max(a, b, c)\n```"
 
 
 def code_env(**args):
-    return plugins.get("environment", "code")(dataset="mbpp", path=str(FIXTURES / "mbpp_small.jsonl"), timeout=60.0, **args)
+    return plugins.get("environment", "code")(
+        dataset="mbpp", path=str(FIXTURES / "mbpp_small.jsonl"), timeout=60.0, **args
+    )
 
 
 def test_code_salvage_keeps_the_first_failing_submission(tmp_path):
@@ -210,9 +220,26 @@ def test_a_third_party_environment_gets_the_generic_default(guess_number, tmp_pa
         """)], env=guess_number, capture_output=True, text=True)
     assert made.returncode == 0, made.stderr
     responses = json.dumps(["unused", "<guess>1</guess>", "<guess>2</guess>"])
-    done = subprocess.run([sys.executable, "-m", "harness", "doctor", str(tmp_path / "run"), "-o", str(tmp_path / "out"),
-                           "--backend", "scripted", "--backend-arg", f"responses={responses}", "--quiet"],
-                          env=guess_number, capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "doctor",
+            str(tmp_path / "run"),
+            "-o",
+            str(tmp_path / "out"),
+            "--backend",
+            "scripted",
+            "--backend-arg",
+            f"responses={responses}",
+            "--quiet",
+        ],
+        env=guess_number,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "doctor: 6 episodes of 3 tasks" in done.stderr
     parents = {e.episode_id: e for e in load_episodes(tmp_path / "run" / "shard-00000-of-00001.jsonl")}
@@ -221,7 +248,11 @@ def test_a_third_party_environment_gets_the_generic_default(guess_number, tmp_pa
     for child in children:
         parent = parents[child["parent"]["episode_id"]]
         first_invalid = next(i for i, s in enumerate(parent.steps) if not s.status.valid)
-        assert child["parent"] == {"episode_id": parent.episode_id, "steps_kept": first_invalid, "reason": "invalid step"}
+        assert child["parent"] == {
+            "episode_id": parent.episode_id,
+            "steps_kept": first_invalid,
+            "reason": "invalid step",
+        }
         kept_turns = [m["content"] for m in child["prompt"] if m["role"] == "assistant"]
         assert kept_turns == [s.action for s in parent.steps[:first_invalid]]
         assert [s["action"] for s in child["steps"]] == ["<guess>1</guess>", "<guess>2</guess>"][: len(child["steps"])]
@@ -234,14 +265,18 @@ def test_truncating_a_doctored_record_counts_its_own_turns():
     start; a cut inside the resumed turns drops the prompt's last ones."""
     from harness_connections.truncation import truncate
 
-    prompt = [{"role": "user", "content": "board"}, {"role": "assistant", "content": "A0"}, {"role": "user", "content": "ok"}]
+    prompt = [
+        {"role": "user", "content": "board"},
+        {"role": "assistant", "content": "A0"},
+        {"role": "user", "content": "ok"},
+    ]
     completion = [{"role": "assistant", "content": "B1"}, {"role": "user", "content": "ok"},
                   {"role": "assistant", "content": "B2"}, {"role": "user", "content": "invalid"}]
     c, x, i = ({"status": "correct", "category_idx": 0}, {"status": "incorrect"}, {"status": "invalid"})
     record = {"prompt": prompt, "completion": completion, "guess_history": [c, dict(c, category_idx=1), i],
               "info": {"puzzle_id": 1, "resumed_from_guess_history": [c]}}
     assert truncate(record)["prompt"] == prompt + completion[:2]
-    record = {"prompt": prompt + [{"role": "assistant", "content": "A1"}, {"role": "user", "content": "no"}],
+    record = {"prompt": [*prompt, {"role": "assistant", "content": "A1"}, {"role": "user", "content": "no"}],
               "completion": completion[2:], "guess_history": [c, x, i],
               "info": {"puzzle_id": 1, "resumed_from_guess_history": [c, x]}}
     assert truncate(record)["prompt"] == prompt

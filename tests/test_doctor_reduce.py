@@ -58,10 +58,16 @@ def example(puzzle_id: str, sizes: list[int], words: int = 16, **extra) -> dict:
     for n in sizes:
         completion += [{"role": "assistant", "content": f"<think>{puzzle_id} {'x ' * (n - 6)}</think>\n\n{GUESS}"},
                        {"role": "user", "content": "feedback " * 50}]
-    return {"prompt": [{"role": "user", "content": "board"}], "completion": completion,
-            "info": {"puzzle_id": puzzle_id, "all_words": [f"W{i}" for i in range(words)]}, "reward": 1.0,
-            "guess_history": [{"status": "correct"}] * 3 + [{"status": "auto"}], "complete_reason": "all_categories_found",
-            "tags": ["good example"], **extra}
+    return {
+        "prompt": [{"role": "user", "content": "board"}],
+        "completion": completion,
+        "info": {"puzzle_id": puzzle_id, "all_words": [f"W{i}" for i in range(words)]},
+        "reward": 1.0,
+        "guess_history": [{"status": "correct"}] * 3 + [{"status": "auto"}],
+        "complete_reason": "all_categories_found",
+        "tags": ["good example"],
+        **extra,
+    }
 
 
 def sizes(row: dict) -> list[int]:
@@ -172,7 +178,9 @@ def test_final_rows_and_the_figures(tmp_path):
     good = example("p1", [10])
     doctored = example("p2", [10])
     doctored["info"]["resumed_from_guess_history"] = [{"status": "correct"}]
-    perfect = example("p3", [10], guess_history=[{"status": "correct"}] * 4, reward=0.5, complete_reason="max_turns_reached")
+    perfect = example(
+        "p3", [10], guess_history=[{"status": "correct"}] * 4, reward=0.5, complete_reason="max_turns_reached"
+    )
     path = tmp_path / "in.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in (good, doctored, perfect)))
     report = collate_files([path], tmp_path / "sft.jsonl")
@@ -204,8 +212,24 @@ def test_bad_examples_are_named(tmp_path, change, message):
 def test_the_reduce_and_collate_commands(tmp_path):
     path = tmp_path / "in.jsonl"
     path.write_text(json.dumps(example("p1", [10])) + "\n")
-    done = subprocess.run([sys.executable, "-m", "harness", "doctor", "reduce", str(path), "-o", str(tmp_path / "r.jsonl"),
-                           "--backend", "scripted", "--backend-arg", "responses=[]"], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "doctor",
+            "reduce",
+            str(path),
+            "-o",
+            str(tmp_path / "r.jsonl"),
+            "--backend",
+            "scripted",
+            "--backend-arg",
+            "responses=[]",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert "reduce: 1 examples, 0 over a limit" in done.stderr
     done = subprocess.run([sys.executable, "-m", "harness", "doctor", "collate", str(tmp_path / "r.jsonl"), "-o",
@@ -213,6 +237,9 @@ def test_the_reduce_and_collate_commands(tmp_path):
     assert done.returncode == 0 and done.stdout.splitlines()[0] == "Examples: 1 (0 doctored)"
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    done = subprocess.run([sys.executable, "-m", "harness", "doctor", "collate", str(empty), "-o", str(tmp_path / "e.jsonl")],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "doctor", "collate", str(empty), "-o", str(tmp_path / "e.jsonl")],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 1 and "nothing to collate" in done.stderr

@@ -27,15 +27,21 @@ def random_record(rng: random.Random) -> dict:
     completion = []
     for k, s in enumerate(statuses):
         if s != "auto":
-            completion.append({"role": "assistant", "content": "word " * rng.choice([2, 3, 3, 9]) + f"<guess>[`W{k}`]</guess>"})
+            completion.append(
+                {"role": "assistant", "content": "word " * rng.choice([2, 3, 3, 9]) + f"<guess>[`W{k}`]</guess>"}
+            )
             completion.append({"role": "user", "content": "feedback"})
     record = {
         "prompt": [{"role": "user", "content": "board é"}],
         "completion": completion,
-        "info": {"puzzle_id": rng.choice([1, "1", 2, "2", 3, "x", "é", None, ""]),
-                 "categories": [{"group": f"G{i}", "members": ["a", "b"]} for i in range(4)]},
+        "info": {
+            "puzzle_id": rng.choice([1, "1", 2, "2", 3, "x", "é", None, ""]),
+            "categories": [{"group": f"G{i}", "members": ["a", "b"]} for i in range(4)],
+        },
         "reward": rng.choice([0.0, 0.25, 0.5, 0.5, 1.0, None, ...]),
-        "guess_history": [{"items": [], "status": s, "category_idx": 0 if s in ("correct", "auto") else None} for s in statuses],
+        "guess_history": [
+            {"items": [], "status": s, "category_idx": 0 if s in ("correct", "auto") else None} for s in statuses
+        ],
         "complete_reason": rng.choice(["all_categories_found", "max_mistakes", "max_turns_reached"]),
     }
     if record["reward"] is ...:
@@ -147,5 +153,9 @@ def test_results_files_are_taken_in_the_order_they_were_made(tmp_path):
     for n in (10, 2, 1):
         (tmp_path / f"results_{n}.jsonl").write_text("")
     (tmp_path / "results_x.jsonl").write_text("")
-    assert [p.name for p in seed_results.results_files(tmp_path)] == ["results_1.jsonl", "results_2.jsonl", "results_10.jsonl"]
+    assert [p.name for p in seed_results.results_files(tmp_path)] == [
+        "results_1.jsonl",
+        "results_2.jsonl",
+        "results_10.jsonl",
+    ]
     assert seed_results.next_results_file(tmp_path).name == "results_11.jsonl"

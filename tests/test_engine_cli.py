@@ -59,7 +59,10 @@ def test_a_rerun_with_another_shard_count_or_other_responses_is_refused(tmp_path
     other = CliRunner().invoke(cli, ["rollouts", "generate", "--env", "search", "--backend", "scripted",
                                      "--backend-arg", "responses=" + json.dumps(["<answer>1</answer>"]),
                                      "--limit", "3", "--samples-per-task", "2", "--quiet", "-o", str(tmp_path)])
-    assert other.exit_code == 1 and "backend_args.responses: ['<answer>1412</answer>'] -> ['<answer>1</answer>']" in other.output
+    assert (
+        other.exit_code == 1
+        and "backend_args.responses: ['<answer>1412</answer>'] -> ['<answer>1</answer>']" in other.output
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 

@@ -53,7 +53,7 @@ def test_a_second_writer_stops_naming_the_first_and_nothing_is_lost(tmp_path):
         out = tmp_path / str(attempt)
         first, second = start(out), start(out)
         results = [(p, *p.communicate()) for p in (first, second)]
-        for process, stdout, stderr in results:
+        for process, _stdout, stderr in results:
             if process.returncode != 0:
                 other = first if process is second else second
                 assert process.returncode == 1, stderr
@@ -89,7 +89,10 @@ def test_writers_of_different_shards_of_one_run_work_side_by_side(tmp_path):
 def test_of_two_runs_with_other_shard_counts_started_together_one_is_refused(tmp_path):
     for attempt in range(2):
         out = tmp_path / str(attempt)
-        writers = [start(out, "--num-shards", "2", "--shard-index", "0"), start(out, "--num-shards", "3", "--shard-index", "0")]
+        writers = [
+            start(out, "--num-shards", "2", "--shard-index", "0"),
+            start(out, "--num-shards", "3", "--shard-index", "0"),
+        ]
         outputs = [p.communicate() for p in writers]
         codes = sorted(p.returncode for p in writers)
         assert codes == [0, 1], outputs

@@ -67,7 +67,9 @@ def test_transformers_backend_on_the_embedded_model(tmp_path, env_name, transfor
         assert 1 <= len(e.steps) <= 2
         for step in e.steps:
             assert 1 <= step.usage.completion_tokens <= 12
-            assert len(step.tokens.completion_ids) == len(step.tokens.completion_logprobs) == step.usage.completion_tokens
+            assert (
+                len(step.tokens.completion_ids) == len(step.tokens.completion_logprobs) == step.usage.completion_tokens
+            )
         assert e.usage.completion_tokens == sum(s.usage.completion_tokens for s in e.steps)
 
 

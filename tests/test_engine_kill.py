@@ -108,7 +108,9 @@ def test_kill_9_during_the_finish_then_a_rerun_leaves_only_the_outputs(tmp_path,
         pytest.fail(f"no run was caught in {moment.__name__} in 10 tries")
     rerun = subprocess.run(finishing_command(out), capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
-    assert sorted(os.listdir(out)) == sorted(["manifest.json", "settings.json", f"{SHARD}.jsonl", f"{SHARD}.manifest.json"])
+    assert sorted(os.listdir(out)) == sorted(
+        ["manifest.json", "settings.json", f"{SHARD}.jsonl", f"{SHARD}.manifest.json"]
+    )
     shard = out / f"{SHARD}.jsonl"
     records = [validate_episode(json.loads(line), path=str(shard), line=i + 1)
                for i, line in enumerate(shard.read_text(encoding="utf-8").splitlines())]

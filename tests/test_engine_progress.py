@@ -5,10 +5,12 @@ as the shard task's status message and percentage."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import luigi
 import luigi.interface
@@ -21,7 +23,7 @@ from harness.engine.config import content_settings
 from harness.engine.progress import ShardProgress, run_summary, shard_summary
 from harness.engine.shard import ShardStore
 from harness.episode import load_episodes
-from luigi_tasks.rollouts import GenerateRolloutShard, GenerateRollouts
+from luigi_tasks.rollouts import GenerateRollouts, GenerateRolloutShard
 
 # t1's secret is found on turn 2; the third turn of every other episode raises in the env
 RESPONSES = ["hmm", "word1", "FAIL"]
@@ -40,7 +42,7 @@ def test_the_callback_reports_every_turn_and_every_episode(tmp_path):
     first, last = seen[0], seen[-1]
     assert (first.total, first.episodes, first.turns, first.resumed) == (12, 0, 0, 0)
     # after the first snapshot, each one is one more turn or one more episode
-    steps = [(b.turns - a.turns, b.episodes - a.episodes) for a, b in zip(seen, seen[1:])]
+    steps = [(b.turns - a.turns, b.episodes - a.episodes) for a, b in itertools.pairwise(seen)]
     assert set(steps) == {(1, 0), (0, 1)}
     recorded_turns = sum(len(e.steps) for e in records)  # the raising third turns are no turns
     assert steps.count((1, 0)) == recorded_turns == 24 and steps.count((0, 1)) == 12
@@ -78,7 +80,7 @@ def test_tokens_are_the_backend_s_counts(tmp_path, transformers_backend):
                               backend=transformers_backend, env=GuessEnv(n_tasks=2, max_turns=2),
                               progress=False, on_progress=seen.append)
     records = list(load_episodes(tmp_path / manifest["shard"]["path"]))
-    per_turn = sorted(b.tokens - a.tokens for a, b in zip(seen, seen[1:]) if b.turns > a.turns)
+    per_turn = sorted(b.tokens - a.tokens for a, b in itertools.pairwise(seen) if b.turns > a.turns)
     assert per_turn == sorted(s.usage.completion_tokens for e in records for s in e.steps)
     assert seen[-1].tokens == manifest["counts"]["completion_tokens"] > 0
     assert seen[-1].tokens_per_s > 0
@@ -173,7 +175,7 @@ def test_luigi_shows_the_progress_in_the_scheduler(tmp_path, monkeypatch):
         # 3 episodes of 2 turns: a message per turn and per episode, then the summary
         assert len(messages) == 1 + 6 + 3 + 1
         assert f"{label}: 1/3 episodes" in "\n".join(messages) and f"{label}: 3/3 episodes, 6 turns" in messages[-2]
-        manifest = json.loads(open(shard.output().path).read())
+        manifest = json.loads(Path(shard.output().path).read_text(encoding="utf-8"))
         assert messages[-1] == shard_summary(manifest, out)
         assert messages[-1].startswith(f"{out}/shard-0000{shard.shard_index}-of-00002.jsonl: 3 episodes, 0 failed, ")
         assert scheduler.get_task_status_message(shard.task_id)["statusMessage"] == messages[-1]

@@ -76,7 +76,17 @@ def test_schema_header():
     assert schema["description"]
     assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION
     assert schema["additionalProperties"] is False
-    for required in ("schema_version", "episode_id", "env", "task", "model", "prompt", "steps", "outcome", "provenance"):
+    for required in (
+        "schema_version",
+        "episode_id",
+        "env",
+        "task",
+        "model",
+        "prompt",
+        "steps",
+        "outcome",
+        "provenance",
+    ):
         assert required in schema["required"]
     # every field of every model is documented (docstrings become descriptions)
     for name, sub in schema["$defs"].items():

@@ -53,11 +53,17 @@ def test_run_with_formatter_args_and_errors(tmp_path):
     assert "prm: 5 records -> 16 rows" in result.stderr and "--include-failed: every outcome" in result.stderr
     bad = harness("format", "run", "student-code", str(FIXTURES / "student_code_seed004.jsonl"),
                   "-o", str(tmp_path / "x.jsonl"), "--formatter-arg", "variant=exp1_with_context")
-    assert bad.returncode == 1 and "student_code_seed004.jsonl:3: /INPUT/past_problem_submissions/0/submission: required field is missing" in bad.stderr
+    assert (
+        bad.returncode == 1
+        and "student_code_seed004.jsonl:3: /INPUT/past_problem_submissions/0/submission: required field is missing"
+        in bad.stderr
+    )
     unknown = harness("format", "run", "nope", str(episodes), "-o", str(tmp_path / "y.jsonl"))
     assert unknown.returncode == 1 and "no formatter named 'nope'" in unknown.stderr
     # a seed file given straight to a formatter: the error says to import it first
-    raw = harness("format", "run", "sft-standard", str(FIXTURES / "episodes_seed000.jsonl"), "-o", str(tmp_path / "z.jsonl"))
+    raw = harness(
+        "format", "run", "sft-standard", str(FIXTURES / "episodes_seed000.jsonl"), "-o", str(tmp_path / "z.jsonl")
+    )
     assert raw.returncode == 1 and "this is a seed 000 record; import it first: harness import seed000" in raw.stderr
 
 

@@ -103,7 +103,8 @@ def test_other_formatters_say_why_they_make_nothing_of_data_analysis_episodes(da
 
 SEARCH = [
     "<think>\nWho built the Grey Candle?\n</think>\n<search>Grey Candle lighthouse</search>",
-    "<think>\nAmbrose Quillfeather built it. Where did he study?\n</think>\n<search>Ambrose Quillfeather studied</search>",
+    "<think>\nAmbrose Quillfeather built it. Where did he study?\n</think>\n"
+    "<search>Ambrose Quillfeather studied</search>",
     "<think>\nHe studied at the Brindlemoor Academy.\n</think>\n<answer>the Brindlemoor Academy</answer>",
 ]
 
@@ -154,7 +155,13 @@ def test_connections_episodes_exported(tmp_path):
     assert pq.read_table(tmp_path / "verl.parquet").num_rows == 2
     ok(tmp_path, "format", "run", "openai-finetune", "run", "-o", "both.jsonl", "--include-failed", "--quiet")
     lost = [json.loads(line) for line in (tmp_path / "both.jsonl").read_text().splitlines()][1]
-    assert [m.get("weight") for m in lost["messages"] if m["role"] == "assistant"] == [0, 1, 1, 1, 1]  # invalid first guess
+    assert [m.get("weight") for m in lost["messages"] if m["role"] == "assistant"] == [
+        0,
+        1,
+        1,
+        1,
+        1,
+    ]  # invalid first guess
 
 
 def test_code_episodes_exported(tmp_path):

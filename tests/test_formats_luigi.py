@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 from luigi.execution_summary import LuigiStatusCode
 
 from harness.plugins import registry
-from luigi_tasks.formats import FormatEpisodes, ImportSeedFiles
+from luigi_tasks.formats import FormatEpisodes, FormatRollouts, FormatVerified, ImportSeedFiles
+from luigi_tasks.rollouts import GenerateRollouts, VerifyRollouts
 from luigi_tasks.search import SummaryDatasets
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
@@ -31,7 +32,9 @@ def test_seed_files_are_imported_then_formatted_as_one_graph(tmp_path):
     assert task.task_id.startswith("FormatEpisodes(prm,jsonl)-")
     assert isinstance(task.requires(), ImportSeedFiles)
     assert build(task)
-    expected = [json.loads(line) for line in (FIXTURES / "golden" / "seed000_prm_first_error.jsonl").read_text().splitlines()]
+    expected = [
+        json.loads(line) for line in (FIXTURES / "golden" / "seed000_prm_first_error.jsonl").read_text().splitlines()
+    ]
     rows = [json.loads(line) for line in task.rows_path().read_text().splitlines()]
     assert rows == [r for r in expected if r["episode_id"] != "ep-003"]  # verified only, as the seed
     manifest = json.loads(Path(task.output().path).read_text())
@@ -95,3 +98,35 @@ def test_summary_datasets_pipeline(tmp_path):
                               ext="jsonl", data_dir=str(tmp_path / "data"))
     assert not build(failing)
     assert not list(failing.output_dir().glob("summary_*"))
+
+
+def test_format_rollouts_and_format_verified_generate_first(tmp_path):
+    from harness_connections.environment import ConnectionsEnv
+
+    [task] = ConnectionsEnv(count=1).tasks()
+    won = ["<guess>[" + ", ".join(f"`{w}`" for w in c["members"]) + "]</guess>" for c in task.data["categories"]]
+    run = dict(env="connections", env_args={"count": 1}, backend="scripted", backend_args={"responses": won},
+               data_dir=str(tmp_path / "data"))
+    verified = FormatVerified(verifier="connections-rules", verdict=["connections-rules=pass"],
+                              formatter="trl-messages", ext="jsonl", **run)
+    assert isinstance(verified.requires(), VerifyRollouts)
+    assert build(verified)  # generate, verify, format: one command
+    [row] = [json.loads(line) for line in verified.rows_path().read_text().splitlines()]
+    played = [m["content"] for m in row["messages"] if m["role"] == "assistant"]
+    assert played and played == won[:len(played)]  # the won game (the last group may fill itself in)
+    generated = verified.requires().requires().output_dir()
+    stamps = {p: p.stat().st_mtime_ns for p in generated.iterdir()}
+
+    # the same run formatted without verifying: the run is the one made above, not made again
+    plain = FormatRollouts(formatter="trl-messages", ext="jsonl", **run)
+    assert isinstance(plain.requires(), GenerateRollouts) and plain.requires().output_dir() == generated
+    assert build(plain)
+    assert {p: p.stat().st_mtime_ns for p in generated.iterdir()} == stamps
+    assert plain.rows_path().read_text() == verified.rows_path().read_text()
+
+    # a lost game fails the rules' verdict filter: the task fails, no training file is written
+    lost = FormatVerified(verifier="connections-rules", verdict=["connections-rules=pass"], include_failed=True,
+                          formatter="trl-messages", ext="jsonl",
+                          **{**run, "backend_args": {"responses": ["<guess>[`A`, `B`, `C`, `D`]</guess>"]}})
+    assert not build(lost)
+    assert lost.requires().complete() and not lost.rows_path().exists() and not lost.complete()

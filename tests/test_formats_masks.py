@@ -152,7 +152,9 @@ def test_student_code_template_rules():
     assert "<code>def max_list(xs):\n    pass</code><code>def max_list(xs):\n    return max(xs)</code>" in exp2_text
     # exp1_with_context uses the exp1 template (the seed's training code used exp2's)
     assert "SUBMISSIONS:" not in with_context
-    assert output_text(exp1) == "<code>def sum_list(xs):\n    t = 0\n    for x in xs:\n        t += x\n    return t</code>"
+    assert (
+        output_text(exp1) == "<code>def sum_list(xs):\n    t = 0\n    for x in xs:\n        t += x\n    return t</code>"
+    )
     with pytest.raises(ValueError, match="unknown template variant"):
         input_text(exp1, "exp3_with_context")
 

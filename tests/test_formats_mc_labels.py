@@ -15,16 +15,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from data_analysis_episodes import episode_of, play
 from harness import plugins
 from harness.backends.scripted import ScriptedBackend
 from harness.engine import RolloutConfig
 from harness.episode import load_episodes, write_episodes
-from harness.formats.base import FormatError
 from harness.formats.data_analysis import Prm
 from harness.labels.prm_mc import McConfig, McReport, NothingLabelled, mc_labels, write_mc_prm
 from harness_data_analysis.seed_record import to_seed_record
-
-from data_analysis_episodes import episode_of, play
 
 TASK_ID = "iris-column_mean-00"
 ROWS = "Count the rows.\n\n```python\nn = len(df)\nhook(n, name='rows')\n```"

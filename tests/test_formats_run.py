@@ -16,9 +16,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 def test_a_second_writer_of_one_output_stops_naming_the_first(tmp_path):
     import_files([FIXTURES / "episodes_seed000.jsonl"], tmp_path / "episodes", ImportConfig(importer="seed000"))
     out = tmp_path / "sft.jsonl"
-    with Lock(f"{out}.lock", what=str(out)):  # another process writing it
-        with pytest.raises(LockHeld, match="another process is writing"):
-            format_files([tmp_path / "episodes"], out, FormatConfig(formatter="sft-standard"))
+    with Lock(f"{out}.lock", what=str(out)), pytest.raises(LockHeld, match="another process is writing"):
+        format_files([tmp_path / "episodes"], out, FormatConfig(formatter="sft-standard"))  # another process holds it
     assert not out.exists()
     report = format_files([tmp_path / "episodes"], out, FormatConfig(formatter="sft-standard"))
     assert report.rows == 3 and not Path(f"{out}.lock").exists()

@@ -67,7 +67,15 @@ def test_values_json_cannot_hold_are_kept_in_strict_json(shard):
     hooks = next(e for e in load_episodes(shard) if e.info["seed000"]["record"].get("episode_id") == "p000-hooks")
     values = [decode(h["value"]) for h in hooks.steps[0].info["execution"]["hooks"]]
     assert math.isnan(values[3]) and values[4] == math.inf
-    for value in [float("nan"), -math.inf, {"$json": "x"}, {"$json": 1, "y": [math.inf]}, [{"$json": "NaN"}], "$json", None]:
+    for value in [
+        float("nan"),
+        -math.inf,
+        {"$json": "x"},
+        {"$json": 1, "y": [math.inf]},
+        [{"$json": "NaN"}],
+        "$json",
+        None,
+    ]:
         assert dumps(decode(encode(value))) == dumps(value)
 
 
@@ -97,8 +105,13 @@ def test_fields_the_episode_has_no_place_for_stay_as_the_seed_wrote_them(shard):
 def test_import_then_format_on_the_command_line_gives_the_golden_bytes(fmt, args, golden, tmp_path):
     imported = harness("import", "seed000", str(PARITY), "-o", "episodes", cwd=tmp_path)
     assert imported.returncode == 0, imported.stderr
-    assert "11 records -> 11 episodes (2 line(s) with bare NaN/Infinity kept; 1 line(s) with a duplicated key" in imported.stderr
-    formatted = harness("format", "run", fmt, "episodes", "-o", "out.jsonl", "--include-failed", "--quiet", *args, cwd=tmp_path)
+    assert (
+        "11 records -> 11 episodes (2 line(s) with bare NaN/Infinity kept; 1 line(s) with a duplicated key"
+        in imported.stderr
+    )
+    formatted = harness(
+        "format", "run", fmt, "episodes", "-o", "out.jsonl", "--include-failed", "--quiet", *args, cwd=tmp_path
+    )
     assert formatted.returncode == 0, formatted.stderr
     want = [line for line in (GOLDEN / golden).read_text(encoding="utf-8").splitlines() if line != "null"]
     assert (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines() == want

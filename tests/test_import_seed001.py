@@ -103,4 +103,8 @@ def test_cli_imports_several_results_files(tmp_path):
                            "-o", str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "import seed001: 2 file(s), 5 records -> 5 episodes" in done.stderr
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json", "results_1.jsonl", "results_2.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "manifest.json",
+        "results_1.jsonl",
+        "results_2.jsonl",
+    ]

@@ -6,14 +6,14 @@ import json
 import os
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import jsonl_reference as ref  # noqa: E402
-
-from harness import jsonl  # noqa: E402
-from harness.jsonl import JsonlError  # noqa: E402
+import jsonl_reference as ref
+from harness import jsonl
+from harness.jsonl import JsonlError
 
 OK_LINE = b'{"ok":1}\n'  # 9 bytes
 
@@ -193,7 +193,7 @@ def test_snippet_of_a_long_line_is_short(dirs):
 
 
 def test_wrong_type_reason_names_pointer(dirs):
-    d, out = dirs
+    d, _out = dirs
     p = write(d, "f.jsonl", b'{"id":{"x":1}}\n')
     with pytest.raises(JsonlError) as ei:
         jsonl.count_by([p], "/id")
@@ -244,7 +244,7 @@ def test_success_replaces_output_and_leaves_no_temp_files(dirs, op):
     o = write(out, "o.jsonl", b"OLD CONTENT\n" * 1000)
     rep = OPS[op]([p], o)
     assert rep.written == 1
-    assert len(lines_of(o)) == 1 and b"OLD" not in open(o, "rb").read()
+    assert len(lines_of(o)) == 1 and b"OLD" not in Path(o).read_bytes()
     assert os.listdir(out) == ["o.jsonl"]
 
 
@@ -293,7 +293,7 @@ def test_read_values_exact(dirs):
               b'"tiny": 5e-324, "s": "\\"\\\\\\/\\b\\f\\n\\r\\t\\u0000", "x": 1.7976931348623157e308,'
               b' "r": 12345e-2, "p": 0.30000000000000004}\n')
     (r,) = list(jsonl.read([p]))
-    want = json.loads(open(p, "rb").read())
+    want = json.loads(Path(p).read_bytes())
     assert ref.same_value(r, want), (r, want)
     assert type(r["big"]) is int and type(r["e"]) is float and repr(r["z"]) == "-0.0"
     assert type(r["i"]) is int and r["r"] == 123.45
@@ -372,7 +372,7 @@ def dedup_input(dirs):
 def test_dedup_best_byte_exact(dedup_input):
     p, o = dedup_input
     rep = jsonl.dedup([p], o, "/id", score="/s")
-    assert open(o, "rb").read() == L2 + b"\n" + L3 + b"\n"  # b: tie 5e0 vs 5 -> first
+    assert Path(o).read_bytes() == L2 + b"\n" + L3 + b"\n"  # b: tie 5e0 vs 5 -> first
     assert (rep.records, rep.written, rep.unique_keys, rep.missing, rep.malformed) == (
         4, 2, 2, 0, 0)
     assert list(rep.errors) == []
@@ -381,15 +381,15 @@ def test_dedup_best_byte_exact(dedup_input):
 def test_dedup_negated_score(dedup_input):
     p, o = dedup_input
     jsonl.dedup([p], o, "/id", score="-/s")
-    assert open(o, "rb").read() == L1 + b"\n" + L2 + b"\n"
+    assert Path(o).read_bytes() == L1 + b"\n" + L2 + b"\n"
 
 
 def test_dedup_first_last(dedup_input):
     p, o = dedup_input
     jsonl.dedup([p], o, "/id", keep="first")
-    assert open(o, "rb").read() == L1 + b"\n" + L2 + b"\n"
+    assert Path(o).read_bytes() == L1 + b"\n" + L2 + b"\n"
     jsonl.dedup([p], o, "/id", keep="last")
-    assert open(o, "rb").read() == L3 + b"\n" + L4 + b"\n"
+    assert Path(o).read_bytes() == L3 + b"\n" + L4 + b"\n"
 
 
 def test_dedup_best_needs_score(dedup_input):
@@ -723,7 +723,7 @@ def test_filter_report_and_crlf(dirs):
     p = write(d, "in.jsonl", b'{"a":1}\r\n[1]\r\n\r\n{"a":2}\r\n{"a" : 3 }\r\n')
     o = os.path.join(out, "o.jsonl")
     rep = jsonl.filter([p], o, [("/a", ">=", 2)], errors="collect")
-    assert open(o, "rb").read() == b'{"a":2}\n{"a" : 3 }\n'
+    assert Path(o).read_bytes() == b'{"a":2}\n{"a" : 3 }\n'
     assert (rep.records, rep.written, rep.malformed) == (3, 2, 1)
     assert [(e.line, e.column) for e in rep.errors] == [(2, 1)]
 

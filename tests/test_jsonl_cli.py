@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -144,7 +145,7 @@ def test_read_prints_records(files):
 
 
 def test_read_fields(files):
-    good, _, tmp = files
+    _good, _, tmp = files
     p = write(tmp, "n.jsonl", b'{"info":{"id":7},"m":[{"c":"x"}],"t":1}\n')
     r = ok(cli("read", p, "--field", "/info/id", "--field", "/m/0/c", "--field", "t"))
     assert jsonl_lines(r.stdout) == [{"/info/id": 7, "/m/0/c": "x", "t": 1}]
@@ -173,11 +174,11 @@ def test_dedup(files):
     r = ok(cli("dedup", good, "-o", out, "--key", "/id", "--score", "/s"))
     assert r.stderr.strip(), "prints what it did to stderr"
     lines = GOOD.splitlines()
-    assert open(out, "rb").read() == lines[1] + b"\n" + lines[2] + b"\n"
+    assert Path(out).read_bytes() == lines[1] + b"\n" + lines[2] + b"\n"
     ok(cli("dedup", good, "-o", out, "--key", "/id", "--score=-/s"))
-    assert open(out, "rb").read() == lines[0] + b"\n" + lines[1] + b"\n"
+    assert Path(out).read_bytes() == lines[0] + b"\n" + lines[1] + b"\n"
     ok(cli("dedup", good, "-o", out, "--key", "/id", "--keep", "last", "--threads", "1"))
-    assert open(out, "rb").read() == lines[1] + b"\n" + lines[2] + b"\n"
+    assert Path(out).read_bytes() == lines[1] + b"\n" + lines[2] + b"\n"
 
 
 def test_dedup_multiple_scores(files):
@@ -185,7 +186,7 @@ def test_dedup_multiple_scores(files):
     p = write(tmp, "m.jsonl", b'{"k":1,"a":1,"b":2}\n{"k":1,"a":1,"b":1}\n')
     out = os.path.join(tmp, "out.jsonl")
     ok(cli("dedup", p, "-o", out, "--key", "/k", "--score", "/a", "--score=-/b"))
-    assert open(out, "rb").read() == b'{"k":1,"a":1,"b":1}\n'
+    assert Path(out).read_bytes() == b'{"k":1,"a":1,"b":1}\n'
 
 
 def test_dedup_missing_policies(files):
@@ -196,9 +197,9 @@ def test_dedup_missing_policies(files):
     assert r.returncode == 1 and error_line_re(p, 2).search(r.stderr), r.stderr
     assert not os.path.exists(out)
     ok(cli("dedup", p, "-o", out, "--key", "/k", "--keep", "first", "--missing", "skip"))
-    assert open(out, "rb").read() == b'{"k":1}\n'
+    assert Path(out).read_bytes() == b'{"k":1}\n'
     ok(cli("dedup", p, "-o", out, "--key", "/k", "--keep", "first", "--missing", "keep"))
-    assert open(out, "rb").read() == b'{"k":1}\n{"x":1}\n'
+    assert Path(out).read_bytes() == b'{"k":1}\n{"x":1}\n'
 
 
 def test_dedup_malformed(files):
@@ -209,7 +210,7 @@ def test_dedup_malformed(files):
     assert error_line_re(bad, 2).search(r.stderr), r.stderr
     assert not os.path.exists(out)
     ok(cli("dedup", bad, "-o", out, "--key", "/id", "--keep", "first", "--errors", "skip"))
-    assert open(out, "rb").read() == b'{"id":"a","s":1}\n{"id":"c","s":2}\n'
+    assert Path(out).read_bytes() == b'{"id":"a","s":1}\n{"id":"c","s":2}\n'
 
 
 @pytest.mark.parametrize("args", [
@@ -244,14 +245,14 @@ def test_split(files):
     r = ok(cli("split", p, "-o", out, "--steps", "/steps", "--on", "/type=search_result",
                "--carry", "/question", "--carry", "/meta/id"))
     assert r.stderr.strip()
-    got = jsonl_lines(open(out, encoding="utf-8").read())
+    got = jsonl_lines(Path(out).read_text(encoding="utf-8"))
     steps = json.loads(TRACE)["steps"]
     # AMBIGUITY: total_splits may or may not count the skipped (empty-response) split point
     assert got in ([{"question": "Q?", "id": 5, "split_index": 0, "total_splits": n,
                      "context": steps[:3], "response": steps[3:4]}] for n in (2, 1))
     ok(cli("split", p, "-o", out, "--steps", "/steps", "--on", "/type=search_result",
            "--keep-empty"))
-    got = jsonl_lines(open(out, encoding="utf-8").read())
+    got = jsonl_lines(Path(out).read_text(encoding="utf-8"))
     assert [(g["split_index"], g["total_splits"], g["response"]) for g in got] == [
         (0, 2, steps[3:4]), (1, 2, [])]
 
@@ -301,7 +302,7 @@ def test_filter_where(files, wheres, ids):
         assert not os.path.exists(out)
         args.append("--allow-empty")
     ok(cli("filter", p, "-o", out, *args))
-    assert open(out, "rb").read() == b"".join(FLINES[i - 1] + b"\n" for i in ids)
+    assert Path(out).read_bytes() == b"".join(FLINES[i - 1] + b"\n" for i in ids)
 
 
 def test_filter_malformed(files):
@@ -312,7 +313,7 @@ def test_filter_malformed(files):
     assert not os.path.exists(out)
     ok(cli("filter", bad, "-o", out, "--where", "/s exists", "--errors", "collect",
            "--threads", "2"))
-    assert open(out, "rb").read() == b'{"id":"a","s":1}\n{"id":"c","s":2}\n'
+    assert Path(out).read_bytes() == b'{"id":"a","s":1}\n{"id":"c","s":2}\n'
 
 
 def test_filter_bad_where_is_usage_error(files):

@@ -20,9 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import jsonl_reference as ref  # noqa: E402
-
-from harness import jsonl  # noqa: E402
+import jsonl_reference as ref
+from harness import jsonl
 
 SETTINGS = settings(
     # JSONL_PROP_EXAMPLES=2000 for a longer hunt
@@ -58,7 +57,7 @@ def enc_str(s: str, rnd: random.Random) -> str:
         elif ch == "\\":
             out.append("\\\\")
         elif o < 0x20:
-            out.append(_SHORT[o] if o in _SHORT and rnd.random() < 0.6 else "\\u%04x" % o)
+            out.append(_SHORT[o] if o in _SHORT and rnd.random() < 0.6 else f"\\u{o:04x}")
         elif rnd.random() < p_escape:
             if ch == "/":
                 out.append("\\/")
@@ -200,7 +199,7 @@ def line_items(draw, rec_st, bad: bool):
             obj = {"k": 1}
         k0 = next(iter(obj))
         dupval = draw(scalars)
-        pairs = Pairs(list(obj.items()) + [(k0, dupval)])
+        pairs = Pairs([*list(obj.items()), (k0, dupval)])
         if draw(st.booleans()):
             return ("obj", Pairs([("outer", pairs)]))
         return ("obj", pairs)
@@ -487,8 +486,8 @@ def _put(d: dict, path, v):
 def dedup_records(draw, key_ptr: str, bad_types: bool = True):
     kinds = ["normal"] * 8 + (["bad_key", "bad_score"] if bad_types else [])
     kind = draw(st.sampled_from(kinds))
-    key_st = st.sampled_from(KEY_POOL + [None, ABSENT])
-    score_st = st.sampled_from(SCORE_POOL + [None, ABSENT])
+    key_st = st.sampled_from([*KEY_POOL, None, ABSENT])
+    score_st = st.sampled_from([*SCORE_POOL, None, ABSENT])
     scores = {"/score": draw(score_st), "/t/n": draw(score_st)}
     k = draw(key_st)
     if kind == "bad_key":
@@ -579,8 +578,8 @@ OPS = ["==", "!=", "<", "<=", ">", ">=", "in", "not in", "exists", "missing"]
 @st.composite
 def filter_records(draw):
     rec: dict = {}
-    for ptr, path in FILTER_PTRS.items():
-        v = draw(st.sampled_from(FILTER_POOL + [ABSENT, ABSENT]))
+    for path in FILTER_PTRS.values():
+        v = draw(st.sampled_from([*FILTER_POOL, ABSENT, ABSENT]))
         if v is ABSENT:
             continue
         if path[0] == "arr":

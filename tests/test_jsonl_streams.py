@@ -112,7 +112,8 @@ def test_piped_stdin_as_dash(regular):
     r = harness("read", "-", "--field", "/task/id", input=b'{"task":{"id":7}}\n{"task":{"id":8}}\n')
     assert r.returncode == 0, text(r)
     assert [json.loads(x) for x in r.stdout.splitlines()] == [{"/task/id": 7}, {"/task/id": 8}]
-    r = harness("scan", "-", "--json", stdin=open(regular, "rb"))  # stdin redirected from a file
+    with open(regular, "rb") as stdin:  # stdin redirected from a file
+        r = harness("scan", "-", "--json", stdin=stdin)
     assert r.returncode == 0 and json.loads(r.stdout)["records"] == 30_000, text(r)
 
 

@@ -20,7 +20,9 @@ def test_dedup_task_runs_and_is_complete_afterwards(tmp_path):
 
 
 def test_missing_input_fails_the_run(tmp_path):
-    task = DedupRollouts(inputs=[str(tmp_path / "nope.jsonl")], output_path=str(tmp_path / "o.jsonl"), key="/k", keep="first")
+    task = DedupRollouts(
+        inputs=[str(tmp_path / "nope.jsonl")], output_path=str(tmp_path / "o.jsonl"), key="/k", keep="first"
+    )
     result = luigi.build([task], local_scheduler=True, detailed_summary=True)
     assert result.status != luigi.LuigiStatusCode.SUCCESS
     assert not (tmp_path / "o.jsonl").exists()

@@ -12,7 +12,7 @@ from collections import Counter
 import luigi
 
 from harness.episode import load_episodes
-from luigi_tasks.rollouts import GenerateRolloutShard, GenerateRollouts
+from luigi_tasks.rollouts import GenerateRollouts, GenerateRolloutShard
 
 RESPONSES = ["<think>hm</think><search>founded</search>", "<answer>1412</answer>"]
 

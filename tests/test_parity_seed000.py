@@ -322,7 +322,7 @@ def test_parquet_keeps_nan_in_the_json_text_value_column(tmp_path):
     import datasets
 
     out = tmp_path / "prm.parquet"
-    path, n_episodes, n_rows = prepare(EPISODES, "prm", out, include_unverified=True)
+    _path, n_episodes, n_rows = prepare(EPISODES, "prm", out, include_unverified=True)
     table = pq.read_table(out)
     assert (n_episodes, n_rows, table.num_rows) == (11, 17, 17)
     values = [json.loads(v) for v in table.column("value").to_pylist()]

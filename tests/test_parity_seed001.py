@@ -150,7 +150,9 @@ def test_records_without_an_id_are_reported_and_skipped():
         {"info": {}}, rollout("", 1.0, WON, "all_categories_found"), rollout(None, 1.0, WON, "all_categories_found"),
         {"reward": 1.0}, {"info": None}, rollout("kept", 1.0, WON, "all_categories_found"),
     ]
-    with pytest.warns(UserWarning, match=r"skipped 5 rollout record\(s\) without info.puzzle_id \(records 0, 1, 2, 3, 4"):
+    with pytest.warns(
+        UserWarning, match=r"skipped 5 rollout record\(s\) without info.puzzle_id \(records 0, 1, 2, 3, 4"
+    ):
         selection = select_best(records)
     assert selection.skipped == [0, 1, 2, 3, 4]
     assert [row["info"]["puzzle_id"] for row in selection.good] == ["kept"]
@@ -234,7 +236,7 @@ def test_a_kept_history_that_finds_every_group_is_unsalvageable():
     record = {"info": {"puzzle_id": 1, "categories": three}, "completion": [],
               "guess_history": [{"status": "correct", "category_idx": i} for i in range(3)] + [{"status": "invalid"}]}
     assert truncate(record) is None
-    record["info"]["categories"] = three + [{"group": "G3", "members": ["X", "Y", "Z"]}]
+    record["info"]["categories"] = [*three, {"group": "G3", "members": ["X", "Y", "Z"]}]
     assert truncate(record) is not None
 
 
@@ -342,13 +344,18 @@ def test_our_own_truncated_rollouts_continue_the_same_way(tmp_path):
     ("change", "message"),
     [
         (lambda e: e["info"].update(all_words=ALL_WORDS[:-1]), r"doctor.jsonl:1: /info/all_words: lacks 'FLAT WHITE'"),
-        (lambda e: e["info"].update(all_words=ALL_WORDS + ["EMU"]), r"/info/all_words: 'EMU' listed more than once"),
-        (lambda e: e["info"].update(all_words=ALL_WORDS[:-1] + ["TEA"]), r"/info/all_words: 'TEA' not in the puzzle"),
-        (lambda e: e.update(completion=[{"role": "assistant", "content": "x"}]), r"doctor.jsonl:1: /completion: .*truncate it first"),
+        (lambda e: e["info"].update(all_words=[*ALL_WORDS, "EMU"]), r"/info/all_words: 'EMU' listed more than once"),
+        (lambda e: e["info"].update(all_words=[*ALL_WORDS[:-1], "TEA"]), r"/info/all_words: 'TEA' not in the puzzle"),
+        (
+            lambda e: e.update(completion=[{"role": "assistant", "content": "x"}]),
+            r"doctor.jsonl:1: /completion: .*truncate it first",
+        ),
         (lambda e: e["prompt"].append({"role": "robot", "content": "x"}), r"/prompt/6/role: expected one of"),
         (lambda e: e["prompt"].append({"role": "user", "content": None}), r"/prompt/6/content: expected a string"),
-        (lambda e: e["info"]["resumed_from_guess_history"].append({"status": "correct", "category_idx": 1}),
-         r"task 'nyt-512': /data/resumed_from_guess_history/2/category_idx: group 1 is already found"),
+        (
+            lambda e: e["info"]["resumed_from_guess_history"].append({"status": "correct", "category_idx": 1}),
+            r"task 'nyt-512': /data/resumed_from_guess_history/2/category_idx: group 1 is already found",
+        ),
     ],
 )
 def test_bad_seed_examples_are_named_errors(tmp_path, change, message):

@@ -31,7 +31,6 @@ import pytest
 from harness.backends.base import Backend, Completion, Request
 from harness.formats import FormatConfig, format_file, format_files, get_formatter
 from harness.formats.search import to_multiturn
-from harness.importers.run import ImportConfig, import_files
 from harness.formats.summaries import (
     SUMMARY_PROMPT,
     SUMMARY_TAGS,
@@ -40,6 +39,7 @@ from harness.formats.summaries import (
     summary_datasets,
     summary_problem,
 )
+from harness.importers.run import ImportConfig, import_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 TRACES = FIXTURES / "parity" / "seed002_traces.jsonl"
@@ -110,8 +110,14 @@ def test_two_results_in_a_row_never_give_an_empty_assistant_message():
     assert conversation(rows[0]) == [
         ("user", "Which river runs through Kelmarsh?"),
         ("assistant", "<think>\nSearch the town.\n</think>\n\n<search>\nKelmarsh river\n</search>"),
-        ("user", "<information>\nDocument 1:\nTitle: Kelmarsh\nContent: Kelmarsh lies on the Avon Brook.\n</information>"),
-        ("user", "<information>\nDocument 1:\nTitle: Avon Brook\nContent: The Avon Brook is 40 km long.\n</information>"),
+        (
+            "user",
+            "<information>\nDocument 1:\nTitle: Kelmarsh\nContent: Kelmarsh lies on the Avon Brook.\n</information>",
+        ),
+        (
+            "user",
+            "<information>\nDocument 1:\nTitle: Avon Brook\nContent: The Avon Brook is 40 km long.\n</information>",
+        ),
         ("assistant", "<think>\nIt is the Avon Brook.\n</think>\n\n<answer>\nAvon Brook\n</answer>"),
     ]
     assert rows[0]["extra_info"] == {"question": "Which river runs through Kelmarsh?", "split_index": 1,
@@ -128,7 +134,10 @@ def test_an_empty_query_or_answer_leaves_its_tag_out():
     assert len(rows) == 1
     assert conversation(rows[0])[1:] == [
         ("assistant", "<think>\nPrimero buscar — 🔎\n</think>"),
-        ("user", "<information>\nDocument 1:\nTitle: Orrendale\nContent: Fundada por Maelis Varrow en 1412.\n</information>"),
+        (
+            "user",
+            "<information>\nDocument 1:\nTitle: Orrendale\nContent: Fundada por Maelis Varrow en 1412.\n</information>",
+        ),
         ("assistant", "<think>\nConfirmar la fecha.\n</think>\n\n<search>\nMaelis Varrow 1412\n</search>"),
     ]
     assert rows[0]["extra_info"]["total_splits"] == 2  # both result turns count, the unkept one too
@@ -166,7 +175,10 @@ def test_messages_option_adds_a_copy_for_trl(tmp_path):
 # -- the summary check -----------------------------------------------------------------------
 
 
-GOOD = "<question>Who founded Varnholt?</question>\n<reasoning_summary>Searched the city.</reasoning_summary>\n<key_facts>\"Founded by Ilse Marrow.\"</key_facts>"
+GOOD = (
+    "<question>Who founded Varnholt?</question>\n<reasoning_summary>Searched the city.</reasoning_summary>\n"
+    '<key_facts>"Founded by Ilse Marrow."</key_facts>'
+)
 
 
 def test_the_prompt_asks_for_the_three_tagged_parts():

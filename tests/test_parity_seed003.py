@@ -69,7 +69,10 @@ def test_a_correct_completion_with_leading_spaces_and_no_fence_passes(humaneval)
     assert result.verdict == "pass", result.error
     # and so in MBPP
     mbpp = MBPPVerifier(MBPP, timeout=60.0)
-    assert mbpp.verify("\n   def unique_words(sentence):\n       return sorted(set(sentence.split()))\n", 611).verdict == "pass"
+    assert (
+        mbpp.verify("\n   def unique_words(sentence):\n       return sorted(set(sentence.split()))\n", 611).verdict
+        == "pass"
+    )
 
 
 def test_an_inline_fence_is_verified(humaneval):
@@ -151,7 +154,9 @@ def test_a_refused_hub_connection_falls_back_to_the_local_files(tmp_path, refusi
     endpoint = f"http://127.0.0.1:{refusing_port}"
     done = run_prepare(tmp_path / "out", "--mbpp-path", str(MBPP), env={"HF_ENDPOINT": endpoint})
     assert done.returncode == 0, done.stderr
-    assert f"dataset hub not used: {endpoint} is unreachable (Connection refused); reading the local files" in done.stdout
+    assert (
+        f"dataset hub not used: {endpoint} is unreachable (Connection refused); reading the local files" in done.stdout
+    )
     summary = json.loads((tmp_path / "out" / "dataset_summary.json").read_text())
     assert summary["hub_skipped"] == f"{endpoint} is unreachable (Connection refused)"
     assert summary["humaneval"]["source"].endswith("HumanEval.jsonl.gz")
@@ -169,7 +174,7 @@ def test_a_refused_hub_with_source_hub_is_an_error_at_once(tmp_path, refusing_po
 
 @pytest.mark.parametrize("variable", ["HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"])
 def test_the_offline_switches_are_honoured_without_a_connection(tmp_path, listener, variable):
-    endpoint = "http://127.0.0.1:{}".format(listener.getsockname()[1])
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
     done = run_prepare(tmp_path / "out", "--dataset", "humaneval", env={"HF_ENDPOINT": endpoint, variable: "1"})
     assert done.returncode == 0, done.stderr
     assert f"dataset hub not used: {variable} is set; reading the local files" in done.stdout

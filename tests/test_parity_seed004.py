@@ -77,12 +77,15 @@ def test_exp2_consecutive_code_blocks_touch():
         "SUBMISSIONS:\n<code>None</code>\n")
     assert input_text(three, "exp2_with_context") == (
         "PAST PROBLEMS:\n"
-        "PROBLEM NAME: square\n<code>def square(x): pass</code><code>def square(x):\n    return x*x</code><code></code>\n\n"
-        "PROBLEM NAME: cube\n\n"          # no submissions: the block, stripped, ends on the name
+        "PROBLEM NAME: square\n<code>def square(x): pass</code><code>def square(x):\n    return x*x</code>"
+        "<code></code>\n\n"
+        "PROBLEM NAME: cube\n\n"  # no submissions: the block, stripped, ends on the name
         "PROBLEM INSTRUCTIONS:\nWrite double(x).\nReturn 2 * x.\n\n"
         "FIXED CODE:\n<code>F</code>\n\n"
         "TODO CODE:\n<code>def double(x):\n    pass</code>\n\n"
-        "SUBMISSIONS:\n<code>None</code><code>def double(x):\n    return x</code><code>def double(x):\n    return 2*x</code>\n")
+        "SUBMISSIONS:\n<code>None</code><code>def double(x):\n    return x</code>"
+        "<code>def double(x):\n    return 2*x</code>\n"
+    )
     assert input_text(empty, "exp2_with_context").startswith("PAST PROBLEMS:\nPROBLEM NAME: noop\n\nPROBLEM")
     assert input_text(empty, "exp2_with_context").endswith("\n\nSUBMISSIONS:\n\n")
     assert "<code>None</code><code>def triple(x):\n    return 3 * x</code>\n\n" in input_text(one, "exp2_with_context")

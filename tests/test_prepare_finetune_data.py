@@ -179,7 +179,7 @@ def test_prm_first_error_labels_consistency_traces(episodes):
     assert labels[("consistency/0", "mean")] == 0.0    # median instead of mean: the first error
     assert labels[("consistency/0", "answer")] == 0.0  # after the first error
     assert labels[("consistency/1", "mean")] == 1.0 and labels[("consistency/1", "answer")] == 1.0
-    hinted = [s for s in samples if s["trace"] == "consistency/0"][0]
+    hinted = next(s for s in samples if s["trace"] == "consistency/0")
     assert "Hint:" not in hinted["prefix"]  # consistency runs were made without the hint
 
 

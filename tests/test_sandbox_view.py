@@ -123,9 +123,9 @@ def test_staging_follows_first_party_imports_and_skips_package_start_up(tmp_path
 
 
 def test_what_cannot_be_found_is_refused_when_the_sandbox_is_made():
-    with pytest.raises(SandboxSetupError, match="'no_such_module_here'.*cannot be found"):
+    with pytest.raises(SandboxSetupError, match=r"'no_such_module_here'.*cannot be found"):
         Sandbox(workers=1, preload=["no_such_module_here"])
-    with pytest.raises(SandboxSetupError, match="'no-such-distribution'.*pip install"):
+    with pytest.raises(SandboxSetupError, match=r"'no-such-distribution'.*pip install"):
         Sandbox(workers=1, packages=["no-such-distribution"])
 
 

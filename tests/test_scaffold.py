@@ -63,7 +63,7 @@ def test_from_new_to_a_checked_tested_plugin(user):
         done = sh(command, work, env)
         assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
         outputs.append(done.stdout + done.stderr)
-    _, listed, checked, tested, generated = outputs
+    _, listed, checked, tested, _generated = outputs
     assert "harness-word-guess 0.1.0 (entry point word_guess)" in listed
     assert "environment  word-guess" in listed
     assert "word-guess 0.1.0 keeps the environment contract (12 rules" in checked

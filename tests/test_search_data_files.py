@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import harness_search
 import pytest
+
+import harness_search
 from harness.environment import EnvError
 from harness.episode import Task
 from harness_search import SearchEnvironment
@@ -18,7 +19,9 @@ SHIPPED = Path(harness_search.__file__).parent / "data"
 
 
 def write_jsonl(path: Path, lines: list[object]) -> Path:
-    path.write_text("".join((l if isinstance(l, str) else json.dumps(l)) + "\n" for l in lines), encoding="utf-8")
+    path.write_text(
+        "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines), encoding="utf-8"
+    )
     return path
 
 
@@ -57,7 +60,11 @@ def test_own_corpus_and_questions(files):
     session = env.start(env.task("2"), seed=0)
     step = session.step("<search>Quelt moons</search>")
     assert [d["id"] for d in step.info["documents"]] == ["b"]
-    assert step.info["documents"][0] == {"id": "b", "title": "Quelt", "content": "Quelt is a gas giant with three moons."}
+    assert step.info["documents"][0] == {
+        "id": "b",
+        "title": "Quelt",
+        "content": "Quelt is a gas giant with three moons.",
+    }
     session.step("<answer>3</answer>")
     assert session.summary().outcome.success
 
@@ -78,10 +85,20 @@ BAD_CORPUS = [
     ([CORPUS[0], "{not json"], 2, "", "not valid JSON"),
     ([CORPUS[0], "[1, 2]"], 2, "", "expected a JSON object, got an array"),
     ([CORPUS[0], {"title": "T", "content": "C"}], 2, "/id", "required field is missing"),
-    ([CORPUS[0], {"id": True, "title": "T", "content": "C"}], 2, "/id", "expected a non-empty string or an integer, got true"),
+    (
+        [CORPUS[0], {"id": True, "title": "T", "content": "C"}],
+        2,
+        "/id",
+        "expected a non-empty string or an integer, got true",
+    ),
     ([CORPUS[0], {"id": "a", "title": "T", "content": "C"}], 2, "/id", "duplicate id 'a' (first on line 1)"),
-    ([{"id": 7, "title": "T", "content": "C"}, {"id": "7", "title": "U", "content": "D"}], 2, "/id", "duplicate id '7'"),
-    ([CORPUS[0], {"id": "x", "title": "", "content": "C"}], 2, "/title", "expected a non-empty string, got \"\""),
+    (
+        [{"id": 7, "title": "T", "content": "C"}, {"id": "7", "title": "U", "content": "D"}],
+        2,
+        "/id",
+        "duplicate id '7'",
+    ),
+    ([CORPUS[0], {"id": "x", "title": "", "content": "C"}], 2, "/title", 'expected a non-empty string, got ""'),
     ([CORPUS[0], "", {"id": "x", "title": "T", "body": "C"}], 3, "/content", "required field is missing"),
     ([CORPUS[0], {"id": "x", "title": "T", "contents": "C"}], 2, "/content", "did you mean 'content'?"),
     ([CORPUS[0], {"id": "x", "title": "T", "content": 5}], 2, "/content", "expected a non-empty string, got 5"),
@@ -153,7 +170,7 @@ def test_bad_arguments(args, message):
 
 def test_task_without_question_data_is_refused():
     env = SearchEnvironment()
-    with pytest.raises(EnvError, match="needs data.question"):
+    with pytest.raises(EnvError, match=r"needs data.question"):
         env.start(Task(id="x", data={"prompt": "?"}), seed=0)
 
 

@@ -4,6 +4,7 @@ way an episode ends, and every kind of bad assistant message."""
 from __future__ import annotations
 
 import pytest
+
 from harness.environment import EnvError
 from harness_search import SearchEnvironment
 from harness_search.actions import MAX_QUERY_CHARS

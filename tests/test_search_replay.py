@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from harness.episode import Message
-from harness_search import SearchEnvironment
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from harness.episode import Message
+from harness_search import SearchEnvironment
 
 ENV = SearchEnvironment(max_turns=5, max_searches=2, top_k=2)
 TASKS = [t.id for t in ENV.tasks()]
@@ -134,5 +135,7 @@ def test_astep_runs_many_sessions_concurrently():
         return await asyncio.gather(*(run_one(t) for t in tasks))
 
     states = asyncio.run(run_all())
-    expected = [play(ENV, t, 0, ["<search>Orrendale harbour town</search>", "<answer>1412</answer>"])[0].state() for t in tasks]
+    expected = [
+        play(ENV, t, 0, ["<search>Orrendale harbour town</search>", "<answer>1412</answer>"])[0].state() for t in tasks
+    ]
     assert states == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from harness_search.scoring import exact_match, normalize_answer, token_f1
 
 

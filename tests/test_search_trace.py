@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from harness.episode import EpisodeError
 from harness_search import SearchEnvironment, to_trace
 from search_episodes import episode_from_session
@@ -15,7 +16,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN_ACTIONS = [
     "<think>\nWho built the Grey Candle?\n</think>\n<search>Grey Candle lighthouse</search>",
     "I will answer soon",  # invalid: left out of the trace
-    "<think>\nAmbrose Quillfeather built it. Where did he study?\n</think>\n<search>Ambrose Quillfeather studied</search>",
+    "<think>\nAmbrose Quillfeather built it. Where did he study?\n</think>\n"
+    "<search>Ambrose Quillfeather studied</search>",
     "<think>\nHe studied at the Brindlemoor Academy.\n</think>\n<answer>the Brindlemoor Academy</answer>",
 ]
 
@@ -36,7 +38,9 @@ def render_seed_step(step: dict) -> str:
     if kind == "search":
         return f"<search>\n{step['query']}\n</search>"
     if kind == "search_result":
-        docs = [f"Document {i}:\nTitle: {d['title']}\nContent: {d['content']}" for i, d in enumerate(step["documents"], 1)]
+        docs = [
+            f"Document {i}:\nTitle: {d['title']}\nContent: {d['content']}" for i, d in enumerate(step["documents"], 1)
+        ]
         return "<information>\n" + "\n\n".join(docs) + "\n</information>"
     if kind == "CorrectAnswer":
         return f"<answer>\n{step['content']}\n</answer>"
@@ -86,7 +90,8 @@ def test_episode_from_another_search_environment():
     assert trace["trace"][1] == {"type": "search", "query": "Sydney Opera House architect"}
     assert trace["trace"][2]["documents"][1] == {
         "title": "Jørn Utzon",
-        "content": "Jørn Oberg Utzon (1918–2008) was a Danish architect, best known for designing the Sydney Opera House.",
+        "content": "Jørn Oberg Utzon (1918–2008) was a Danish architect, "
+        "best known for designing the Sydney Opera House.",
     }
     assert trace["trace"][-1] == {"type": "CorrectAnswer", "content": "2003"}
     for step, result in zip(record["steps"][:2], [trace["trace"][2], trace["trace"][5]]):

@@ -106,7 +106,7 @@ def test_errors_name_file_and_line(tmp_path):
         read_training_rows([empty])
     csv = tmp_path / "x.csv"
     csv.write_text("a,b\n", encoding="utf-8")
-    with pytest.raises(TrainDataError, match="unknown training file type '.csv'"):
+    with pytest.raises(TrainDataError, match=r"unknown training file type '.csv'"):
         read_training_rows([csv])
 
 

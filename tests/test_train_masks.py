@@ -114,7 +114,7 @@ def test_unknown_template_asks_for_one(smol_tokenizer, tmp_path):  # noqa: F811
         training_chat_template(odd)
     plain = tmp_path / "plain.jinja"
     plain.write_text(odd.chat_template, encoding="utf-8")
-    with pytest.raises(TemplateNotFound, match="plain.jinja: the chat template has no"):
+    with pytest.raises(TemplateNotFound, match=r"plain.jinja: the chat template has no"):
         training_chat_template(odd, str(plain))
     marked = tmp_path / "marked.jinja"
     marked.write_text("{% for m in messages %}{% generation %}{{ m['content'] }}{% endgeneration %}{% endfor %}",

@@ -6,6 +6,7 @@ resumes and ends with the same adapter as an uninterrupted run."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -55,10 +56,8 @@ def kill_after_first_checkpoint(data: Path, out: Path) -> None:
             if proc.poll() is not None:
                 pytest.fail(f"harness train ended (exit {proc.returncode}) before its first checkpoint: "
                             f"{proc.stderr.read()[-3000:]}")
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=0.2)  # polls the process and the directory, no fixed sleep
-            except subprocess.TimeoutExpired:
-                pass
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
@@ -97,7 +96,7 @@ def test_the_loss_falls(run):
 
 
 def test_resume_after_kill_gives_the_same_adapter(run):
-    _, root, whole, resumed = run
+    _, root, _whole, resumed = run
     assert resumed.resumed_from is not None and resumed.resumed_from % SAVE_EVERY == 0
     assert resumed.steps == STEPS
     a, b = adapter_weights(root / "whole" / "adapter"), adapter_weights(root / "killed" / "adapter")

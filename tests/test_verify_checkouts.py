@@ -40,7 +40,8 @@ problems = read_problems()
 verifier = HumanEvalVerifier(timeout=60.0)
 results = verifier.verify_batch([p["prompt"] + p["canonical_solution"] for p in problems.values()],
                                 list(problems))
-interpreter = Interpreter("sklearn/datasets/data/iris.csv", 0, SessionLimits(run=RUN_LIMITS.with_(memory_bytes=1 << 30)))
+limits = SessionLimits(run=RUN_LIMITS.with_(memory_bytes=1 << 30))
+interpreter = Interpreter("sklearn/datasets/data/iris.csv", 0, limits)
 try:
     rows = interpreter.run("print(len(df))", "<turn 0>").stdout.strip()
 finally:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import luigi
 import pytest
+
 from harness import plugins
 from harness.engine import RolloutConfig, generate
 from harness.episode import load_episodes
 from harness.plugins import hookimpl
 from harness.verify import NotApplicable, Verifier, VerifyConfig, get_verifier, verify_files
-
 from harness_code import HumanEvalVerifier, MBPPVerifier, PytestVerifier, VerifyResult
 from luigi_tasks.rollouts import GenerateRollouts, VerifyRollouts
 

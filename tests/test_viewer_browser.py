@@ -22,13 +22,16 @@ from urllib.parse import urlencode
 
 import pytest
 
-from harness.engine import RolloutConfig, generate
 from harness.doctor.stage import DoctorConfig, doctor_files
+from harness.engine import RolloutConfig, generate
 from harness.episode import Episode, Verdict, load_episodes
 from harness.episode_files import episode_files
 from harness.verify import Verifier, VerifyConfig, verify_files
 
-HOSTILE = "Composers? </script><img src=x onerror=alert(1)><b>not bold</b> naïve — 日本語\n<guess>[`LISZT`, `HANDEL`, `BRAHMS`, `KING`]</guess>"
+HOSTILE = (
+    "Composers? </script><img src=x onerror=alert(1)><b>not bold</b> naïve — 日本語\n"
+    "<guess>[`LISZT`, `HANDEL`, `BRAHMS`, `KING`]</guess>"
+)
 # The k-th turn of every game gets CONNECTIONS[k]. Puzzle gen-0-00000 (kitchen utensils, rivers,
 # composers, chess pieces) is lost: one group found, then four mistakes. On the other boards the
 # words are mostly unknown, so those games run out of turns.
@@ -172,7 +175,7 @@ class Node:
 
 
 class _Builder(HTMLParser):
-    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+    VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

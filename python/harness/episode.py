@@ -45,7 +45,7 @@ import types
 import typing
 import warnings
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -65,32 +65,32 @@ from harness.pointer import escape
 from harness.pointer import parts as pointer_parts
 
 __all__ = [
-    "SCHEMA_VERSION",
     "SCHEMA_ID",
-    "Episode",
+    "SCHEMA_VERSION",
     "Env",
-    "Task",
-    "ModelSpec",
-    "Sampling",
-    "Message",
-    "Step",
-    "StepStatus",
-    "Usage",
-    "Tokens",
-    "Outcome",
-    "Verdict",
-    "ErrorInfo",
-    "Parent",
-    "Provenance",
+    "Episode",
     "EpisodeError",
     "EpisodeLoader",
+    "ErrorInfo",
+    "Message",
+    "ModelSpec",
+    "Outcome",
+    "Parent",
+    "Provenance",
+    "Sampling",
+    "Step",
+    "StepStatus",
+    "Task",
+    "Tokens",
+    "Usage",
+    "Verdict",
     "episode_json_schema",
-    "write_schema",
-    "validate_episode",
     "load_episodes",
-    "write_episodes",
     "make_episode_id",
     "utc_now",
+    "validate_episode",
+    "write_episodes",
+    "write_schema",
 ]
 
 SCHEMA_VERSION = "1"
@@ -414,7 +414,7 @@ class Episode(_Record):
 
 def utc_now() -> str:
     """The current time as an ISO 8601 UTC timestamp (`2025-01-31T12:00:00.123Z`)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def make_episode_id(run_id: str, env: str, task_id: str | int, sample_index: int, *extra: object) -> str:
@@ -483,9 +483,9 @@ def _pointer(record: Any, loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
     cur = record
     for i, comp in enumerate(loc):
-        if isinstance(cur, dict) and isinstance(comp, str) and comp in cur:
-            cur = cur[comp]
-        elif isinstance(cur, list) and isinstance(comp, int) and 0 <= comp < len(cur):
+        if (isinstance(cur, dict) and isinstance(comp, str) and comp in cur) or (
+            isinstance(cur, list) and isinstance(comp, int) and 0 <= comp < len(cur)
+        ):
             cur = cur[comp]
         elif i == len(loc) - 1 and isinstance(cur, dict):
             pass  # a missing field: name it

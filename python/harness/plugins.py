@@ -36,6 +36,7 @@ entry-point or distribution names.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -392,10 +393,8 @@ def logged_hook_failures(registry: Registry) -> list[dict[str, Any]]:
 
 def forget_hook_failures() -> None:
     """Empties the hook-failure log (after fixing or removing the plugins it names)."""
-    try:
+    with contextlib.suppress(FileNotFoundError):
         hook_failure_log().unlink()
-    except FileNotFoundError:
-        pass
 
 
 def _new_manager() -> pluggy.PluginManager:

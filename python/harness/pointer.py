@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["escape", "unescape", "join", "parts", "resolve", "ABSENT"]
+__all__ = ["ABSENT", "escape", "join", "parts", "resolve", "unescape"]
 
 ABSENT = object()
 """What `resolve` returns when the pointer leads nowhere (distinct from a present null)."""

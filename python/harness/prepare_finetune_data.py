@@ -44,15 +44,15 @@ __all__ = [
     "LABEL_MODES",
     "LoadReport",
     "SeedEpisodes",
+    "default_output",
     "iter_episodes",
     "load_episodes",
-    "prepare",
-    "to_sft_standard",
-    "to_sft_interleaved",
-    "to_prm_samples",
-    "default_output",
-    "make_formatter",
     "main",
+    "make_formatter",
+    "prepare",
+    "to_prm_samples",
+    "to_sft_interleaved",
+    "to_sft_standard",
 ]
 
 FORMATS = ("sft-standard", "sft-interleaved", "prm")

@@ -40,11 +40,11 @@ from harness.episode import Episode, Verdict, validate_episode
 from harness.options import content_settings, setting
 
 __all__ = [
-    "Verifier",
     "NotApplicable",
+    "NothingVerified",
+    "Verifier",
     "VerifyConfig",
     "VerifyReport",
-    "NothingVerified",
     "get_verifier",
     "verify_files",
 ]
@@ -87,7 +87,7 @@ class Verifier(ABC):
         return Verdict(verifier=self.name, version=self.version, verdict=verdict, score=score,
                        details=details or {})
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: a verifier may hold nothing
         """Release what the verifier holds (sandbox workers). Idempotent."""
 
 

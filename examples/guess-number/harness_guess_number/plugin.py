@@ -1,7 +1,6 @@
 """The plugin's hook implementations: what it registers with the harness."""
 
 from harness.plugins import hookimpl
-
 from harness_guess_number.environment import GuessNumber
 from harness_guess_number.formatter import WonTranscripts
 

@@ -20,7 +20,6 @@ from typing import Any
 
 from harness.environment import EnvError, Environment, Session, Summary
 from harness.episode import Message, Outcome, Step, StepStatus, Task
-
 from harness_code.doctoring import CodeDoctoring
 from harness_code.extract import extract_code
 from harness_code.problems import Problem

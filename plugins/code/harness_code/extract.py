@@ -32,7 +32,7 @@ def fences(text: str) -> list[Fence]:
     marks = [(m.start(), m.end()) for m in _FENCE.finditer(text)]
     i = 0
     while i < len(marks):
-        start, end = marks[i]
+        _start, end = marks[i]
         line_end = text.find("\n", end)
         if line_end < 0:
             line_end = len(text)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.sandbox import Limits, RunResult, Sandbox
-
 from harness_code.problems import Problem
 
 RUNNER = "harness_code.runner"

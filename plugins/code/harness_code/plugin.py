@@ -4,7 +4,6 @@ environment."""
 from __future__ import annotations
 
 from harness.plugins import hookimpl
-
 from harness_code.verifiers import HumanEvalVerifier, MBPPVerifier, PytestVerifier
 
 

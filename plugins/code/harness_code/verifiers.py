@@ -37,13 +37,12 @@ from harness import plugins
 from harness.episode import Episode, Verdict
 from harness.sandbox import IsolationLevel, Limits, Sandbox, SandboxUnavailable, choose_level
 from harness.verify import NotApplicable, Verifier
-
 from harness_code import sandboxes
 from harness_code.extract import extract_code
 from harness_code.judge import TIMEOUT_MESSAGE, Judge, Outcome
 from harness_code.problems import Problem, load_humaneval, load_mbpp, read_records
 
-__all__ = ["HumanEvalVerifier", "MBPPVerifier", "PytestVerifier", "VerifyResult", "TIMEOUT_MESSAGE"]
+__all__ = ["TIMEOUT_MESSAGE", "HumanEvalVerifier", "MBPPVerifier", "PytestVerifier", "VerifyResult"]
 
 CODE_ENV = "code"
 """The environment whose episodes these verifiers judge (harness_code.environment)."""

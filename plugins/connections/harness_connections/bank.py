@@ -18,7 +18,6 @@ from importlib import resources
 from typing import Any
 
 from harness.environment import derive_seed
-
 from harness_connections.puzzles import Category, Puzzle
 
 BANK_FILE = "categories.json"

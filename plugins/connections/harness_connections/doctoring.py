@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import Any
 
 from harness.episode import Episode
-
 from harness_connections.predicates import salvage_quality as history_quality
 from harness_connections.truncation import ends_the_game, kept_history
 

@@ -26,7 +26,6 @@ from typing import Any
 
 from harness.environment import EnvError, Environment, Session, Summary
 from harness.episode import Episode, Message, Outcome, Step, StepStatus, Task
-
 from harness_connections import bank, doctoring, prompts
 from harness_connections.game import FOUND, Game, RestoreError
 from harness_connections.guess import format_guess, parse_guess
@@ -81,7 +80,11 @@ class ConnectionsEnv(Environment):
         self.skipped: list[PuzzleError] = []  # puzzles left out by skip_invalid, with why
         self.max_mistakes = _positive_int("max_mistakes", max_mistakes)
         self.max_turns = _positive_int("max_turns", max_turns)
-        if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 <= test_fraction <= 1:
+        if (
+            isinstance(test_fraction, bool)
+            or not isinstance(test_fraction, (int, float))
+            or not 0 <= test_fraction <= 1
+        ):
             raise EnvError(f"connections: test_fraction must be in [0, 1], got {test_fraction!r}")
         args: dict[str, Any] = {"test_fraction": test_fraction, "max_mistakes": max_mistakes, "max_turns": max_turns}
         try:
@@ -313,7 +316,9 @@ class ConnectionsSession(Session):
             info["resumed_from_guess_history"] = list(self.task.data["resumed_from_guess_history"])
         return Summary(
             reward=total_reward(components),
-            outcome=Outcome(done=self.done, reason=reason, success=(reason == "all_categories_found") if self.done else None),
+            outcome=Outcome(
+                done=self.done, reason=reason, success=(reason == "all_categories_found") if self.done else None
+            ),
             reward_components=components,
             info=info,
         )

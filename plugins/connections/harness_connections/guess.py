@@ -16,10 +16,8 @@ _ITEM = re.compile(r"`([^`]*)`")
 
 
 def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
-    last = None
-    for last in pattern.finditer(text):
-        pass
-    return last
+    matches = list(pattern.finditer(text))
+    return matches[-1] if matches else None
 
 
 def parse_guess(text: str) -> list[str] | None:

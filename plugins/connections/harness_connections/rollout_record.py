@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from harness.episode import Episode, validate_episode
-
 from harness_connections.puzzles import parse_categories, shown_words
 
 
@@ -25,7 +24,11 @@ def _history_from_steps(episode: Episode) -> list[dict[str, Any]]:
     for step in episode.steps:
         if "status" not in step.info:
             continue
-        record = {k: step.info[k] for k in ("items", "status", "category_idx", "result_message", "invalid_reason") if k in step.info}
+        record = {
+            k: step.info[k]
+            for k in ("items", "status", "category_idx", "result_message", "invalid_reason")
+            if k in step.info
+        }
         history.append(record)
         if "auto_completed" in step.info:
             history.append(dict(step.info["auto_completed"]))

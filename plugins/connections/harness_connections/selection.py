@@ -114,7 +114,9 @@ def select_best(records: Iterable[dict[str, Any]], count_tokens: CountTokens = c
     return selection
 
 
-def mark_over_token_limit(record: dict[str, Any], limit: int, count_tokens: CountTokens = count_words) -> dict[str, Any]:
+def mark_over_token_limit(
+    record: dict[str, Any], limit: int, count_tokens: CountTokens = count_words
+) -> dict[str, Any]:
     """A copy of the record where the guess of each assistant message over `limit` tokens is
     invalid, with `invalid_reason = over_token_limit_{n}` (n: the message's own token count)."""
     out = copy.deepcopy(record)

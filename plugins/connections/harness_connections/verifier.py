@@ -24,7 +24,6 @@ from harness import plugins
 from harness.environment import EnvError
 from harness.episode import Episode, Verdict, validate_episode
 from harness.verify import NotApplicable, Verifier
-
 from harness_connections.environment import ConnectionsEnv
 
 

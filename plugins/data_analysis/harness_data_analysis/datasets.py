@@ -14,9 +14,9 @@ otherwise. `load_frame(csv_source)` loads either kind; the interpreter process c
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import os
 from dataclasses import dataclass
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
@@ -54,7 +54,7 @@ BUNDLED: dict[str, Bundled] = {
             "alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols",
             "flavanoids", "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue",
             "od280/od315_of_diluted_wines", "proline",
-        ),  # fmt: skip
+        ),
         label="class",
         label_names=("class_0", "class_1", "class_2"),
     ),

@@ -23,11 +23,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
+
 from harness.environment import EnvError, Environment, Session, Summary, derive_seed
 from harness.episode import Message, Outcome, Step, StepStatus, Task
 from harness.sandbox.levels import IsolationLevel
 from harness.sandbox.limits import Limits
-
 from harness_data_analysis import __version__
 from harness_data_analysis.actions import parse_action
 from harness_data_analysis.datasets import DEFAULT_SOURCES, load_frame, resolve_source

@@ -28,6 +28,7 @@ variables defined before are back. If that replay itself fails, `InterpreterLost
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -45,7 +46,6 @@ from harness.sandbox.levels import IsolationLevel, choose_level
 from harness.sandbox.limits import Limits
 from harness.sandbox.pool import allocate_uid, bwrap_command, release_uid, spawn
 from harness.sandbox.view import SandboxSetupError, View, python_executable, view
-
 from harness_data_analysis.datasets import BUNDLED_PREFIX
 
 WORKER = "harness_data_analysis.worker"
@@ -219,7 +219,7 @@ class Interpreter:
 
     def _spawn(self) -> None:
         # The worker's fd 1 and 2: C-level output, crashes.
-        self._log = log = tempfile.TemporaryFile()
+        self._log = log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         # -S: no site-packages but the view's (PYTHONPATH); -P: the working directory is not
         # on sys.path.
         command = [python_executable(), "-S", "-P", "-m", WORKER]
@@ -365,7 +365,7 @@ def worker_view() -> View:
     data = {}
     spec = importlib.util.find_spec("sklearn")
     if spec is not None and spec.submodule_search_locations:
-        bundled = os.path.join(list(spec.submodule_search_locations)[0], "datasets", "data")
+        bundled = os.path.join(next(iter(spec.submodule_search_locations)), "datasets", "data")
         if os.path.isdir(bundled):
             data[BUNDLED_PREFIX.rstrip("/")] = os.path.realpath(bundled)
     return view([WORKER, CONFINE], PACKAGES, data)
@@ -377,10 +377,8 @@ def _kill_all(proc: subprocess.Popen[bytes], uid: int | None) -> None:
     namespace: when that dies the kernel kills every process in the namespace, and its pidfd
     turns readable only after they have exited."""
     inits = [_pidfd(pid) for pid in _children(proc.pid)]
-    try:
+    with contextlib.suppress(ProcessLookupError):  # the group is already empty
         os.killpg(proc.pid, signal.SIGKILL)  # the worker's process group (bubblewrap's + init)
-    except ProcessLookupError:
-        pass  # the group is already empty
     for pidfd in filter(None, inits):
         select.select([pidfd], [], [], 60)
         os.close(pidfd)

@@ -25,7 +25,6 @@ from typing import Any
 
 from harness.episode import Episode, validate_episode
 from harness.formats.data_analysis_record import trace as harness_trace
-
 from harness_data_analysis.triangulation import triangulate
 from harness_data_analysis.values import value_hash
 

@@ -13,6 +13,7 @@ output_schema, ground_truth, ground_truth_hash}`, each paired with its gold prog
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,8 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from harness.environment import derive_seed
 
+from harness.environment import derive_seed
 from harness_data_analysis.datasets import source_stem
 from harness_data_analysis.values import JsonValue, normalise, value_hash
 
@@ -404,10 +405,8 @@ def run_gold_program(program: str, frame: pd.DataFrame) -> tuple[bool, JsonValue
         "submit": submit,
         "hook": lambda value, name=None, **_: value,
     }
-    try:
+    with contextlib.suppress(_Stop):
         exec(compile(program, "<gold program>", "exec"), namespace)
-    except _Stop:
-        pass
     return "value" in answer, answer.get("value")
 
 

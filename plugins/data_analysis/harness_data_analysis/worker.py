@@ -18,9 +18,10 @@ Requests and replies, one JSON object per line:
         -> {"success", "stdout", "stderr", "hooks", "submitted", "submitted_answer"}
 
 The namespace holds `df`, `pd`, `np`, `submit(answer)` and `hook(value, name=...)`. Resource limits
-(address space, CPU time, file size, open files, processes) are set here, on itself, after pandas
-is imported (with the sandbox's `harness.sandbox.confine`, as a code sample gets them) and the CSV loaded, and then, given `--uid`, the worker drops to that uid for good
-(no-new-privs set); the wall-clock deadline is the parent's job, since a stuck process cannot
+(address space, CPU time, file size, open files, processes) are set here, on itself, with the
+sandbox's own `harness.sandbox.confine` (as a code sample gets them), after pandas is imported
+and the CSV loaded, and then, given `--uid`, the worker drops to that uid for good (no-new-privs
+set); the wall-clock deadline is the parent's job, since a stuck process cannot
 enforce it.
 """
 
@@ -46,7 +47,6 @@ import numpy as np
 import pandas as pd
 
 from harness.sandbox.confine import drop_privileges, set_resource_limits
-
 from harness_data_analysis.datasets import load_frame
 from harness_data_analysis.values import dumps, normalise, value_hash
 

@@ -85,7 +85,7 @@ def read_questions(path: str | os.PathLike[str]) -> list[Question]:
 
 def _records(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
-        f = open(path, "rb")
+        f = open(path, "rb")  # noqa: SIM115 - closed by the `with f` below; only opening is guarded
     except OSError as exc:
         raise DataFileError(path, None, "", f"cannot open: {exc.strerror or exc}") from None
     with f:
@@ -142,7 +142,9 @@ def _answers(path: str, line: int, record: dict[str, Any]) -> list[str]:
         raise _missing(path, line, record, "answers")
     value = record["answers"]
     if isinstance(value, str):
-        raise DataFileError(path, line, "/answers", f"expected a list of strings, got a string (write [{_show(value)}])")
+        raise DataFileError(
+            path, line, "/answers", f"expected a list of strings, got a string (write [{_show(value)}])"
+        )
     if not isinstance(value, list) or not value:
         raise DataFileError(path, line, "/answers", f"expected a non-empty list of strings, got {_show(value)}")
     for i, answer in enumerate(value):

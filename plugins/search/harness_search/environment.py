@@ -23,9 +23,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from harness.environment import Environment, EnvError, Session, Summary
+from harness.environment import EnvError, Environment, Session, Summary
 from harness.episode import Message, Outcome, Step, StepStatus, Task
-
 from harness_search.actions import Action, Invalid, parse_action
 from harness_search.data_files import Question, read_documents, read_questions
 from harness_search.prompts import feedback, task_prompt

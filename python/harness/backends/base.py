@@ -63,5 +63,5 @@ class Backend(ABC):
     async def generate(self, requests: Sequence[Request]) -> list[list[Completion]]:
         """One list of `request.sampling.n` completions per request, in request order."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional: a backend may hold nothing to release
         """Release the model, the HTTP client or the server. Idempotent."""

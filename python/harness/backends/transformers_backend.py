@@ -26,8 +26,8 @@ from typing import Any
 from harness.backends.base import Backend, BackendError, Completion, Request
 from harness.backends.batching import BatchCollector
 from harness.backends.errors import PromptTooLong
-from harness.episode import Sampling
 from harness.embedded_model import DEFAULT_MODEL, embedded_model
+from harness.episode import Sampling
 
 
 def _resolve(model: str) -> tuple[str, str | None]:

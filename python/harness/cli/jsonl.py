@@ -43,7 +43,11 @@ def _allow_empty(what: str) -> Callable[[F], F]:
 
 def _output(func: F) -> F:
     return click.option(
-        "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write (atomically)."
+        "-o",
+        "--output",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="File to write (atomically).",
     )(func)
 
 
@@ -80,7 +84,9 @@ def _speed(what: str, result: Any, files: tuple[Path, ...], seconds: float) -> N
     if size is None:
         click.echo(f"{what}: {seconds:.2f} s", err=True)
     else:
-        click.echo(f"{what}: {size / 1e6:,.1f} MB in {seconds:.2f} s ({size / 1e9 / max(seconds, 1e-9):.2f} GB/s)", err=True)
+        click.echo(
+            f"{what}: {size / 1e6:,.1f} MB in {seconds:.2f} s ({size / 1e9 / max(seconds, 1e-9):.2f} GB/s)", err=True
+        )
     for err in getattr(result, "errors", [])[:20]:
         click.echo(f"  {err}", err=True)
     if getattr(result, "malformed", 0):
@@ -156,7 +162,8 @@ def scan(files: tuple[Path, ...], threads: int | None, as_json: bool, allow_empt
         for f in report.files:
             extras = (" BOM" if f.bom else "") + (f" {f.crlf_lines} CRLF lines" if f.crlf_lines else "")
             click.echo(
-                f"{f.path}: {f.records:,} records, {f.blank_lines:,} blank, {f.malformed:,} malformed, {f.bytes:,} bytes{extras}"
+                f"{f.path}: {f.records:,} records, {f.blank_lines:,} blank, {f.malformed:,} malformed, "
+                f"{f.bytes:,} bytes{extras}"
             )
     if report.records == 0:
         _no_records("scan", files, allow_empty or report.malformed > 0)
@@ -195,9 +202,24 @@ def read(files: tuple[Path, ...], fields: tuple[str, ...], errors: str, allow_em
 @_inputs
 @_output
 @click.option("--key", required=True, help="JSON pointer of the key (7 and \"7\" are the same key).")
-@click.option("--score", "scores", multiple=True, help="Pointer of a number to rank by, higher wins; prefix '-' for lower wins. Repeat to break ties.")
-@click.option("--keep", type=click.Choice(["best", "first", "last"]), help="Which record wins [default: best with --score, else first].")
-@click.option("--missing", type=click.Choice(["error", "skip", "keep"]), default="error", show_default=True, help="Records without a key or score.")
+@click.option(
+    "--score",
+    "scores",
+    multiple=True,
+    help="Pointer of a number to rank by, higher wins; prefix '-' for lower wins. Repeat to break ties.",
+)
+@click.option(
+    "--keep",
+    type=click.Choice(["best", "first", "last"]),
+    help="Which record wins [default: best with --score, else first].",
+)
+@click.option(
+    "--missing",
+    type=click.Choice(["error", "skip", "keep"]),
+    default="error",
+    show_default=True,
+    help="Records without a key or score.",
+)
 @_allow_empty("no record is written (the empty output is then written too)")
 @_common
 def dedup(
@@ -219,7 +241,17 @@ def dedup(
     report = _run(
         "dedup",
         files,
-        lambda: fj.dedup(list(files), output, key, score=list(scores) or None, keep=keep, missing=missing, errors=errors, threads=threads, allow_empty=allow_empty),  # type: ignore[arg-type]
+        lambda: fj.dedup(
+            list(files),
+            output,
+            key,
+            score=list(scores) or None,
+            keep=keep,
+            missing=missing,
+            errors=errors,
+            threads=threads,
+            allow_empty=allow_empty,
+        ),  # type: ignore[arg-type]
     )
     _report(report, ["records", "written", "unique_keys", "missing"])
     _empty_output("dedup", report, output)
@@ -244,10 +276,18 @@ def _literal(raw: str) -> Any:
 @_inputs
 @_output
 @click.option("--steps", required=True, help="Pointer of the array of steps, e.g. /trace.")
-@click.option("--on", "on", required=True, help="POINTER=VALUE inside a step marking a split point, e.g. /type=search_result.")
+@click.option(
+    "--on", "on", required=True, help="POINTER=VALUE inside a step marking a split point, e.g. /type=search_result."
+)
 @click.option("--carry", multiple=True, help="Parent field to copy into each split (pointer); repeatable.")
 @click.option("--keep-empty", is_flag=True, help="Also write split points followed by no step.")
-@click.option("--missing", type=click.Choice(["error", "skip"]), default="error", show_default=True, help="Records without the steps array.")
+@click.option(
+    "--missing",
+    type=click.Choice(["error", "skip"]),
+    default="error",
+    show_default=True,
+    help="Records without the steps array.",
+)
 @_allow_empty("no split record is written (the empty output is then written too)")
 @_common
 def split(
@@ -272,7 +312,18 @@ def split(
     report = _run(
         "split",
         files,
-        lambda: fj.split(list(files), output, steps, on=on_pair, carry=list(carry), keep_empty=keep_empty, missing=missing, errors=errors, threads=threads, allow_empty=allow_empty),  # type: ignore[arg-type]
+        lambda: fj.split(
+            list(files),
+            output,
+            steps,
+            on=on_pair,
+            carry=list(carry),
+            keep_empty=keep_empty,
+            missing=missing,
+            errors=errors,
+            threads=threads,
+            allow_empty=allow_empty,
+        ),  # type: ignore[arg-type]
     )
     _report(report, ["records", "written", "missing"])
     _empty_output("split", report, output)
@@ -301,11 +352,22 @@ def parse_where(text: str) -> tuple[str, str, Any]:
 @jsonl.command(name="filter")
 @_inputs
 @_output
-@click.option("--where", "conditions", multiple=True, required=True, help="'POINTER OP VALUE', e.g. '/reward >= 0.5', '/env/name == connections', '/error missing'. All must hold.")
+@click.option(
+    "--where",
+    "conditions",
+    multiple=True,
+    required=True,
+    help="'POINTER OP VALUE', e.g. '/reward >= 0.5', '/env/name == connections', '/error missing'. All must hold.",
+)
 @_allow_empty("no record meets the conditions (the empty output is then written too)")
 @_common
 def filter_(
-    files: tuple[Path, ...], output: Path, conditions: tuple[str, ...], allow_empty: bool, errors: str, threads: int | None
+    files: tuple[Path, ...],
+    output: Path,
+    conditions: tuple[str, ...],
+    allow_empty: bool,
+    errors: str,
+    threads: int | None,
 ) -> None:
     """Copy the records meeting every --where condition, byte for byte.
 
@@ -323,10 +385,14 @@ def filter_(
 @jsonl.command(name="count-by")
 @_inputs
 @click.option("--key", required=True, help="JSON pointer of the key.")
-@click.option("--json", "as_json", is_flag=True, help='Print [{"key": …, "count": …}, …] on stdout (missing keys as null).')
+@click.option(
+    "--json", "as_json", is_flag=True, help='Print [{"key": …, "count": …}, …] on stdout (missing keys as null).'
+)
 @_allow_empty("there is no record")
 @_common
-def count_by(files: tuple[Path, ...], key: str, as_json: bool, allow_empty: bool, errors: str, threads: int | None) -> None:
+def count_by(
+    files: tuple[Path, ...], key: str, as_json: bool, allow_empty: bool, errors: str, threads: int | None
+) -> None:
     """Count records per key, largest first (missing keys as null).
 
     FILES may be '-' (standard input), FIFOs or <(command)."""

@@ -15,7 +15,9 @@ from harness.options import click_options
 from harness.rlvr.checkpoints import PassAtKConfig
 from harness.rlvr.prepare import PrepareConfig
 
-CONFIG_HELP = "A YAML run configuration (configs/validation_run.yaml): its `{}` section gives the settings not given here."
+CONFIG_HELP = (
+    "A YAML run configuration (configs/validation_run.yaml): its `{}` section gives the settings not given here."
+)
 
 
 @click.group()

@@ -9,7 +9,9 @@ import click
 
 
 @click.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write it here instead of stdout.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write it here instead of stdout."
+)
 def schema(output: Path | None) -> None:
     """The JSON Schema of the episode record (docs/episode.schema.json)."""
     from harness.episode import episode_json_schema, write_schema

@@ -30,8 +30,16 @@ from harness.conformance.rules import RULES, Checker
 from harness.environment import Environment
 from harness.options import setting
 
-__all__ = ["RULES", "CheckConfig", "Failure", "Report", "EnvBuildError", "assert_conforms",
-           "check_environment", "run_check"]
+__all__ = [
+    "RULES",
+    "CheckConfig",
+    "EnvBuildError",
+    "Failure",
+    "Report",
+    "assert_conforms",
+    "check_environment",
+    "run_check",
+]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ a dict built from one: the order changes from one process to the next.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -104,10 +105,8 @@ def opened(session: Session) -> Iterator[Session]:
     try:
         yield session
     finally:
-        try:
+        with contextlib.suppress(Exception):  # closing is best effort here; the rules judge what the env did
             session.close()
-        except Exception:  # closing is best effort here; the rules judge what the env did
-            pass
 
 
 def play(env: Environment, task: Task, seed: int, actions: Sequence[str],

@@ -30,6 +30,7 @@ works on a directory (`.doctor-loop.lock`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -421,7 +422,9 @@ def _write_puzzles(directory: Path, loop: int, rows: list[dict[str, Any]]) -> No
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _results_records(episodes: list[Any], queue: dict[str, list[str]]) -> tuple[list[dict[str, Any]], dict[str, int | None]]:
+def _results_records(
+    episodes: list[Any], queue: dict[str, list[str]]
+) -> tuple[list[dict[str, Any]], dict[str, int | None]]:
     """The loop's rollout records in the order of its puzzle file (doctored, then fresh), failed
     games left out, and the completion tokens each kind spent."""
     from harness_connections.rollout_record import to_rollout_record
@@ -442,14 +445,10 @@ def _remove_work(work: Path, loop: int) -> None:
     import shutil
 
     shutil.rmtree(work / f"run-{loop}", ignore_errors=True)
-    try:
+    with contextlib.suppress(FileNotFoundError):
         _puzzles_file(work.parent, loop).unlink()
-    except FileNotFoundError:
-        pass
-    try:
+    with contextlib.suppress(OSError):
         work.rmdir()
-    except OSError:
-        pass
 
 
 def _read_journal(path: Path) -> list[LoopStats]:

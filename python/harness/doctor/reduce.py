@@ -63,7 +63,9 @@ def total_limit(words: int) -> int:
 class ReduceConfig:
     """The settings of token reduction (`harness doctor reduce`, Luigi `ReduceTokens`)."""
 
-    backend: str = setting("transformers", help="Backend that rewrites the reasoning: transformers, vllm, openai, scripted.")
+    backend: str = setting(
+        "transformers", help="Backend that rewrites the reasoning: transformers, vllm, openai, scripted."
+    )
     model: str | None = setting(None, help="Model for the backend (none: the backend's default).")
     backend_args: dict[str, Any] = setting(factory=dict, help="Arguments of the backend.")
     tokenizer: str | None = setting(None, help="What counts tokens: a Hugging Face tokenizer, 'embedded', "
@@ -166,7 +168,7 @@ class _Rewriter:
                     entry = json.loads(line)
                     self.known[entry["key"]] = entry["answer"]
                     size += len(line)
-        self.sink = open(cache, "a+b")
+        self.sink = open(cache, "a+b")  # noqa: SIM115 - the cache's sink, closed by close()
         os.chmod(cache, new_file_mode())
         self.sink.truncate(size)
         self.sink.seek(size)
@@ -203,8 +205,10 @@ class _Rewriter:
         from harness.environment import derive_seed
         from harness.episode import Message, Sampling
 
-        messages = [Message(role="system", content=SYSTEM),
-                    Message(role="user", content=f"Shorten the reasoning to about {target} tokens.\n\nThe reply:\n{text}")]
+        messages = [
+            Message(role="system", content=SYSTEM),
+            Message(role="user", content=f"Shorten the reasoning to about {target} tokens.\n\nThe reply:\n{text}"),
+        ]
         sampling = Sampling(n=1, temperature=self.config.temperature, top_p=1.0, max_tokens=self.config.max_tokens,
                             seed=derive_seed("reduce", self.config.seed, text) % 2**62)
         async with self.gate:

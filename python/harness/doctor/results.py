@@ -197,7 +197,7 @@ def build_indexes(files: Sequence[str | Path], index_dir: str | Path | None = No
         try:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
                 list(pool.map(_build, jobs))
-        except Exception:  # noqa: BLE001 - the error is raised again below, unpickled, by this process
+        except Exception:  # the error is raised again below, unpickled, by this process
             pass
     return len(stale)
 
@@ -236,7 +236,9 @@ def analyze(
         if token_limit is None:  # validity as the index has it
             valid = columns["valid"]
         else:
-            valid = [codes is not None and "i" not in codes for codes in (statuses(f, row) for row in range(len(index)))]
+            valid = [
+                codes is not None and "i" not in codes for codes in (statuses(f, row) for row in range(len(index)))
+            ]
         for row, (key, won, ok, reward) in enumerate(zip(columns["key"], columns["won"], valid, columns["reward"])):
             if key is None:
                 skipped.append(f"{index.path.name}:{row + 1}")

@@ -36,6 +36,7 @@ directory at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -68,7 +69,9 @@ class NothingToDoctor(ValueError):
 class DoctorConfig:
     """The settings of a doctor stage (`harness doctor`, Luigi `DoctorRollouts`)."""
 
-    backend: str = setting("transformers", help="Backend that continues the cut episodes: transformers, vllm, openai, scripted.")
+    backend: str = setting(
+        "transformers", help="Backend that continues the cut episodes: transformers, vllm, openai, scripted."
+    )
     model: str | None = setting(None, help="Model for the backend (none: the backend's default, the embedded model).")
     backend_args: dict[str, Any] = setting(factory=dict, help="Arguments of the backend.")
     env_args: dict[str, Any] = setting(
@@ -82,7 +85,9 @@ class DoctorConfig:
     top_p: float = setting(1.0, help="Nucleus sampling mass.")
     top_k: int = setting(-1, help="Top-k cut-off (-1: none).")
     seed: int = setting(0, help="Seed of the continuations' sampling.")
-    max_turns: int = setting(64, help="Cap on model turns per episode, replayed turns included, above the environment's own rules.")
+    max_turns: int = setting(
+        64, help="Cap on model turns per episode, replayed turns included, above the environment's own rules."
+    )
     concurrency: int = setting(64, content=False, help="Episodes continued at once.")
     allow_empty: bool = setting(False, content=False, help="Succeed when there is nothing to doctor.")
 
@@ -168,7 +173,9 @@ class _Ref:
     record: Located
 
 
-def _select(paths: Sequence[Path], config: DoctorConfig, report: DoctorReport) -> tuple[dict[str, Candidate], list[Candidate]]:
+def _select(
+    paths: Sequence[Path], config: DoctorConfig, report: DoctorReport
+) -> tuple[dict[str, Candidate], list[Candidate]]:
     candidates: list[Candidate] = []
     for path in paths:
         for record in scan_file(path, FIELDS):
@@ -469,7 +476,7 @@ class _Stage:
                 def on_episode(episode: Episode, by_id: dict[str, _Cut] = by_id) -> None:
                     cut = by_id[episode.episode_id]
                     child = child_episode(episode, cut.parent, cut.kept, reason(cut.parent, config.verifier),
-                                          len(starts[episode.episode_id][1]))
+                                          len(starts[episode.episode_id][1]))  # noqa: B023 - called within the iteration
                     line = finished_line(registry, child)
                     sink.write((line + "\n").encode("utf-8"))
                     sink.flush()
@@ -484,14 +491,12 @@ class _Stage:
 
     def _write_children(self, children: dict[str, Episode], cuts: dict[str, _Cut]) -> None:
         with atomic_write(self.out / DOCTORED) as f:
-            for key, cut in sorted(cuts.items()):
+            for _, cut in sorted(cuts.items()):
                 child = children[_child_id(cut.parent, cut.kept, self.config.seed)]
                 f.write(child.to_json_line() + "\n")
                 self.report.doctored += 1
                 self.report.succeeded += child.outcome.success is True and child.error is None
                 self.report.failed += child.error is not None
                 self.report.replay_mismatch += child.error is not None and child.error.type == "ReplayMismatch"
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self._partial().unlink()
-        except FileNotFoundError:
-            pass

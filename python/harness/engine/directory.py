@@ -12,6 +12,7 @@ writes a shard that does not exist yet (shards of one run are written by many pr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import Counter
@@ -74,7 +75,5 @@ def write_run_manifest(out_dir: str | os.PathLike[str], manifests: list[dict[str
 
 def _remove(paths: list[str]) -> None:
     for leftover in paths:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(leftover)
-        except FileNotFoundError:
-            pass

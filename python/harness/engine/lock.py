@@ -27,6 +27,7 @@ which is reported. Mounts that lock on the local node only (NFS with `nolock`, L
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -95,10 +96,8 @@ class Lock:
     def release(self) -> None:
         if self._fd is None:
             return
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.path.unlink()  # still holding the lock: a waiter sees the file is gone
-        except FileNotFoundError:
-            pass
         os.close(self._fd)
         self._fd = None
 

@@ -29,9 +29,20 @@ from harness.formats.run import (
     format_records,
 )
 
-__all__ = ["Formatter", "FormatError", "RecordError", "FormatConfig", "FormatReport", "NothingFormatted",
-           "format_file", "format_files", "format_located", "format_records", "get_formatter",
-           "formatter_names"]
+__all__ = [
+    "FormatConfig",
+    "FormatError",
+    "FormatReport",
+    "Formatter",
+    "NothingFormatted",
+    "RecordError",
+    "format_file",
+    "format_files",
+    "format_located",
+    "format_records",
+    "formatter_names",
+    "get_formatter",
+]
 
 
 def get_formatter(name: str, **options: Any) -> Formatter:

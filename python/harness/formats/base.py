@@ -37,7 +37,7 @@ from harness.errors import LocatedError
 if TYPE_CHECKING:
     from harness.episode import Episode
 
-__all__ = ["Formatter", "RecordError", "FormatError", "require", "optional_text", "optional_objects"]
+__all__ = ["FormatError", "Formatter", "RecordError", "optional_objects", "optional_text", "require"]
 
 
 class RecordError(LocatedError):

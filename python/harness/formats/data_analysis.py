@@ -31,22 +31,22 @@ from harness.formats.base import Formatter, RecordError, optional_objects, optio
 from harness.formats.data_analysis_record import seed_record
 
 __all__ = [
-    "SYSTEM_PROMPT",
     "INTERLEAVED_INSTRUCTION",
     "LABEL_MODES",
-    "system_prompt",
-    "question_message",
-    "gold_trace",
+    "SYSTEM_PROMPT",
+    "Prm",
+    "SftInterleaved",
+    "SftStandard",
     "execution_of",
-    "turn_text",
+    "gold_trace",
     "output_text",
     "prompt_messages",
-    "to_sft_standard",
-    "to_sft_interleaved",
+    "question_message",
+    "system_prompt",
     "to_prm_samples",
-    "SftStandard",
-    "SftInterleaved",
-    "Prm",
+    "to_sft_interleaved",
+    "to_sft_standard",
+    "turn_text",
 ]
 
 SYSTEM_PROMPT = (

@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.episode import Episode
 
-__all__ = ["seed_record", "trace", "TURNS_IN_STEPS"]
+__all__ = ["TURNS_IN_STEPS", "seed_record", "trace"]
 
 TURNS_IN_STEPS = "$steps"
 """What an imported record holds in place of its trace's turns, which are the episode's steps."""

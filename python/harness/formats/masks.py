@@ -31,7 +31,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
-__all__ = ["IGNORE_INDEX", "TemplateError", "has_generation_markers", "trained_spans", "chat_masks"]
+__all__ = ["IGNORE_INDEX", "TemplateError", "chat_masks", "has_generation_markers", "trained_spans"]
 
 IGNORE_INDEX = -100
 _GENERATION = re.compile(r"\{%-?\s*generation\s*-?%\}")

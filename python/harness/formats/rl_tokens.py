@@ -58,7 +58,9 @@ class RlTokens(Formatter):
             tokens = step.tokens
             at = f"/steps/{k}/tokens"
             if tokens is None or tokens.prompt_ids is None or tokens.completion_ids is None:
-                missing = "tokens" if tokens is None else "prompt_ids" if tokens.prompt_ids is None else "completion_ids"
+                missing = (
+                    "tokens" if tokens is None else "prompt_ids" if tokens.prompt_ids is None else "completion_ids"
+                )
                 raise RecordError(at if missing == "tokens" else f"{at}/{missing}",
                                   "no token ids: the backend did not return them; rl-tokens never "
                                   "re-tokenises text, so generate with a backend that keeps token ids")

@@ -46,8 +46,16 @@ from harness.formats.where import matches as where_matches
 from harness.formats.writers import open_writer
 from harness.options import setting
 
-__all__ = ["FormatConfig", "FormatReport", "NothingFormatted", "format_files", "format_file",
-           "format_located", "format_records", "VERDICTS"]
+__all__ = [
+    "VERDICTS",
+    "FormatConfig",
+    "FormatReport",
+    "NothingFormatted",
+    "format_file",
+    "format_files",
+    "format_located",
+    "format_records",
+]
 
 PathLike = str | os.PathLike[str]
 VERDICTS = ("pass", "fail", "no_verdict")
@@ -155,10 +163,13 @@ class FormatReport:
     def why_empty(self) -> str:
         """Why the run made no row, in words."""
         if self.records == 0:
-            return "the input holds no records" + (f" ({self.malformed} malformed line(s) left out)" if self.malformed else "")
+            return "the input holds no records" + (
+                f" ({self.malformed} malformed line(s) left out)" if self.malformed else ""
+            )
         unreadable = self.malformed + self.invalid
         if unreadable == self.records:
-            return f"none of the {self.records} records could be read ({self.malformed} malformed, {self.invalid} unreadable)"
+            return (f"none of the {self.records} records could be read "
+                    f"({self.malformed} malformed, {self.invalid} unreadable)")
         candidates = self.records - unreadable
         if self.filtered == candidates:
             return f"the filter kept 0 of {candidates} episodes ({'; '.join(self.filters)})"
@@ -169,7 +180,8 @@ class FormatReport:
         candidates -= others
         na = sum(self.not_applicable.values())
         if na == candidates:
-            return f"none of the {candidates} {self.env or ''} episodes can be formatted ({_counts(self.not_applicable)})".replace("  ", " ")
+            episodes = f"{self.env} episodes" if self.env else "episodes"
+            return f"none of the {candidates} {episodes} can be formatted ({_counts(self.not_applicable)})"
         candidates -= na
         failed = sum(self.failed.values())
         if failed == candidates:

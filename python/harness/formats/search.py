@@ -26,17 +26,17 @@ from harness.formats.base import Formatter, RecordError, optional_text, require
 from harness.formats.search_trace import is_search_episode, search_trace
 
 __all__ = [
-    "DATA_SOURCE",
     "ABILITY",
-    "MULTITURN_DATA_SOURCE",
+    "DATA_SOURCE",
     "MULTITURN_ABILITY",
-    "render_step",
-    "render_context",
-    "split_row",
-    "to_split_samples",
-    "to_multiturn",
-    "SearchSplits",
+    "MULTITURN_DATA_SOURCE",
     "SearchMultiturn",
+    "SearchSplits",
+    "render_context",
+    "render_step",
+    "split_row",
+    "to_multiturn",
+    "to_split_samples",
 ]
 
 DATA_SOURCE = "search_agent"
@@ -62,7 +62,9 @@ def render_documents(documents: Any, pointer: str = "") -> str:
         at = f"{pointer}/documents/{i - 1}"
         if not isinstance(doc, dict):
             raise RecordError(at, f"expected an object, got {type(doc).__name__}")
-        parts.append(f"Document {i}:\nTitle: {optional_text(doc, 'title', at)}\nContent: {optional_text(doc, 'content', at)}")
+        parts.append(
+            f"Document {i}:\nTitle: {optional_text(doc, 'title', at)}\nContent: {optional_text(doc, 'content', at)}"
+        )
     return "<information>\n" + "\n\n".join(parts) + "\n</information>"
 
 

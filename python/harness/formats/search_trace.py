@@ -31,7 +31,7 @@ from typing import Any
 
 from harness.episode import Episode, EpisodeError, validate_episode
 
-__all__ = ["search_trace", "is_search_episode"]
+__all__ = ["is_search_episode", "search_trace"]
 
 
 def is_search_episode(episode: Episode) -> bool:

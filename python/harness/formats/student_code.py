@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Literal
 
 from harness.formats.base import Formatter, RecordError, require
 
-__all__ = ["VARIANTS", "input_text", "output_text", "to_prompt_completion", "completion_labels", "StudentCode"]
+__all__ = ["VARIANTS", "StudentCode", "completion_labels", "input_text", "output_text", "to_prompt_completion"]
 
 VARIANTS = ("exp1_without_context", "exp1_with_context", "exp2_without_context", "exp2_with_context")
 IGNORE_INDEX = -100

@@ -50,22 +50,22 @@ from harness.options import setting
 from harness.plugins import registry
 
 __all__ = [
-    "SummaryConfig",
-    "DatasetConfig",
-    "NoSummaries",
+    "DEFAULT_SAMPLING",
     "SUMMARY_PROMPT",
     "SUMMARY_TAGS",
-    "DEFAULT_SAMPLING",
-    "SummaryReport",
+    "DatasetConfig",
     "DatasetReport",
-    "sample_key",
-    "summary_request",
-    "summary_problem",
-    "summarize_splits",
-    "summary_prefix_row",
-    "summary_only_row",
+    "NoSummaries",
+    "SummaryConfig",
+    "SummaryReport",
     "partition",
+    "sample_key",
+    "summarize_splits",
     "summary_datasets",
+    "summary_only_row",
+    "summary_prefix_row",
+    "summary_problem",
+    "summary_request",
 ]
 
 SUMMARY_TAGS = ("question", "reasoning_summary", "key_facts")

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from harness.episode import Episode
 from harness.formats.base import Formatter
 
-__all__ = ["TrlMessages", "TrlPromptCompletion", "OpenAIFinetune", "Verl", "played"]
+__all__ = ["OpenAIFinetune", "TrlMessages", "TrlPromptCompletion", "Verl", "played"]
 
 
 def played(episode: Episode) -> str | None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.pointer import ABSENT, resolve
 
-__all__ = ["Condition", "OPS", "parse_where", "matches", "describe"]
+__all__ = ["OPS", "Condition", "describe", "matches", "parse_where"]
 
 Condition = tuple[str, str, Any]
 
@@ -94,7 +94,7 @@ def _holds(value: Any, op: str, expected: Any) -> bool:
         return any(_equal(value, item) for item in expected)
     if op == "not in":
         return not any(_equal(value, item) for item in expected)
-    if _number(value) and _number(expected) or isinstance(value, str) and isinstance(expected, str):
+    if (_number(value) and _number(expected)) or (isinstance(value, str) and isinstance(expected, str)):
         return {"<": value < expected, "<=": value <= expected,
                 ">": value > expected, ">=": value >= expected}[op]
     return False
@@ -108,4 +108,6 @@ def matches(record: Any, conditions: Iterable[Condition]) -> bool:
 def describe(condition: Condition) -> str:
     """The condition as it is written on the command line."""
     pointer, op, value = condition
-    return f"{pointer} {op}" if op in ("exists", "missing") else f"{pointer} {op} {json.dumps(value, ensure_ascii=False)}"
+    return (
+        f"{pointer} {op}" if op in ("exists", "missing") else f"{pointer} {op} {json.dumps(value, ensure_ascii=False)}"
+    )

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from harness.atomic import atomic_write
 
-__all__ = ["EXTENSIONS", "output_kind", "open_writer", "JsonlWriter", "ParquetWriter"]
+__all__ = ["EXTENSIONS", "JsonlWriter", "ParquetWriter", "open_writer", "output_kind"]
 
 EXTENSIONS = {".jsonl": "jsonl", ".parquet": "parquet"}
 

@@ -22,13 +22,13 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from harness.options import content_settings, setting
 
-__all__ = ["ImportConfig", "ImportReport", "NothingImported", "import_files", "episodes_of"]
+__all__ = ["ImportConfig", "ImportReport", "NothingImported", "episodes_of", "import_files"]
 
 Seed = Literal["seed000", "seed001", "seed002"]
 
@@ -86,7 +86,7 @@ class NothingImported(ValueError):
 
 def _created_at(path: str) -> str:
     """The file's modification time: a timestamp that is the same on every import of it."""
-    stamp = datetime.fromtimestamp(os.stat(path).st_mtime, timezone.utc)
+    stamp = datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
     return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -102,7 +102,9 @@ def episodes_of(path: str | os.PathLike[str], seed: str, *, counts: Counter[str]
                            harness_version=__version__)
 
 
-def import_files(inputs: list[str | os.PathLike[str]], out_dir: str | os.PathLike[str], config: ImportConfig) -> ImportReport:
+def import_files(
+    inputs: list[str | os.PathLike[str]], out_dir: str | os.PathLike[str], config: ImportConfig
+) -> ImportReport:
     """Import every input file into `out_dir` (see the module docstring)."""
     from harness.atomic import atomic_write, new_file_mode
     from harness.engine.lock import Lock

@@ -68,7 +68,7 @@ from harness.formats.data_analysis import (
 from harness.formats.data_analysis_record import TURNS_IN_STEPS
 from harness.importers.values import encode, needs_encoding
 
-__all__ = ["ENV", "LoadReport", "SeedEpisodes", "iter_episodes", "load_episodes", "to_episode", "episodes"]
+__all__ = ["ENV", "LoadReport", "SeedEpisodes", "episodes", "iter_episodes", "load_episodes", "to_episode"]
 
 ENV = "data-analysis"
 VERSION = "seed000"
@@ -187,7 +187,9 @@ def iter_episodes(path: str | os.PathLike[str], verified_only: bool = True, *, l
     return SeedEpisodes(path, verified_only=verified_only, lenient=lenient)
 
 
-def load_episodes(path: str | os.PathLike[str], verified_only: bool = True, *, lenient: bool = False) -> list[dict[str, Any]]:
+def load_episodes(
+    path: str | os.PathLike[str], verified_only: bool = True, *, lenient: bool = False
+) -> list[dict[str, Any]]:
     """Every seed record of `path` as a list (the seed's API; `iter_episodes` streams instead).
 
     Missing file: `FileNotFoundError`. Blank lines are skipped. Lines are read as Python's
@@ -212,7 +214,9 @@ def check(record: dict[str, Any]) -> None:
 def _task_id(record: dict[str, Any], line: int) -> str | int:
     question = record.get("question")
     for candidate in (question.get("id") if isinstance(question, dict) else None, record.get("episode_id")):
-        if isinstance(candidate, str) and candidate or isinstance(candidate, int) and not isinstance(candidate, bool):
+        if (isinstance(candidate, str) and candidate) or (
+            isinstance(candidate, int) and not isinstance(candidate, bool)
+        ):
             return candidate
     return f"line-{line}"
 

@@ -50,7 +50,7 @@ from harness.episode import (
 )
 from harness.formats.base import FormatError, RecordError, require
 
-__all__ = ["ENV", "to_episode", "episodes"]
+__all__ = ["ENV", "episodes", "to_episode"]
 
 ENV = "connections"
 VERSION = "seed001"

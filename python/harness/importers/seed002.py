@@ -46,7 +46,7 @@ from harness.episode import (
 from harness.formats.base import FormatError, RecordError, require
 from harness.formats.search import render_step, to_multiturn, to_split_samples
 
-__all__ = ["ENV", "to_episode", "episodes"]
+__all__ = ["ENV", "episodes", "to_episode"]
 
 ENV = "search"
 VERSION = "seed002"

@@ -15,7 +15,7 @@ import json
 import math
 from typing import Any
 
-__all__ = ["MARK", "encode", "decode", "needs_encoding"]
+__all__ = ["MARK", "decode", "encode", "needs_encoding"]
 
 MARK = "$json"
 

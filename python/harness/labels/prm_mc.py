@@ -48,7 +48,7 @@ from harness.formats.data_analysis import Prm, gold_trace, prompt_messages, to_p
 from harness.formats.data_analysis_record import seed_record
 from harness.options import setting
 
-__all__ = ["McConfig", "McReport", "NothingLabelled", "amc_labels", "mc_labels", "write_mc_prm", "turn_action"]
+__all__ = ["McConfig", "McReport", "NothingLabelled", "amc_labels", "mc_labels", "turn_action", "write_mc_prm"]
 
 Located = tuple[str, "int | None", Episode]
 
@@ -128,10 +128,12 @@ class McReport:
             return "the input holds no episodes"
         others = sum(self.other_envs.values())
         if others == self.read:
-            return f"0 of {self.read} episodes are data-analysis episodes ({', '.join(f'{n} {k}' for k, n in sorted(self.other_envs.items()))})"
+            envs = ", ".join(f"{n} {k}" for k, n in sorted(self.other_envs.items()))
+            return f"0 of {self.read} episodes are data-analysis episodes ({envs})"
         if self.episodes == 0:
             return (f"0 of {self.read - others} data-analysis episodes succeeded; --include-failed labels them too")
-        return f"every continuation of the {self.episodes} episode(s) failed ({', '.join(f'{k} {v}' for k, v in sorted(self.failures.items()))})"
+        failures = ", ".join(f"{k} {v}" for k, v in sorted(self.failures.items()))
+        return f"every continuation of the {self.episodes} episode(s) failed ({failures})"
 
 
 class NothingLabelled(ValueError):
@@ -249,7 +251,7 @@ async def amc_labels(
         by_id = {item.episode_id: (entry, prefix) for item, entry, prefix in items}
 
         def on_episode(episode: Episode) -> None:
-            entry, prefix = by_id[episode.episode_id]
+            entry, prefix = by_id[episode.episode_id]  # noqa: B023 - called within the iteration
             report.continuations += 1
             cause = None
             if episode.error is not None:
@@ -325,7 +327,7 @@ def _chosen(located: Iterable[Located], config: McConfig, report: McReport) -> I
             if episode.env.name != "data-analysis":
                 others[episode.env.name] += 1
                 continue
-            if episode.error is not None or not config.include_failed and episode.outcome.success is not True:
+            if episode.error is not None or (not config.include_failed and episode.outcome.success is not True):
                 report.not_succeeded += 1
                 continue
             try:

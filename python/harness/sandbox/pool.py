@@ -12,6 +12,7 @@ workers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import random
@@ -115,7 +116,7 @@ class _Worker:
     """One worker process and the pipes to it."""
 
     def __init__(self, command: list[str], env: dict[str, str], log_dir: str) -> None:
-        self.log = tempfile.TemporaryFile(dir=log_dir)
+        self.log = tempfile.TemporaryFile(dir=log_dir)  # noqa: SIM115 - lives as long as the worker
         self.proc = spawn(lambda: subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
             env=env, start_new_session=True, close_fds=True, cwd="/",
@@ -186,16 +187,12 @@ class _Worker:
         return f"worker stderr: {text}" if text else "worker wrote nothing to stderr"
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
         self.log.close()
 
 

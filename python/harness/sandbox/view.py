@@ -368,7 +368,7 @@ def _top_levels(dist: importlib.metadata.Distribution) -> dict[str, str]:
             continue
         spec = _find_spec(name)
         if spec is not None and spec.submodule_search_locations:
-            entries[name] = os.path.realpath(list(spec.submodule_search_locations)[0])
+            entries[name] = os.path.realpath(next(iter(spec.submodule_search_locations)))
         elif spec is not None and spec.origin and os.path.isfile(spec.origin):
             entries[os.path.basename(spec.origin)] = os.path.realpath(spec.origin)
     return entries

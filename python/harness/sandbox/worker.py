@@ -63,9 +63,9 @@ class Worker:
         # streams (the child redirects fds 0-2 under them), the environment (HOME and TMPDIR
         # are set per sample, before the fork), the import path.
         self.devnull = os.open(os.devnull, os.O_RDONLY)
-        sys.stdin = open(0, encoding="utf-8", closefd=False)
-        sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
-        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - the process's own streams
+        sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
         sys.__stdout__, sys.__stderr__, sys.__stdin__ = sys.stdout, sys.stderr, sys.stdin
         os.environ.clear()
         os.environ.update({"PATH": SAMPLE_PATH, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"})
@@ -231,10 +231,8 @@ class Worker:
         in `self.killed` (daemons that left the group). The worker is a child subreaper, so every
         descendant of a sample that outlives its parent becomes the worker's own child: reading
         the worker's children finds them without scanning /proc."""
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         for _ in range(1000):
             alive = []
             for child in self._children():
@@ -309,17 +307,13 @@ class Worker:
             if not isinstance(exc.code, int | None):
                 print(exc.code, file=sys.stderr)
         except BaseException:
-            try:
+            with contextlib.suppress(BaseException):
                 traceback.print_exc()
-            except BaseException:
-                pass
             code = 1
         finally:
             for stream in (sys.stdout, sys.stderr):
-                try:
+                with contextlib.suppress(BaseException):
                     stream.flush()
-                except BaseException:
-                    pass
             os._exit(code & 0xFF)
 
     def _limit(self, limits: dict[str, Any]) -> None:

@@ -10,4 +10,4 @@ tasks, `export` writes a model as a plain transformers directory.
 from harness.train.config import TrainConfig
 from harness.train.sft import TrainError, TrainReport, train
 
-__all__ = ["TrainConfig", "TrainReport", "TrainError", "train"]
+__all__ = ["TrainConfig", "TrainError", "TrainReport", "train"]

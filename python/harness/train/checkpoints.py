@@ -17,7 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
-__all__ = ["CHECKPOINT", "checkpoint_step", "is_complete", "latest_checkpoint", "discard_incomplete"]
+__all__ = ["CHECKPOINT", "checkpoint_step", "discard_incomplete", "is_complete", "latest_checkpoint"]
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors",

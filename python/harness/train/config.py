@@ -14,7 +14,7 @@ from typing import Literal
 from harness.embedded_model import DEFAULT_MODEL
 from harness.options import setting
 
-__all__ = ["TrainConfig", "SCHEDULERS"]
+__all__ = ["SCHEDULERS", "TrainConfig"]
 
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial")
 

@@ -37,8 +37,15 @@ from typing import Any, Literal
 
 from harness.errors import LocatedError
 
-__all__ = ["TrainDataError", "Kind", "TrainingRows", "read_records", "to_training_row", "read_training_rows",
-           "tokenize_text_pair"]
+__all__ = [
+    "Kind",
+    "TrainDataError",
+    "TrainingRows",
+    "read_records",
+    "read_training_rows",
+    "to_training_row",
+    "tokenize_text_pair",
+]
 
 Kind = Literal["messages", "prompt-completion", "tokens"]
 _ROLES = {"system", "user", "assistant", "tool"}

@@ -37,7 +37,7 @@ from typing import Any
 from harness.atomic import atomic_write
 from harness.options import setting
 
-__all__ = ["TASKS", "EvaluateConfig", "EvaluateReport", "evaluation_samples", "score", "evaluate"]
+__all__ = ["TASKS", "EvaluateConfig", "EvaluateReport", "evaluate", "evaluation_samples", "score"]
 
 TASKS = ("summary-reasoning", "reasoning-from-summary")
 _ACTION = re.compile(r"<(search|answer)>(.*?)</\1>", re.DOTALL)

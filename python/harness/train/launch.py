@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from harness.atomic import atomic_write
 
-__all__ = ["LaunchConfig", "accelerate_config", "write_accelerate_config", "launch_command"]
+__all__ = ["LaunchConfig", "accelerate_config", "launch_command", "write_accelerate_config"]
 
 
 @dataclass(frozen=True)

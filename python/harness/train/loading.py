@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.embedded_model import DEFAULT_MODEL, embedded_model
 
-__all__ = ["resolve_model", "load_tokenizer", "load_model", "choose_precision"]
+__all__ = ["choose_precision", "load_model", "load_tokenizer", "resolve_model"]
 
 
 def resolve_model(model: str) -> tuple[str, str | None]:

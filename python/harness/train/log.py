@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.atomic import atomic_write
 
-__all__ = ["read_log", "trim_log", "log_callback"]
+__all__ = ["log_callback", "read_log", "trim_log"]
 
 
 def read_log(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -64,7 +64,9 @@ def log_callback(path: str | os.PathLike[str]) -> Any:
             self.path = Path(path)
             self.start = time.monotonic()
 
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+        ) -> None:
             if not state.is_world_process_zero or not logs:
                 return
             entry = {"step": state.global_step, **{k: _plain(v) for k, v in logs.items()},

@@ -8,7 +8,7 @@ from typing import Any
 
 from harness.atomic import atomic_write
 
-__all__ = ["loss_curve", "bar_chart"]
+__all__ = ["bar_chart", "loss_curve"]
 
 
 def _figure() -> Any:

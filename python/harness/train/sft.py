@@ -37,7 +37,7 @@ from harness.train.loading import choose_precision, load_model, load_tokenizer
 from harness.train.log import log_callback, read_log, trim_log
 from harness.train.templates import training_chat_template
 
-__all__ = ["TrainReport", "TrainError", "train", "run_identity", "sft_config", "build_trainer"]
+__all__ = ["TrainError", "TrainReport", "build_trainer", "run_identity", "sft_config", "train"]
 
 
 class TrainError(ValueError):

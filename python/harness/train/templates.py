@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.formats.masks import has_generation_markers
 
-__all__ = ["TRAINING_TEMPLATES", "TemplateNotFound", "training_chat_template", "renders_like"]
+__all__ = ["TRAINING_TEMPLATES", "TemplateNotFound", "renders_like", "training_chat_template"]
 
 TRAINING_TEMPLATES = {
     # SmolLM2-Instruct's ChatML template (a default system prompt when the chat has none), with

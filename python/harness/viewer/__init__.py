@@ -16,4 +16,4 @@ line. See docs/viewer.md.
 from harness.viewer.page import CHUNK_SIZE, ViewReport, write_view
 from harness.viewer.sections import Plot, Section, Table, Text
 
-__all__ = ["write_view", "ViewReport", "Plot", "Table", "Text", "Section", "CHUNK_SIZE"]
+__all__ = ["CHUNK_SIZE", "Plot", "Section", "Table", "Text", "ViewReport", "write_view"]
