@@ -17,6 +17,16 @@ Every parameter of `FormatEpisodes` is a setting of `harness.formats.FormatConfi
 - `--importer seed000|seed001|seed002 --import-files '[...]'`: the seed's own files, imported
   first by an `ImportSeedFiles` task (the graph: import → format).
 
+`FormatRollouts` and `FormatVerified` format a run that the graph makes first: they take the
+rollout parameters of `GenerateRollouts` (and the verify parameters of `VerifyRollouts`) beside
+the format settings, so one command generates (verifies) and formats:
+
+    luigi --module luigi_tasks.formats FormatVerified --env code --verifier humaneval \
+        --verdict '["humaneval=pass"]' --formatter trl-messages --local-scheduler
+
+A pipeline whose episodes come from a stage of its own subclasses `FormatStage` and returns that
+stage from `requires()` (luigi_tasks.data_analysis formats the triangulated episodes so).
+
 Outputs are `{data_dir}/imported/…`, `{data_dir}/formatted/{formatter},{ext}-{hash}/` (the
 training file `{formatter}.{ext}` and `manifest.json`, written last: the target) and
 `{data_dir}/labels/…`; the hash covers every setting that decides the content and the inputs,
@@ -37,10 +47,27 @@ from harness.formats import FormatConfig, format_files
 from harness.importers import run as importers
 from harness.importers.run import ImportConfig
 from harness.labels.prm_mc import McConfig, write_mc_prm
-from harness.options import content_settings, luigi_parameters
+from harness.options import content_settings, luigi_parameters, settings_of
+from harness.verify import VerifyConfig
+from luigi_tasks.rollouts import (
+    GenerateRollouts,
+    RolloutParameters,
+    VerifyParameters,
+    VerifyRollouts,
+    rollout_parameters,
+)
 from luigi_tasks.stage import ImportedFile, StageTask
 
-__all__ = ["ImportSeedFiles", "EpisodeInputs", "FormatEpisodes", "PrmMonteCarloLabels", "write_manifest"]
+__all__ = [
+    "EpisodeInputs",
+    "FormatEpisodes",
+    "FormatRollouts",
+    "FormatStage",
+    "FormatVerified",
+    "ImportSeedFiles",
+    "PrmMonteCarloLabels",
+    "write_manifest",
+]
 
 
 def write_manifest(directory: Path, report: dict[str, Any], config: Any, upstream: list[str]) -> None:
@@ -98,8 +125,11 @@ class EpisodeInputs:
         return [t.path for t in upstream]
 
 
-class FormatEpisodes(luigi_parameters(FormatConfig), EpisodeInputs, StageTask):  # type: ignore[misc]
-    """Any registered formatter over episodes (harness.formats.format_files)."""
+class FormatStage(luigi_parameters(FormatConfig), StageTask):  # type: ignore[misc]
+    """Any registered formatter over the episodes of the stage this task requires
+    (harness.formats.format_files). Subclasses say which stage that is: files the user brings or
+    imports (`FormatEpisodes`), a run the graph generates (`FormatRollouts`), or one it generates
+    and verifies (`FormatVerified`); a pipeline's own stage is one `requires()` away."""
 
     stage = "formatted"
     config_class = FormatConfig
@@ -112,11 +142,37 @@ class FormatEpisodes(luigi_parameters(FormatConfig), EpisodeInputs, StageTask): 
     def rows_path(self) -> Path:
         return self.output_dir() / f"{self.formatter}.{self.ext}"
 
+    def episode_paths(self) -> list[str]:
+        """The directory of the required stage's output (its episode shards)."""
+        return [str(self.requires().output_dir())]
+
     def run(self) -> None:
         self.progress(0, None, f"formatting with {self.formatter}")
         report = format_files(self.episode_paths(), self.rows_path(), self.config())
         write_manifest(self.output_dir(), report.to_dict(), self.config(), self.upstream_digests())
         self.progress(1, 1, report.summary())
+
+
+class FormatEpisodes(EpisodeInputs, FormatStage):
+    """A formatter over episode files the user brings (`--episodes`) or seed files imported first
+    (`--importer`, `--import-files`)."""
+
+
+class FormatRollouts(RolloutParameters, FormatStage):  # type: ignore[misc, valid-type]
+    """A formatter over a run that the graph generates first (`GenerateRollouts` from this
+    task's rollout parameters: `--env search --backend vllm …`)."""
+
+    def requires(self) -> GenerateRollouts:
+        return GenerateRollouts(**rollout_parameters(self))
+
+
+class FormatVerified(VerifyParameters, RolloutParameters, FormatStage):  # type: ignore[misc, valid-type]
+    """A formatter over a run that the graph generates and verifies first (`VerifyRollouts` from
+    this task's rollout and verify parameters); `--verdict NAME=pass` keeps the passing episodes."""
+
+    def requires(self) -> VerifyRollouts:
+        verify = {s.name: getattr(self, s.name) for s in settings_of(VerifyConfig)}
+        return VerifyRollouts(**rollout_parameters(self), **verify)
 
 
 class PrmMonteCarloLabels(luigi_parameters(McConfig), EpisodeInputs, StageTask):  # type: ignore[misc]
