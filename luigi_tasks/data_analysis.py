@@ -18,8 +18,9 @@ The graph (each box a stage task with its own content-addressed directory, docs/
     DataAnalysisTraining  a one-line summary per stage, and where every output is
 
 Every parameter is a setting of a stage's config under its own name: the rollout settings of
-`harness rollouts generate` (the gold and the consistency runs share them; `limit` defaults to 2
-tasks here, a demo size: `--limit ''` takes every task), `consistency_runs`, the verify stage's
+`harness rollouts generate` but `env`, always data-analysis (the gold and the consistency runs
+share them; `limit` defaults to 2 tasks here, a demo size: `--limit ''` takes every task),
+`consistency_runs`, the verify stage's
 `batch_size` and `allow_no_verdict`, and the format settings of `harness format run` for all
 three files (`--formats` names the files and their formatter arguments).
 """

@@ -111,3 +111,12 @@ def test_triangulation_of_imported_seed_records_uses_their_own_consistency_trace
     assert agreed.verdict == "pass" and agreed.score == 1.0 and agreed.details["n_consistency_runs"] == 1
     with pytest.raises(NotApplicable, match="no consistency run of task"):
         verifier.verify(episodes["ep-002"])  # no consistency traces, and no run given
+
+
+def test_the_environment_is_data_analysis_not_a_parameter():
+    from luigi_tasks.data_analysis import DataAnalysisTraining
+
+    assert "env" not in dict(DataAnalysisTraining.get_params())  # --env would only break triangulation
+    pipeline = DataAnalysisTraining()
+    assert {stage.task.env for stage in pipeline.stages()} == {"data-analysis"}
+    assert pipeline.consistency().env_args["hint"] is False and pipeline.limit == 2
