@@ -274,7 +274,8 @@ impl<'f> StreamChunks<'f> {
         };
         self.carry.clear();
         self.carry.extend_from_slice(&buf[cut..filled]);
-        let chunk = Chunk { file: self.index, offset: self.offset, first: self.first, last: eof, buf, begin: 0, len: cut };
+        let chunk =
+            Chunk { file: self.index, offset: self.offset, first: self.first, last: eof, buf, begin: 0, len: cut };
         self.offset += cut as u64;
         self.first = false;
         self.finished = eof;

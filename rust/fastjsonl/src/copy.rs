@@ -25,7 +25,12 @@ impl Range {
 }
 
 /// Copies every range; ranges are split into `threads` contiguous groups of similar size.
-pub fn copy_ranges(inputs: &[&File], ranges: &[Range], output: &File, threads: usize) -> Result<(), (usize, io::Error)> {
+pub fn copy_ranges(
+    inputs: &[&File],
+    ranges: &[Range],
+    output: &File,
+    threads: usize,
+) -> Result<(), (usize, io::Error)> {
     let total: u64 = ranges.iter().map(Range::out_len).sum();
     output.set_len(total).map_err(|e| (usize::MAX, e))?;
     let groups = split_evenly(ranges, threads.max(1), total);
@@ -63,14 +68,23 @@ fn copy_group(inputs: &[&File], group: &[Range], output: &File) -> Result<(), (u
     Ok(())
 }
 
-fn copy_one(input: &File, mut from: u64, output: &File, mut to: u64, mut len: u64, buffer: &mut Vec<u8>) -> io::Result<()> {
+fn copy_one(
+    input: &File,
+    mut from: u64,
+    output: &File,
+    mut to: u64,
+    mut len: u64,
+    buffer: &mut Vec<u8>,
+) -> io::Result<()> {
     while len > 0 {
         let mut off_in = from as libc::loff_t;
         let mut off_out = to as libc::loff_t;
         let chunk = len.min(1 << 30) as usize;
         // SAFETY: both descriptors are open for the duration of the call and the offsets are
         // plain integers the kernel updates.
-        let n = unsafe { libc::copy_file_range(input.as_raw_fd(), &mut off_in, output.as_raw_fd(), &mut off_out, chunk, 0) };
+        let n = unsafe {
+            libc::copy_file_range(input.as_raw_fd(), &mut off_in, output.as_raw_fd(), &mut off_out, chunk, 0)
+        };
         if n > 0 {
             from += n as u64;
             to += n as u64;
@@ -92,7 +106,14 @@ fn copy_one(input: &File, mut from: u64, output: &File, mut to: u64, mut len: u6
     Ok(())
 }
 
-fn copy_through_buffer(input: &File, from: u64, output: &File, to: u64, len: u64, buffer: &mut Vec<u8>) -> io::Result<()> {
+fn copy_through_buffer(
+    input: &File,
+    from: u64,
+    output: &File,
+    to: u64,
+    len: u64,
+    buffer: &mut Vec<u8>,
+) -> io::Result<()> {
     buffer.resize(len.min(8 << 20) as usize, 0);
     let mut done = 0;
     while done < len {

@@ -49,5 +49,11 @@ pub fn count_by(paths: &[PathBuf], key: &Pointer, options: &Options) -> Result<C
     let mut counts: Vec<_> = counts.into_iter().collect();
     // Missing keys sort after every present key among equal counts.
     counts.sort_by(|(ka, na), (kb, nb)| nb.cmp(na).then_with(|| (ka.is_none(), ka).cmp(&(kb.is_none(), kb))));
-    Ok(CountReport { counts, records: totals.records, bytes: totals.bytes, malformed: totals.malformed, errors: totals.errors })
+    Ok(CountReport {
+        counts,
+        records: totals.records,
+        bytes: totals.bytes,
+        malformed: totals.malformed,
+        errors: totals.errors,
+    })
 }

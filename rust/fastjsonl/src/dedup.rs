@@ -81,9 +81,7 @@ struct ChunkFinds {
 pub fn dedup(inputs: &[PathBuf], output: &Path, spec: &DedupSpec, options: &Options) -> Result<DedupReport, Error> {
     match (spec.keep, spec.scores.is_empty()) {
         (Keep::Best, true) => return Err(Error::Usage("keep='best' needs a score pointer".into())),
-        (Keep::First | Keep::Last, false) => {
-            return Err(Error::Usage("a score is only used with keep='best'".into()))
-        }
+        (Keep::First | Keep::Last, false) => return Err(Error::Usage("a score is only used with keep='best'".into())),
         _ => {}
     }
     let mut pointers = vec![spec.key.clone()];
@@ -111,11 +109,8 @@ pub fn dedup(inputs: &[PathBuf], output: &Path, spec: &DedupSpec, options: &Opti
             let mut finds = ChunkFinds::default();
             let tally = each_record(chunk, &mut parser, options, |parser, line| {
                 let key = key_of(parser, 0, chunk, line)?;
-                let score = if spec.keep == Keep::Best {
-                    score_of(parser, 1, &spec.scores, chunk, line)?
-                } else {
-                    Vec::new()
-                };
+                let score =
+                    if spec.keep == Keep::Best { score_of(parser, 1, &spec.scores, chunk, line)? } else { Vec::new() };
                 let incomplete = key.is_none() || score.iter().any(Option::is_none);
                 if incomplete {
                     finds.missing += 1;
@@ -154,8 +149,13 @@ pub fn dedup(inputs: &[PathBuf], output: &Path, spec: &DedupSpec, options: &Opti
             totals.add(chunk, tally, &input_names, options)?;
             missing += finds.missing;
             for c in finds.candidates {
-                let winner =
-                    Winner { file: chunk.file, offset: c.offset, len: c.len, newline_after: c.newline_after, score: c.score };
+                let winner = Winner {
+                    file: chunk.file,
+                    offset: c.offset,
+                    len: c.len,
+                    newline_after: c.newline_after,
+                    score: c.score,
+                };
                 let Some(key) = c.key else {
                     keyless.push(winner);
                     continue;

@@ -85,7 +85,12 @@ pub struct FilterReport {
     pub errors: Vec<LineError>,
 }
 
-pub fn filter(inputs: &[PathBuf], output: &Path, conditions: &[Condition], options: &Options) -> Result<FilterReport, Error> {
+pub fn filter(
+    inputs: &[PathBuf],
+    output: &Path,
+    conditions: &[Condition],
+    options: &Options,
+) -> Result<FilterReport, Error> {
     if conditions.len() > MAX_POINTERS {
         return Err(Error::Usage(format!("at most {MAX_POINTERS} conditions")));
     }
@@ -103,9 +108,10 @@ pub fn filter(inputs: &[PathBuf], output: &Path, conditions: &[Condition], optio
             let mut kept = Vec::new();
             let mut count = 0u64;
             let tally = each_record(chunk, &mut parser, options, |parser, line| {
-                let pass = conditions.iter().enumerate().all(|(i, c)| {
-                    c.holds(parser.found(i).map(|s| Value::of(&line.bytes[s.start..s.end])))
-                });
+                let pass = conditions
+                    .iter()
+                    .enumerate()
+                    .all(|(i, c)| c.holds(parser.found(i).map(|s| Value::of(&line.bytes[s.start..s.end]))));
                 if pass {
                     kept.extend_from_slice(line.bytes);
                     kept.push(b'\n');
@@ -124,5 +130,11 @@ pub fn filter(inputs: &[PathBuf], output: &Path, conditions: &[Condition], optio
     if written > 0 || options.allow_empty {
         out.finish()?;
     }
-    Ok(FilterReport { records: totals.records, bytes: totals.bytes, written, malformed: totals.malformed, errors: totals.errors })
+    Ok(FilterReport {
+        records: totals.records,
+        bytes: totals.bytes,
+        written,
+        malformed: totals.malformed,
+        errors: totals.errors,
+    })
 }

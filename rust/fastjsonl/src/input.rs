@@ -92,7 +92,8 @@ pub(crate) mod tests {
         let empty = dir.path().join("empty.jsonl");
         std::fs::write(&empty, b"").unwrap();
         let inputs =
-            open_inputs(&[data.clone(), empty, PathBuf::from("/proc/self/status"), PathBuf::from("/dev/null")]).unwrap();
+            open_inputs(&[data.clone(), empty, PathBuf::from("/proc/self/status"), PathBuf::from("/dev/null")])
+                .unwrap();
         let sizes: Vec<Option<u64>> = inputs.iter().map(|i| i.size).collect();
         assert_eq!(sizes, [Some(3), None, None, None]);
         assert_eq!(inputs[0].path, data);

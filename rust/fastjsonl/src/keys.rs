@@ -18,10 +18,7 @@ pub fn key_of(parser: &Parser, index: usize, chunk: &Chunk, line: &Line<'_>) -> 
             chunk,
             line,
             span.start,
-            format!(
-                "the key at {} is {found}; keys must be strings, numbers or booleans",
-                parser.pointers()[index]
-            ),
+            format!("the key at {} is {found}; keys must be strings, numbers or booleans", parser.pointers()[index]),
         )),
     }
 }
@@ -53,7 +50,9 @@ pub enum Num {
 impl Num {
     fn of(value: &Value<'_>) -> Option<Num> {
         match value {
-            Value::Int(text) => Some(int_of(text).map(Num::Int).unwrap_or_else(|| Num::Float(value.as_f64().unwrap_or(f64::NAN)))),
+            Value::Int(text) => {
+                Some(int_of(text).map(Num::Int).unwrap_or_else(|| Num::Float(value.as_f64().unwrap_or(f64::NAN))))
+            }
             Value::Float(f) => Some(Num::Float(*f)),
             _ => None,
         }

@@ -115,6 +115,9 @@ mod tests {
         assert_eq!(lookup(s.as_bytes(), root, &deep).map(|sp| text(s, sp)), Some("2"));
         let escaped = r#"{"a\/b": 1, "c": 2}"#;
         let key = Pointer::parse("/a~1b").unwrap();
-        assert_eq!(lookup(escaped.as_bytes(), Span { start: 0, end: escaped.len() }, &key).map(|sp| text(escaped, sp)), Some("1"));
+        assert_eq!(
+            lookup(escaped.as_bytes(), Span { start: 0, end: escaped.len() }, &key).map(|sp| text(escaped, sp)),
+            Some("1")
+        );
     }
 }

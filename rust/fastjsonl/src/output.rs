@@ -22,10 +22,8 @@ impl AtomicOutput {
         let name = target
             .file_name()
             .ok_or_else(|| Error::Usage(format!("output path {} names no file", target.display())))?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let temp = dir.join(format!(".{}.{}-{nanos}.tmp", name.to_string_lossy(), std::process::id()));
         let file = File::create(&temp).map_err(|e| Error::io(&temp, e))?;
         Ok(AtomicOutput { target: target.to_owned(), temp, writer: Some(BufWriter::with_capacity(1 << 20, file)) })
@@ -53,12 +51,8 @@ impl AtomicOutput {
     /// created under, for error messages.
     pub fn scratch(&self, what: &str) -> Result<(File, PathBuf), Error> {
         let path = self.temp.with_extension(what);
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let file =
+            File::options().read(true).write(true).create_new(true).open(&path).map_err(|e| Error::io(&path, e))?;
         fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
         Ok((file, path))
     }

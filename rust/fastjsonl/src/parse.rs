@@ -41,7 +41,9 @@ impl SyntaxErrorKind {
             SyntaxErrorKind::InvalidUtf8 => "invalid UTF-8".to_owned(),
             SyntaxErrorKind::UnexpectedEnd => "invalid JSON: the line ends in the middle of a value".to_owned(),
             SyntaxErrorKind::Unexpected(what) => format!("invalid JSON: {what}"),
-            SyntaxErrorKind::NonFinite(word) => format!("invalid JSON: {word} is not a JSON number (NaN and Infinity are not allowed)"),
+            SyntaxErrorKind::NonFinite(word) => {
+                format!("invalid JSON: {word} is not a JSON number (NaN and Infinity are not allowed)")
+            }
             SyntaxErrorKind::DuplicateKey(key) => format!("duplicate key {key:?} in one object"),
             SyntaxErrorKind::NotAnObject(found) => format!("the line is {found}, not an object"),
             SyntaxErrorKind::TooDeep => format!("nesting deeper than {MAX_DEPTH} levels"),
@@ -169,9 +171,7 @@ impl Parser {
             Some(b'n') => literal(s, i, b"null")?,
             Some(b'-' | b'0'..=b'9') => scan_number(s, i)?.0,
             Some(b'N') if s[i..].starts_with(b"NaN") => return err(i, SyntaxErrorKind::NonFinite("NaN")),
-            Some(b'I') if s[i..].starts_with(b"Infinity") => {
-                return err(i, SyntaxErrorKind::NonFinite("Infinity"))
-            }
+            Some(b'I') if s[i..].starts_with(b"Infinity") => return err(i, SyntaxErrorKind::NonFinite("Infinity")),
             Some(_) => return unexpected(s, i, "a JSON value"),
         };
         if ending != 0 {
@@ -254,7 +254,9 @@ impl Parser {
             .map(|w| &w[1])
             .min_by_key(|k| k.offset);
         match duplicate {
-            Some(k) => err(k.offset, SyntaxErrorKind::DuplicateKey(String::from_utf8_lossy(key_bytes(s, k)).into_owned())),
+            Some(k) => {
+                err(k.offset, SyntaxErrorKind::DuplicateKey(String::from_utf8_lossy(key_bytes(s, k)).into_owned()))
+            }
             None => Ok(()),
         }
     }
@@ -508,7 +510,10 @@ mod simd {
             let v = _mm_loadu_si128(p as *const __m128i);
             let control = _mm_set1_epi8(0x1f);
             let hits = _mm_or_si128(
-                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)), _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8))),
+                _mm_or_si128(
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)),
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
+                ),
                 _mm_cmpeq_epi8(_mm_max_epu8(v, control), control),
             );
             _mm_movemask_epi8(hits) as u32 & 0xffff
@@ -637,7 +642,16 @@ mod tests {
         assert!(matches!(parse(r#"{"a":"#), Err(SyntaxErrorKind::UnexpectedEnd)));
         assert!(matches!(parse(r#"{"a":tr"#), Err(SyntaxErrorKind::UnexpectedEnd)));
         assert!(matches!(parse(r#"{"a":"abc"#), Err(SyntaxErrorKind::UnexpectedEnd)));
-        for bad in [r#"{"a":1,}"#, r#"{'a':1}"#, "{\"a\":\"\t\"}", r#"{"a":01}"#, r#"{"a":1.}"#, r#"{"a":"\x"}"#, r#"{"a":1} x"#, r#"{"a":tru}"#] {
+        for bad in [
+            r#"{"a":1,}"#,
+            r#"{'a':1}"#,
+            "{\"a\":\"\t\"}",
+            r#"{"a":01}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":"\x"}"#,
+            r#"{"a":1} x"#,
+            r#"{"a":tru}"#,
+        ] {
             assert!(matches!(parse(bad), Err(SyntaxErrorKind::Unexpected(_))), "{bad}");
         }
         let invalid_utf8 = b"{\"a\":\"\xff\"}";

@@ -294,7 +294,13 @@ struct InOrder<'p, T, C> {
 
 impl<T, C: FnMut(&Chunk, T) -> Result<(), Error>> InOrder<'_, T, C> {
     /// Settles finished chunks until fewer than `limit` of the `sent` are outstanding.
-    fn wait_below(&mut self, sent: usize, limit: usize, rx: &mpsc::Receiver<(usize, ChunkResult<T>)>, spare: &Mutex<Vec<Vec<u8>>>) {
+    fn wait_below(
+        &mut self,
+        sent: usize,
+        limit: usize,
+        rx: &mpsc::Receiver<(usize, ChunkResult<T>)>,
+        spare: &Mutex<Vec<Vec<u8>>>,
+    ) {
         while sent - self.next >= limit {
             self.settle(rx.recv().expect("a worker always reports back"), spare);
         }

@@ -27,11 +27,7 @@ impl Pointer {
                     match chars.next() {
                         Some('0') => seg.push(b'~'),
                         Some('1') => seg.push(b'/'),
-                        _ => {
-                            return Err(format!(
-                                "invalid JSON pointer {text:?}: '~' must be followed by 0 or 1"
-                            ))
-                        }
+                        _ => return Err(format!("invalid JSON pointer {text:?}: '~' must be followed by 0 or 1")),
                     }
                 } else {
                     let mut buf = [0u8; 4];

@@ -79,7 +79,10 @@ pub fn split(inputs: &[PathBuf], output: &Path, spec: &SplitSpec, options: &Opti
                             chunk,
                             line,
                             0,
-                            format!("the record has no array at {}; pass missing='skip' to leave such records out", spec.steps),
+                            format!(
+                                "the record has no array at {}; pass missing='skip' to leave such records out",
+                                spec.steps
+                            ),
                         ))),
                         _ => Ok(()),
                     };
@@ -110,7 +113,9 @@ pub fn split(inputs: &[PathBuf], output: &Path, spec: &SplitSpec, options: &Opti
                             buf.push(b',');
                         }
                     }
-                    buf.extend_from_slice(format!("\"split_index\":{k},\"total_splits\":{},\"context\":[", points.len()).as_bytes());
+                    buf.extend_from_slice(
+                        format!("\"split_index\":{k},\"total_splits\":{},\"context\":[", points.len()).as_bytes(),
+                    );
                     buf.extend_from_slice(&s[steps[0].start..steps[at].end]);
                     buf.extend_from_slice(b"],\"response\":[");
                     if next > at + 1 {
@@ -133,7 +138,14 @@ pub fn split(inputs: &[PathBuf], output: &Path, spec: &SplitSpec, options: &Opti
     if written > 0 || options.allow_empty {
         out.finish()?;
     }
-    Ok(SplitReport { records: totals.records, bytes: totals.bytes, written, missing, malformed: totals.malformed, errors: totals.errors })
+    Ok(SplitReport {
+        records: totals.records,
+        bytes: totals.bytes,
+        written,
+        missing,
+        malformed: totals.malformed,
+        errors: totals.errors,
+    })
 }
 
 /// `text` as a JSON string literal.

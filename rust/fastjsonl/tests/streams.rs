@@ -97,7 +97,10 @@ fn scan_of_a_fifo_counts_what_the_regular_file_holds() {
     assert_eq!(streamed.records, 3000);
     assert_eq!(streamed.bytes, case.data.len() as u64);
     assert_eq!(streamed.files[0].path, path);
-    assert_eq!((streamed.records, streamed.bytes, streamed.malformed), (regular.records, regular.bytes, regular.malformed));
+    assert_eq!(
+        (streamed.records, streamed.bytes, streamed.malformed),
+        (regular.records, regular.bytes, regular.malformed)
+    );
 }
 
 #[test]
@@ -111,7 +114,8 @@ fn malformed_lines_of_a_stream_are_located_by_line_and_column() {
     writer.join().unwrap();
     let Error::Malformed(e) = err else { panic!("not a line error: {err}") };
     assert_eq!((e.path.as_str(), e.line, e.column), (path.to_str().unwrap(), 501, 27));
-    let want = count_by(std::slice::from_ref(&case.regular), &Pointer::parse("/task/id").unwrap(), &options()).err().unwrap();
+    let want =
+        count_by(std::slice::from_ref(&case.regular), &Pointer::parse("/task/id").unwrap(), &options()).err().unwrap();
     let Error::Malformed(want) = want else { panic!() };
     assert_eq!((e.line, e.column, e.byte_offset), (want.line, want.column, want.byte_offset));
 }
@@ -141,7 +145,8 @@ fn dedup_of_a_fifo_writes_the_winning_lines_byte_for_byte() {
     let (path, writer) = case.stream("dedup.fifo");
     let streamed = dedup(&[path], &case.out("streamed.jsonl"), &spec, &options()).unwrap();
     writer.join().unwrap();
-    let regular = dedup(std::slice::from_ref(&case.regular), &case.out("from_regular.jsonl"), &spec, &options()).unwrap();
+    let regular =
+        dedup(std::slice::from_ref(&case.regular), &case.out("from_regular.jsonl"), &spec, &options()).unwrap();
     assert_eq!((streamed.records, streamed.written), (3000, 97));
     assert_eq!(streamed.written, regular.written);
     assert_eq!(fs::read(case.out("streamed.jsonl")).unwrap(), fs::read(case.out("from_regular.jsonl")).unwrap());
@@ -201,7 +206,12 @@ fn an_empty_output_is_written_only_when_allowed() {
     assert_eq!((report.records, report.written), (100, 0));
     assert_eq!(fs::read(&target).unwrap(), b"{\"old\":true}\n", "the old output is left as it was");
 
-    let spec = DedupSpec { key: Pointer::parse("/task/id").unwrap(), scores: vec![], keep: Keep::First, missing: Missing::Skip };
+    let spec = DedupSpec {
+        key: Pointer::parse("/task/id").unwrap(),
+        scores: vec![],
+        keep: Keep::First,
+        missing: Missing::Skip,
+    };
     let empty = case.out("empty.jsonl");
     fs::write(&empty, b"").unwrap();
     let report = dedup(std::slice::from_ref(&empty), &case.out("d.jsonl"), &spec, &strict).unwrap();
@@ -211,6 +221,9 @@ fn an_empty_output_is_written_only_when_allowed() {
     assert_eq!(fs::read(case.out("d.jsonl")).unwrap(), b"");
     filter(std::slice::from_ref(&case.regular), &target, &nothing, &options()).unwrap();
     assert_eq!(fs::read(&target).unwrap(), b"");
-    let leftovers = fs::read_dir(case.dir.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.')).count();
+    let leftovers = fs::read_dir(case.dir.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.'))
+        .count();
     assert_eq!(leftovers, 0, "no temporary file left");
 }

@@ -101,9 +101,8 @@ fn operand(value: &Bound<'_, PyAny>) -> PyResult<Operand> {
     } else if let Ok(b) = value.cast::<PyBool>() {
         Ok(Operand::Bool(b.is_true()))
     } else if value.cast::<PyInt>().is_ok() {
-        let i: i128 = value
-            .extract()
-            .map_err(|_| PyValueError::new_err("integers in conditions must fit in 128 bits"))?;
+        let i: i128 =
+            value.extract().map_err(|_| PyValueError::new_err("integers in conditions must fit in 128 bits"))?;
         Ok(Operand::Int(i))
     } else if let Ok(f) = value.cast::<PyFloat>() {
         Ok(Operand::Float(f.value()))
@@ -229,7 +228,13 @@ fn split<'py>(
     let r = py.detach(|| split_core(&inputs, &output, &spec, &opts)).map_err(|e| to_py_err(py, e))?;
     report(
         py,
-        &[("records", r.records), ("bytes", r.bytes), ("written", r.written), ("missing", r.missing), ("malformed", r.malformed)],
+        &[
+            ("records", r.records),
+            ("bytes", r.bytes),
+            ("written", r.written),
+            ("missing", r.missing),
+            ("malformed", r.malformed),
+        ],
         &r.errors,
     )
 }
@@ -253,7 +258,10 @@ fn filter<'py>(
         let operands = match op {
             Op::In | Op::NotIn => {
                 let items = value.try_iter().map_err(|_| {
-                    PyValueError::new_err(format!("the value of an '{}' condition must be a list", if op == Op::In { "in" } else { "not in" }))
+                    PyValueError::new_err(format!(
+                        "the value of an '{}' condition must be a list",
+                        if op == Op::In { "in" } else { "not in" }
+                    ))
                 })?;
                 items.map(|item| operand(&item?)).collect::<PyResult<Vec<_>>>()?
             }
@@ -264,7 +272,11 @@ fn filter<'py>(
     }
     let opts = output_options(errors, threads, max_errors, allow_empty)?;
     let r = py.detach(|| filter_core(&inputs, &output, &parsed, &opts)).map_err(|e| to_py_err(py, e))?;
-    report(py, &[("records", r.records), ("bytes", r.bytes), ("written", r.written), ("malformed", r.malformed)], &r.errors)
+    report(
+        py,
+        &[("records", r.records), ("bytes", r.bytes), ("written", r.written), ("malformed", r.malformed)],
+        &r.errors,
+    )
 }
 
 #[pyfunction]
@@ -332,7 +344,13 @@ impl Reader {
         let field_names = fields.unwrap_or_default();
         let pointers = field_names
             .iter()
-            .map(|f| if f.starts_with('/') || f.is_empty() { pointer(f) } else { Ok(Pointer::parse(&format!("/{}", f.replace('~', "~0").replace('/', "~1"))).expect("escaped")) })
+            .map(|f| {
+                if f.starts_with('/') || f.is_empty() {
+                    pointer(f)
+                } else {
+                    Ok(Pointer::parse(&format!("/{}", f.replace('~', "~0").replace('/', "~1"))).expect("escaped"))
+                }
+            })
             .collect::<PyResult<Vec<_>>>()?;
         if pointers.len() > crate::parse::MAX_POINTERS {
             return Err(PyValueError::new_err(format!("at most {} fields", crate::parse::MAX_POINTERS)));
@@ -426,7 +444,13 @@ struct View<'a> {
     locations: bool,
 }
 
-fn convert_records<'py>(py: Python<'py>, view: &View<'_>, chunk: &Chunk, recs: &[Record], lines_before: u64) -> PyResult<Bound<'py, PyList>> {
+fn convert_records<'py>(
+    py: Python<'py>,
+    view: &View<'_>,
+    chunk: &Chunk,
+    recs: &[Record],
+    lines_before: u64,
+) -> PyResult<Bound<'py, PyList>> {
     let data = chunk.data();
     let mut cache = convert::KeyCache::new();
     let path = PyString::new(py, &view.paths[chunk.file].display().to_string());
