@@ -8,7 +8,7 @@ PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test bubblewrap browser
+.PHONY: setup demo test check bubblewrap browser
 
 # Creates the virtual environment and installs the harness (building the Rust extension), its
 # Luigi tasks and first-party plugins, with the test dependencies. Re-running it only rebuilds
@@ -40,8 +40,18 @@ demo: setup
 	  --max-turns 4 --max-tokens 64 --local-scheduler
 	$(BIN)/harness jsonl count-by data/rollouts/connections,*/shard-*.jsonl --key /outcome/reason
 
+# The static checks, each from the project's own configuration (pyproject.toml, rustfmt.toml): ruff,
+# mypy over the library and the plugins, the Rust extension's stub (_fastjsonl.pyi) against the
+# built module, clippy (the PyO3 layer too) and rustfmt. `make test` runs them first.
+check: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m mypy.stubtest harness._fastjsonl
+	cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
+	cargo fmt --check
+
 # pytest exits 5 when it collects nothing: a suite that finds no test is broken, so say so.
-test: setup browser
+test: setup browser check
 	cargo test --workspace --quiet
 	$(BIN)/python -m pytest; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; exit 1; fi; \

@@ -114,7 +114,7 @@ def test_staging_follows_first_party_imports_and_skips_package_start_up(tmp_path
     monkeypatch.syspath_prepend(str(tmp_path))
     with Sandbox(workers=1, preload=["stagedpkg.inner.entry"]) as sandbox:
         result = sandbox.run("stagedpkg.inner.entry:run", None)
-        assert sandbox.view.staged == {"harness.sandbox.worker", "harness.sandbox.protocol",
+        assert sandbox.view.staged == {"harness.sandbox.worker", "harness.sandbox.protocol", "harness.sandbox.confine",
                                        "stagedpkg.inner.entry", "stagedpkg.inner.helper",
                                        "stagedpkg.other"}
         with pytest.raises(ValueError, match="not among this sandbox's preload"):

@@ -58,7 +58,8 @@ def atomic_write(path: str | os.PathLike[str], *, binary: bool = False) -> Itera
     except OSError as exc:
         raise _naming(exc, path) from None
     try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": "\n"})) as f:
+        file = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        with file as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

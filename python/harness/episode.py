@@ -46,7 +46,7 @@ import typing
 import warnings
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -93,7 +93,7 @@ __all__ = [
     "write_schema",
 ]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION: Final = "1"
 """Version of the record's shape. Bumped on any change that an old reader would misread."""
 
 SCHEMA_ID = f"urn:rollout-harness:schema:episode:v{SCHEMA_VERSION}"
@@ -463,7 +463,7 @@ class EpisodeError(LocatedError):
     many other problems the record has). The message reads `path:line: field: reason`.
     """
 
-    def __init__(self, path: str, line: int | None, field: str, reason: str, more_errors: int = 0):
+    def __init__(self, path: str | None, line: int | None, field: str, reason: str, more_errors: int = 0):
         super().__init__(path, line, field, reason)
         self.more_errors = more_errors
         if more_errors:
@@ -483,9 +483,9 @@ def _pointer(record: Any, loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
     cur = record
     for i, comp in enumerate(loc):
-        if (isinstance(cur, dict) and isinstance(comp, str) and comp in cur) or (
-            isinstance(cur, list) and isinstance(comp, int) and 0 <= comp < len(cur)
-        ):
+        if isinstance(cur, dict) and isinstance(comp, str) and comp in cur:  # noqa: SIM114 - each arm narrows
+            cur = cur[comp]
+        elif isinstance(cur, list) and isinstance(comp, int) and 0 <= comp < len(cur):
             cur = cur[comp]
         elif i == len(loc) - 1 and isinstance(cur, dict):
             pass  # a missing field: name it

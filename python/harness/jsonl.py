@@ -20,21 +20,21 @@ from harness.pointer import unescape
 LocatedError.register(JsonlError)  # made in Rust: a virtual subclass (see harness.errors)
 
 __all__ = [
-    "JsonlError",
-    "EmptyOutputError",
-    "ScanReport",
-    "FileScan",
-    "DedupReport",
-    "SplitReport",
-    "FilterReport",
     "CountReport",
+    "DedupReport",
+    "EmptyOutputError",
+    "FileScan",
+    "FilterReport",
+    "JsonlError",
     "Reader",
-    "scan",
-    "read",
-    "dedup",
-    "split",
-    "filter",
+    "ScanReport",
+    "SplitReport",
     "count_by",
+    "dedup",
+    "filter",
+    "read",
+    "scan",
+    "split",
 ]
 
 Errors = Literal["raise", "skip", "collect"]
@@ -152,8 +152,10 @@ class CountReport:
 def scan(paths: Paths, *, threads: int | None = None, max_errors: int = 1000) -> ScanReport:
     """Validate every line of `paths`; malformed lines are counted, never raised."""
     raw = _fastjsonl.scan(_paths(paths), _threads(threads), max_errors)
-    files = [FileScan(**f) for f in raw.pop("files")]
-    return ScanReport(files=files, **raw)
+    return ScanReport(
+        records=raw["records"], bytes=raw["bytes"], blank_lines=raw["blank_lines"], malformed=raw["malformed"],
+        errors=raw["errors"], files=[FileScan(**f) for f in raw["files"]],
+    )
 
 
 class Reader(Iterator[Any]):
@@ -302,7 +304,7 @@ def _carry(carry: Sequence[str] | Mapping[str, str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def filter(  # noqa: A001 - the operation's name in the CLI and the docs
+def filter(  # shadows the builtin: the operation's name in the CLI and the docs
     inputs: Paths,
     output: PathLike,
     where: Iterable[tuple[str, str, Any] | tuple[str, str]],
@@ -332,5 +334,7 @@ def count_by(
 ) -> CountReport:
     """Count records per key (`None`: missing or null), largest count first."""
     raw = _fastjsonl.count_by(_paths(inputs), key, errors, _threads(threads), max_errors)
-    counts = dict(raw.pop("counts"))
-    return CountReport(counts=counts, **raw)
+    return CountReport(
+        counts=dict(raw["counts"]), records=raw["records"], bytes=raw["bytes"], malformed=raw["malformed"],
+        errors=raw["errors"],
+    )

@@ -60,10 +60,11 @@ class CodeEnvironment(CodeDoctoring, Environment):
         if self.max_turns < 1:
             raise EnvError(f"code: max_turns must be at least 1, not {self.max_turns}")
         self.system_prompt = args.get("system_prompt", SYSTEM_PROMPT)
-        options = {"partial_credit": bool(args.get("partial_credit", False)),
+        options: dict[str, Any] = {"partial_credit": bool(args.get("partial_credit", False)),
                    "timeout": float(args.get("timeout", 10.0)), "isolation": args.get("isolation"),
                    "packages": list(args.get("packages") or ())}
         path = args.get("path")
+        self.verifier: HumanEvalVerifier | MBPPVerifier | PytestVerifier
         if self.dataset == "humaneval":
             self.verifier = HumanEvalVerifier(path, **options)
         elif self.dataset == "mbpp":

@@ -18,7 +18,7 @@ import functools
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from harness.sandbox import Limits, RunResult, Sandbox
 from harness_code.problems import Problem
@@ -31,7 +31,7 @@ TIMEOUT_MESSAGE = "Test execution timed out"
 class Outcome:
     """What the judge concluded: `verdict` pass/fail/no_verdict, a score, an error and details."""
 
-    verdict: str
+    verdict: Literal["pass", "fail", "no_verdict"]
     score: float | None
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
@@ -95,6 +95,7 @@ class Judge:
         run = self.judges.run(f"{RUNNER}:run_tests", self._payload(problem, "record"),
                               limits=self.judge_limits, fork=False)
         data = _load(run)
+        error: str | None
         if run.infrastructure_failure or data is None:
             error = f"recording the reference failed ({run.status}): {run.error or _tail(run.stderr, 500)}"
             if "ModuleNotFoundError" in run.stderr:
@@ -111,6 +112,10 @@ class Judge:
         with self._lock:
             self._plans[key] = plan
         return plan
+
+    @staticmethod
+    def _failed(failure: str | None, details: dict[str, Any]) -> Outcome:
+        return Outcome("fail", 0.0, failure, {**details, "tests_passed": 0})
 
     def check(self, code: str, problem: Problem) -> Outcome:
         plan = self.plan(problem)
@@ -129,13 +134,12 @@ class Judge:
         data = _load(run) if failure is None else None
         if failure is None and not (isinstance(data, dict) and ("outcomes" in data or "load_error" in data)):
             failure = f"the program exited before its results were complete (exit code {run.exit_code})"
-        if failure is None and "load_error" in data:
-            failure = str(data["load_error"])[:1000]
-        if failure is None and (not isinstance(data["outcomes"], list)
-                                or len(data["outcomes"]) != len(plan.calls)):
-            failure = "the program returned a malformed set of results"
-        if failure is not None:
-            return Outcome("fail", 0.0, failure, {**details, "tests_passed": 0})
+        if failure is not None or not isinstance(data, dict):
+            return self._failed(failure, details)
+        if "load_error" in data:
+            return self._failed(str(data["load_error"])[:1000], details)
+        if not isinstance(data["outcomes"], list) or len(data["outcomes"]) != len(plan.calls):
+            return self._failed("the program returned a malformed set of results", details)
         outcomes = data["outcomes"]
         if _canonical(outcomes) == plan.canonical_outcomes:
             return Outcome("pass", 1.0, None, {**details, "tests_passed": plan.tests_total})

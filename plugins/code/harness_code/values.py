@@ -82,7 +82,8 @@ def encode(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, (list, tuple, set, frozenset)):
-        base = next(t for t in (list, tuple, frozenset, set) if isinstance(value, t))
+        # The built-in type's own __iter__ runs: a subclass's override must not.
+        base: Any = next(t for t in (list, tuple, frozenset, set) if isinstance(value, t))
         items = [encode(v, d) for v in base.__iter__(value)]
         tag = {list: "l", tuple: "t", set: "s", frozenset: "f"}[base]
         if tag in ("s", "f"):
@@ -96,7 +97,7 @@ def encode(value: Any, depth: int = 0) -> Any:
         return {"b": bytes(value).hex()}
     if isinstance(value, complex):
         return {"c": [complex.__complex__(value).real, complex.__complex__(value).imag]}
-    if isinstance(value, type) and getattr(builtins, value.__name__, None) is value:
+    if isinstance(value, type) and _is_builtin_type(value):
         return {"y": value.__name__}  # int, str, list... (MBPP passes types as arguments)
     if hasattr(type(value), "tolist") and type(value).__module__.startswith("numpy"):
         return encode(value.tolist(), d)  # numpy scalars and arrays: their Python value
@@ -158,6 +159,11 @@ _STDLIB_ENCODERS: dict[type, Any] = {
 }
 
 
+def _is_builtin_type(cls: type) -> bool:
+    """int, str, list... themselves (not a class of the same name)."""
+    return getattr(builtins, cls.__name__, None) is cls
+
+
 def _sort_key(encoded: Any) -> str:
     return json.dumps(encoded, sort_keys=True)
 
@@ -180,10 +186,10 @@ def decode(data: Any, classes: dict[str, Any] | None = None, depth: int = 0) -> 
     d = depth + 1
     tag = next(iter(data)) if len(data) == 1 else "o"
     if tag == "o":
-        cls = (classes or {}).get(data.get("o"))
+        cls = (classes or {}).get(data.get("o", ""))
         if not isinstance(cls, type) or not isinstance(data.get("a"), dict):
             return Opaque(f"{data.get('o')} object")
-        obj = object.__new__(cls)
+        obj: Any = object.__new__(cls)
         for name, value in data["a"].items():
             object.__setattr__(obj, name, decode(value, classes, d))
         return obj
@@ -227,8 +233,8 @@ _DECODERS: dict[str, Any] = {
     "fr": lambda v, inner: fractions.Fraction(inner(v[0]), inner(v[1])),
     "dec": lambda v, inner: decimal.Decimal(str(v)),
     "date": lambda v, inner: datetime.date(*v),
-    "datetime": lambda v, inner: datetime.datetime(*v[:7], fold=v[7], tzinfo=_decode_tz(v[8])),
-    "time": lambda v, inner: datetime.time(*v[:4], fold=v[4], tzinfo=_decode_tz(v[5])),
+    "datetime": lambda v, inner: datetime.datetime(*v[:7]).replace(fold=v[7], tzinfo=_decode_tz(v[8])),
+    "time": lambda v, inner: datetime.time(*v[:4]).replace(fold=v[4], tzinfo=_decode_tz(v[5])),
     "timedelta": lambda v, inner: datetime.timedelta(*v),
     "tz": lambda v, inner: _decode_tz(v),
     "od": lambda v, inner: collections.OrderedDict(_pairs(v, inner)),

@@ -31,7 +31,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar, overload
+from typing import Any, ClassVar, Literal, TypeVar, overload
 
 from harness import plugins
 from harness.episode import Episode, Verdict
@@ -52,7 +52,7 @@ R = TypeVar("R")
 
 @dataclass
 class VerifyResult:
-    verdict: str
+    verdict: Literal["pass", "fail", "no_verdict"]
     """`pass`, `fail`, or `no_verdict` (the sandbox failed: nothing is known about the code)."""
     reward: float | None
     task_id: str | int | None = None
@@ -180,10 +180,11 @@ class _Verifier(Verifier):
             if len(episodes) != len(items) or task_ids is not None or kwargs:
                 raise TypeError("verify_batch takes episodes alone, or codes with their task ids")
             return self._verify_episodes(episodes)
-        ids = list(task_ids) if task_ids is not None else [None] * len(items)
-        if len(ids) != len(items):
-            raise ValueError(f"{len(items)} codes but {len(ids)} task ids")
-        return self._parallel(lambda pair: self.verify(pair[0], pair[1], **kwargs), list(zip(items, ids)))
+        texts = [item for item in items if isinstance(item, str)]  # all of them: no episode among them
+        ids = list(task_ids) if task_ids is not None else [None] * len(texts)
+        if len(ids) != len(texts):
+            raise ValueError(f"{len(texts)} codes but {len(ids)} task ids")
+        return self._parallel(lambda pair: self.verify(pair[0], pair[1], **kwargs), list(zip(texts, ids)))
 
     def _verify_episodes(self, episodes: list[Episode]) -> list[Verdict | NotApplicable]:
         answers: list[tuple[str, str | int] | NotApplicable] = []

@@ -190,7 +190,7 @@ class ConnectionsSession(Session):
             raise EnvError(str(exc)) from None
         self.game = Game(self.categories, self.shown, env.max_mistakes)
         if own_prompt is not None:
-            self.prompt = [Message(role=m["role"], content=m["content"]) for m in own_prompt]
+            self.prompt = [Message.model_validate({"role": m["role"], "content": m["content"]}) for m in own_prompt]
         else:
             self.prompt = [
                 Message(

@@ -91,7 +91,7 @@ class Game:
         invalid = self._invalid(items)
         if invalid is not None:
             reason, detail, shown_items = invalid
-            record = {
+            record: dict[str, Any] = {
                 "items": shown_items,
                 "status": "invalid",
                 "category_idx": None,

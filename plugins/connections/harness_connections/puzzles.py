@@ -66,7 +66,7 @@ def parse_categories(value: Any, where: str, pointer: str = "/categories") -> tu
     words), every word unique across the puzzle (case-insensitively, as guesses are matched)."""
     if not isinstance(value, list) or len(value) < 2:
         raise PuzzleError(where, pointer, "expected a list of at least 2 groups")
-    categories = []
+    categories: list[Category] = []
     seen: dict[str, str] = {}
     for i, raw in enumerate(value):
         at = f"{pointer}/{i}"
@@ -234,7 +234,7 @@ def load_puzzles(
         paths = [paths]
     puzzles: list[Puzzle] = []
     first_seen: dict[str, str] = {}
-    for path in map(os.fspath, paths):
+    for path in (os.fspath(p) for p in paths):
         if not os.path.isfile(path):
             raise PuzzleError(path, "", "no such file")
         for where, raw in _records(path, skipped):

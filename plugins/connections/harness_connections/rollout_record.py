@@ -24,7 +24,7 @@ def _history_from_steps(episode: Episode) -> list[dict[str, Any]]:
     for step in episode.steps:
         if "status" not in step.info:
             continue
-        record = {
+        record: dict[str, Any] = {
             k: step.info[k]
             for k in ("items", "status", "category_idx", "result_message", "invalid_reason")
             if k in step.info

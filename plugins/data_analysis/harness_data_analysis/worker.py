@@ -220,20 +220,20 @@ class Kernel:
                 if found:
                     stmt = max(found, key=lambda s: s.lineno)
                     return ast.get_source_segment(cell.source, stmt) or "", stmt
-        cell = self.cells.get(cell_name)
-        if cell is None or call is None:
+        current = self.cells.get(cell_name)
+        if current is None or call is None:
             return None
         enclosing = [
             s
-            for s in ast.walk(cell.tree)
+            for s in ast.walk(current.tree)
             if isinstance(s, ast.stmt) and s.lineno <= call.lineno <= (s.end_lineno or s.lineno)
             and not isinstance(s, ast.FunctionDef | ast.ClassDef | ast.For | ast.While | ast.If
                                | ast.With | ast.Try | ast.AsyncFunctionDef)
         ]
         if not enclosing:
             return None
-        stmt = max(enclosing, key=lambda s: (s.lineno, s.col_offset))
-        return ast.get_source_segment(cell.source, stmt) or "", stmt
+        innermost = max(enclosing, key=lambda s: (s.lineno, s.col_offset))
+        return ast.get_source_segment(current.source, innermost) or "", innermost
 
     # -- running a cell --------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from harness.backends.errors import PromptTooLong
 
 
 @functools.cache
-def retryable_errors() -> tuple[type[BaseException], ...]:
+def retryable_errors() -> tuple[type[Exception], ...]:
     """What is worth another attempt. `openai` is imported here and in the backend, not at the
     top: loading the plugin registry imports this module, and `openai` takes 0.3 s to import."""
     import openai
@@ -215,7 +215,7 @@ def _count(usage: Any, field: str) -> int | None:
 
 
 def _logprobs(index: int, content: Any) -> list[float]:
-    values = [getattr(t, "logprob", None) for t in content]
+    values: list[Any] = [getattr(t, "logprob", None) for t in content]
     if not all(type(v) in (int, float) and math.isfinite(v) for v in values):
         raise MalformedResponse(f"choice {index}: logprobs are not all finite numbers")
     return [float(v) for v in values]

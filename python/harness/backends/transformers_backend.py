@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from harness.backends.base import Backend, BackendError, Completion, Request
 from harness.backends.batching import BatchCollector
@@ -62,9 +62,10 @@ class TransformersBackend(Backend):
         source, gguf_file = _resolve(model)
         kwargs: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
         self.tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        # transformers' typing of to() (a decorated method) wants the model as its first argument.
         self.model = AutoModelForCausalLM.from_pretrained(
             source, dtype=getattr(torch, dtype), **kwargs
-        ).to(device)
+        ).to(device)  # type: ignore[arg-type]
         if adapter is not None:
             from peft import PeftModel
 
@@ -89,7 +90,7 @@ class TransformersBackend(Backend):
         return await self._collector.submit(requests)
 
     async def aclose(self) -> None:
-        self.model = None  # type: ignore[assignment]
+        self.model = None
 
     # -- the batch, in a worker thread -----------------------------------------------------
 
@@ -202,7 +203,8 @@ class _Decoder:
         for row in range(n):
             text = texts[row]
             if text is None:
-                text = backend.tokenizer.decode(generated[row], skip_special_tokens=True)
+                # One sequence decodes to a str (transformers types decode() as str | list[str]).
+                text = cast(str, backend.tokenizer.decode(generated[row], skip_special_tokens=True))
             completions.append(Completion(
                 text=text,
                 finish_reason=finish[row] or "length",
@@ -240,7 +242,7 @@ class _Decoder:
         stops = self.samplings[row].stop
         if not stops:
             return None
-        text = self.backend.tokenizer.decode(generated, skip_special_tokens=True)
+        text = cast(str, self.backend.tokenizer.decode(generated, skip_special_tokens=True))  # one sequence: a str
         cuts = [text.find(s) for s in stops if s and s in text]
         return text[: min(cuts)] if cuts else None
 

@@ -8,11 +8,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 
 from harness import jsonl as fj
+from harness.jsonl import Errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -179,7 +180,7 @@ def scan(files: tuple[Path, ...], threads: int | None, as_json: bool, allow_empt
 @click.option("--field", "fields", multiple=True, help="Keep only this field (a name or a JSON pointer); repeatable.")
 @click.option("--errors", type=_ERRORS, default="raise", show_default=True, help="Malformed lines: stop, skip or list.")
 @_allow_empty("there is no record")
-def read(files: tuple[Path, ...], fields: tuple[str, ...], errors: str, allow_empty: bool) -> None:
+def read(files: tuple[Path, ...], fields: tuple[str, ...], errors: Errors, allow_empty: bool) -> None:
     """Print the records as JSON lines (only some fields with --field).
 
     FILES may be '-' (standard input), FIFOs or <(command)."""
@@ -187,7 +188,7 @@ def read(files: tuple[Path, ...], fields: tuple[str, ...], errors: str, allow_em
 
     def print_all() -> fj.Reader:
         nonlocal printed
-        reader = fj.read(list(files), fields=list(fields) or None, errors=errors)  # type: ignore[arg-type]
+        reader = fj.read(list(files), fields=list(fields) or None, errors=errors)
         for record in reader:
             click.echo(json.dumps(record, ensure_ascii=False))
             printed += 1
@@ -227,10 +228,10 @@ def dedup(
     output: Path,
     key: str,
     scores: tuple[str, ...],
-    keep: str | None,
-    missing: str,
+    keep: Literal["best", "first", "last"] | None,
+    missing: Literal["error", "skip", "keep"],
     allow_empty: bool,
-    errors: str,
+    errors: Errors,
     threads: int | None,
 ) -> None:
     """Keep one record per key across FILES, written byte for byte.
@@ -251,7 +252,7 @@ def dedup(
             errors=errors,
             threads=threads,
             allow_empty=allow_empty,
-        ),  # type: ignore[arg-type]
+        ),
     )
     _report(report, ["records", "written", "unique_keys", "missing"])
     _empty_output("dedup", report, output)
@@ -297,9 +298,9 @@ def split(
     on: str,
     carry: tuple[str, ...],
     keep_empty: bool,
-    missing: str,
+    missing: Literal["error", "skip"],
     allow_empty: bool,
-    errors: str,
+    errors: Errors,
     threads: int | None,
 ) -> None:
     """One record per split point of each trace: context up to it, response up to the next.
@@ -323,7 +324,7 @@ def split(
             errors=errors,
             threads=threads,
             allow_empty=allow_empty,
-        ),  # type: ignore[arg-type]
+        ),
     )
     _report(report, ["records", "written", "missing"])
     _empty_output("split", report, output)
@@ -366,7 +367,7 @@ def filter_(
     output: Path,
     conditions: tuple[str, ...],
     allow_empty: bool,
-    errors: str,
+    errors: Errors,
     threads: int | None,
 ) -> None:
     """Copy the records meeting every --where condition, byte for byte.
@@ -376,7 +377,7 @@ def filter_(
     report = _run(
         "filter",
         files,
-        lambda: fj.filter(list(files), output, where, errors=errors, threads=threads, allow_empty=allow_empty),  # type: ignore[arg-type]
+        lambda: fj.filter(list(files), output, where, errors=errors, threads=threads, allow_empty=allow_empty),
     )
     _report(report, ["records", "written"])
     _empty_output("filter", report, output)
@@ -391,12 +392,12 @@ def filter_(
 @_allow_empty("there is no record")
 @_common
 def count_by(
-    files: tuple[Path, ...], key: str, as_json: bool, allow_empty: bool, errors: str, threads: int | None
+    files: tuple[Path, ...], key: str, as_json: bool, allow_empty: bool, errors: Errors, threads: int | None
 ) -> None:
     """Count records per key, largest first (missing keys as null).
 
     FILES may be '-' (standard input), FIFOs or <(command)."""
-    report = _run("count-by", files, lambda: fj.count_by(list(files), key, errors=errors, threads=threads))  # type: ignore[arg-type]
+    report = _run("count-by", files, lambda: fj.count_by(list(files), key, errors=errors, threads=threads))
     if as_json:
         rows = [{"key": k, "count": n} for k, n in report.counts.items()]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -26,7 +27,7 @@ def plugins(as_json: bool, forget_hook_failures: bool) -> None:
     if forget_hook_failures:
         forget()
     registry = load()
-    report = {
+    report: dict[str, Any] = {
         "plugins": [
             {
                 "name": p.name,

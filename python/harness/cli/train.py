@@ -27,7 +27,7 @@ def _fail(err: Exception) -> None:
     sys.exit(1)
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
+def _user_errors() -> tuple[type[Exception], ...]:
     from harness.engine.lock import LockHeld
     from harness.plugins import PluginError
     from harness.train.data import TrainDataError

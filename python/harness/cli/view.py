@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import click
 
 
@@ -15,7 +17,7 @@ import click
                    "skip: leave it out and count it in the page's header.")
 @click.option("--allow-empty", is_flag=True, help="Write the page even when no episode is left to show.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def view(episodes: tuple[str, ...], output: str, title: str | None, errors: str, allow_empty: bool,
+def view(episodes: tuple[str, ...], output: str, title: str | None, errors: Literal["raise", "skip"], allow_empty: bool,
          quiet: bool) -> None:
     """Write one self-contained HTML page showing EPISODES (JSONL files, or run directories
     holding shards).

@@ -24,8 +24,8 @@ from harness.conformance.play import (
     first_difference,
     one_line,
     opened,
-    play,
     plain,
+    play,
     short,
     step_view,
     summary_view,
@@ -87,10 +87,10 @@ class Checker:
         self.report.failures.append(Failure(
             rule, message, task=None if task is None else str(task.id), seed=seed, step=step))
 
-    def attempt(self, rule: str, what: str, fn: Callable[[], Any], **where: Any) -> Any:
-        """`fn()`, or None after recording that the environment raised doing `what`."""
+    def attempt(self, rule: str, what: str, fn: Callable[..., Any], *args: Any, **where: Any) -> Any:
+        """`fn(*args)`, or None after recording that the environment raised doing `what`."""
         try:
-            return fn()
+            return fn(*args)
         except Exception as exc:
             self.fail(rule, f"{what} raised {describe(exc)}", **where)
             return None
@@ -186,8 +186,8 @@ class Checker:
         second = self.attempt("tasks", "tasks() a second time", lambda: list(self.env.tasks()))
         self.compare_task_lists("tasks() a second time", first, second)
         if self.rebuilt is not None:
-            third = self.attempt("arguments", "tasks() of the rebuilt environment",
-                                 lambda: list(self.rebuilt.tasks()))
+            rebuilt = self.rebuilt
+            third = self.attempt("arguments", "tasks() of the rebuilt environment", lambda: list(rebuilt.tasks()))
             self.compare_task_lists("the environment rebuilt from env.args", first, third, rule="arguments")
 
     def compare_task_lists(self, what: str, first: list[Task], other: list[Task] | None,
@@ -216,7 +216,7 @@ class Checker:
                           task=task)
                 break
         for split in dict.fromkeys(splits):
-            listed = self.attempt("splits", f"tasks({split!r})", lambda s=split: list(self.env.tasks(s)))
+            listed = self.attempt("splits", f"tasks({split!r})", lambda s: list(self.env.tasks(s)), split)
             if listed is None:
                 continue
             expected = [str(t.id) for t in self.tasks if t.split == split]
@@ -250,7 +250,7 @@ class Checker:
     # -- playing one task with one seed -----------------------------------------------------
 
     def play_task(self, task: Task, seed: int, *, robustness: bool) -> None:
-        where = {"task": task, "seed": seed}
+        where: dict[str, Any] = {"task": task, "seed": seed}
         prompt_text = self.check_prompt(task, seed)
         if prompt_text is None:
             return
@@ -275,7 +275,7 @@ class Checker:
 
     def check_prompt(self, task: Task, seed: int) -> str | None:
         """The prompt's text, once the prompt rule holds for a new session."""
-        where = {"task": task, "seed": seed}
+        where: dict[str, Any] = {"task": task, "seed": seed}
         session = self.attempt("prompt", "start(task, seed)", lambda: self.env.start(task, seed), **where)
         if session is None:
             return None
@@ -295,13 +295,13 @@ class Checker:
 
     def check_garbage(self, task: Task, seed: int, actions: list[Action]) -> None:
         for action in actions:
-            where = {"task": task, "seed": seed, "step": 1}
+            where: dict[str, Any] = {"task": task, "seed": seed, "step": 1}
             session = self.attempt("robustness", "start(task, seed)", lambda: self.env.start(task, seed))
             if session is None:
                 return
             with opened(session):
                 step = self.attempt("robustness", f"step() on {action.label}",
-                                    lambda a=action: session.step(a.text), **where)
+                                    lambda s, a: s.step(a.text), session, action, **where)
                 if step is None:
                     continue
                 if not isinstance(step, Step):
@@ -353,7 +353,7 @@ class Checker:
                     return
 
     def check_complete_reason(self, live: Transcript, task: Task, seed: int) -> None:
-        where = {"task": task, "seed": seed}
+        where: dict[str, Any] = {"task": task, "seed": seed}
         if not live.done:
             self.fail("complete_reason", f"still not done after {len(live.steps)} steps (the last ones "
                       "garbage): an environment ends its episodes by its own rules, e.g. a turn limit, "
@@ -375,7 +375,7 @@ class Checker:
                       step=last, **where)
 
     def check_determinism(self, live: Transcript, task: Task, seed: int) -> None:
-        where = {"task": task, "seed": seed}
+        where: dict[str, Any] = {"task": task, "seed": seed}
         env = self.rebuilt or self.env
         try:
             again = play(env, task, seed, live.actions, live.labels)
@@ -404,13 +404,13 @@ class Checker:
         return False
 
     def check_replay(self, live: Transcript, task: Task, seed: int) -> None:
-        where = {"task": task, "seed": seed}
+        where: dict[str, Any] = {"task": task, "seed": seed}
         n = len(live.actions)
         lengths = sorted({0, n, *range(1, min(n, MAX_REPLAYS)),
                           *(round(i * n / MAX_REPLAYS) for i in range(MAX_REPLAYS))})
         for k in lengths:
             session = self.attempt("replay", f"start(task, seed, actions=<the first {k}>)",
-                                   lambda k=k: self.env.start(task, seed, actions=live.actions[:k]),
+                                   lambda k: self.env.start(task, seed, actions=live.actions[:k]), k,
                                    step=k, **where)
             if session is None:
                 return
@@ -432,7 +432,7 @@ class Checker:
     def check_state(self, live: Transcript, task: Task, seed: int) -> None:
         """Equal states must answer alike: from the end, each state seen before is stepped
         again with the action that followed its later twin."""
-        where = {"task": task, "seed": seed}
+        where: dict[str, Any] = {"task": task, "seed": seed}
         checks = 0
         for j in range(len(live.actions) - 1, 0, -1):
             if checks >= MAX_STATE_CHECKS:

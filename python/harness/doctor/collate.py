@@ -96,7 +96,8 @@ def collate_files(inputs: Sequence[str | os.PathLike[str]], output: str | os.Pat
     """Every example of `inputs` (JSONL) as a final row, into `output` (written atomically).
     No example is an error (and nothing is written) unless `allow_empty`."""
     report = CollateReport(output=str(output), inputs=[str(p) for p in inputs])
-    rows, seen = [], {}
+    rows: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
     for path in map(Path, inputs):
         with open(path, encoding="utf-8") as f:
             for number, line in enumerate(f, start=1):

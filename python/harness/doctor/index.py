@@ -145,7 +145,7 @@ class FileIndex:
         if counter not in self._tokens:
             saved = self._read(self._token_file(counter))
             ok = saved is not None and saved.get("counter") == counter and saved.get("kind") == self.kind
-            self._tokens[counter] = {int(k): v for k, v in saved["tokens"].items()} if ok else {}
+            self._tokens[counter] = {int(k): v for k, v in saved["tokens"].items()} if saved and ok else {}
         return self._tokens[counter]
 
     def _token_file(self, counter: str) -> Path:

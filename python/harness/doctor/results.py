@@ -97,7 +97,7 @@ def _facts_of_whole(record: Located, where: str, path: Path) -> tuple[Any, ...]:
     if history is not None and not isinstance(history, list):
         raise ResultsError(f"{where}: /guess_history: expected a list of guess records")
     statuses = None if history is None else "".join(
-        CODES.get(g.get("status") if isinstance(g, dict) else None, "?") for g in history)
+        CODES.get(g.get("status", "") if isinstance(g, dict) else "", "?") for g in history)
     info = whole.get("info")
     categories = info.get("categories") if isinstance(info, dict) else None
     return (*_scalar_facts(record.fields, where), statuses, len(categories) if isinstance(categories, list) else None,
@@ -229,8 +229,8 @@ def analyze(
         sizes = per_file_tokens[f]
         return marked(codes, sizes[row] if sizes is not None else None, token_limit)
 
-    candidates = []
-    skipped = []
+    candidates: list[Candidate] = []
+    skipped: list[str] = []
     for f, index in enumerate(indexes):
         columns = index.columns
         if token_limit is None:  # validity as the index has it

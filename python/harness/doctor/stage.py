@@ -137,7 +137,7 @@ def is_good(fields: dict[str, Any], verifier: str | None) -> bool:
     """Step 2 of the module docstring, over the index's fields of one episode."""
     if fields.get("/error/type") is not None:
         return False
-    latest: dict[str, str] = {}
+    latest: dict[str, str | None] = {}
     for verdict in fields.get("/verification") or []:
         if isinstance(verdict, dict) and isinstance(verdict.get("verifier"), str):
             latest[verdict["verifier"]] = verdict.get("verdict")

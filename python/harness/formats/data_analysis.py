@@ -249,9 +249,10 @@ def to_sft_interleaved(ep: dict[str, Any], *, prompt: list[Message] | None = Non
 # -- prm ----------------------------------------------------------------------------------
 
 
-def _gold_hashes(trace: dict[str, Any], pointer: str) -> dict[str, set[str]]:
-    """Hook name -> every value hash the gold trace recorded under that name."""
-    hashes: dict[str, set[str]] = {}
+def _gold_hashes(trace: dict[str, Any], pointer: str) -> dict[str, set[str | None]]:
+    """Hook name -> every value hash the gold trace recorded under that name (None: a hook
+    without one)."""
+    hashes: dict[str, set[str | None]] = {}
     for i, turn in enumerate(optional_objects(trace, "turns", pointer)):
         at = f"{pointer}/turns/{i}"
         for hook in optional_objects(execution_of(turn, at), "hooks", at + "/execution"):
@@ -313,7 +314,7 @@ def _trace_samples(
     return samples
 
 
-def _first_error_labels(trace: dict[str, Any], pointer: str, gold: dict[str, set[str]],
+def _first_error_labels(trace: dict[str, Any], pointer: str, gold: dict[str, set[str | None]],
                         gold_answer_hash: Any) -> Iterator[float]:
     """1.0 for each step up to the first one that disagrees with the gold trace, 0.0 from it on.
 

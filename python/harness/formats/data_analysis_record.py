@@ -31,7 +31,7 @@ def trace(episode: Episode) -> dict[str, Any]:
     episode: its turns are the `info` of the steps that ran code (an invalid step ran nothing and
     is left out); `final_answer` is the answer of the step labelled `submitted`, its hash the one
     the environment recorded (`info.final_answer_hash`); `success` is whether there was one."""
-    turns = []
+    turns: list[dict[str, Any]] = []
     for step in episode.steps:
         if "execution" not in step.info:
             continue

@@ -56,10 +56,12 @@ def _render(template: str, messages: list[dict[str, str]], *, generation_prompt:
 
     if not messages and not generation_prompt:
         return "", []
-    rendered, indices = render_jinja_template(
+    # transformers annotates it `-> str`; it returns (renderings, generation indices).
+    result: Any = render_jinja_template(
         conversations=[messages], chat_template=template, add_generation_prompt=generation_prompt,
         return_assistant_tokens_mask=markers, **kwargs)
-    return rendered[0], [tuple(span) for span in (indices[0] if markers else [])]
+    rendered, indices = result
+    return rendered[0], [(int(start), int(end)) for start, end in (indices[0] if markers else [])]
 
 
 def _end_of_turn(text: str, special_tokens: Sequence[str]) -> int:
@@ -80,11 +82,11 @@ def trained_spans(tokenizer: Any, messages: Sequence[Any], *, chat_template: str
     kwargs = {**template_kwargs, **_special_kwargs(tokenizer)}
     assistants = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
     if has_generation_markers(template):
-        text, spans = _render(template, msgs, markers=True, **kwargs)
-        if len(spans) != len(assistants):
-            raise TemplateError(f"the template marks {len(spans)} generation spans for "
+        text, marked = _render(template, msgs, markers=True, **kwargs)
+        if len(marked) != len(assistants):
+            raise TemplateError(f"the template marks {len(marked)} generation spans for "
                                 f"{len(assistants)} assistant messages")
-        return text, spans
+        return text, marked
     spans: list[tuple[int, int]] = []
     previous = ""
     for i, message in enumerate(msgs):

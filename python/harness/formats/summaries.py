@@ -264,8 +264,8 @@ async def summarize_splits(
                 for task in finished:
                     record(task.result())
             pending.add(asyncio.ensure_future(ask(key, row)))
-        for task in asyncio.as_completed(pending):
-            record(await task)
+        for next_done in asyncio.as_completed(pending):
+            record(await next_done)
 
     samples = summarized = failed = 0
     failures: dict[str, str] = {}
@@ -414,7 +414,9 @@ def summary_datasets(
              for name in (prefix_name, only_name) for part in ("train", "val")}
     hook = registry().hook
     with ExitStack() as stack, open(input_path, "rb") as f:  # all four files appear together, or none
-        writers = {k: stack.enter_context(open_writer(p)) for k, p in paths.items()}
+        writers = {k: open_writer(p) for k, p in paths.items()}
+        for writer in writers.values():
+            stack.enter_context(writer)
         for part, indices in (("train", train), ("val", val)):
             for index in indices:
                 f.seek(offsets[index])

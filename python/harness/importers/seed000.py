@@ -125,6 +125,8 @@ class SeedEpisodes:
         report = self.report = LoadReport(self.path)  # each pass counts afresh
         with open(self.path, "rb") as f:
             for number, raw in enumerate(f, start=1):
+                record: Any
+                problem: str | None
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as err:

@@ -33,7 +33,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeGuard
 
 from harness.episode import (
     SCHEMA_VERSION,
@@ -103,7 +103,7 @@ def _steps(completion: list[Message], history: Any) -> tuple[list[Step], bool]:
     return steps, whole
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -369,7 +369,11 @@ def write_mc_prm(
     async def run(sink: IO[str] | None) -> None:
         own = backend is None
         used = backend or build_backend(rollout)
-        on_continuation = (lambda ep: sink.write(ep.to_json_line() + "\n")) if sink else None
+        def write_continuation(episode: Episode) -> None:
+            assert sink is not None
+            sink.write(episode.to_json_line() + "\n")
+
+        on_continuation = write_continuation if sink else None
         try:
             os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
             with open_writer(output, json_columns=Prm.json_columns, non_finite="allow") as writer:

@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from harness.sandbox.levels import IsolationLevel, bwrap_namespace_args, choose_level, detect
+from harness.sandbox.levels import IsolationLevel, SandboxUnavailable, bwrap_namespace_args, choose_level, detect
 from harness.sandbox.limits import Limits
 from harness.sandbox.protocol import write_json
 from harness.sandbox.view import SandboxSetupError, View, mount_args, python_executable, view
@@ -121,6 +121,7 @@ class _Worker:
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
             env=env, start_new_session=True, close_fds=True, cwd="/",
         ))
+        assert self.proc.stdout is not None and self.proc.stdin is not None  # both are pipes
         self.out = self.proc.stdout.fileno()
         self.inp = self.proc.stdin.fileno()
         self.pending = bytearray()
@@ -192,7 +193,8 @@ class _Worker:
         self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             with contextlib.suppress(OSError):
-                stream.close()
+                if stream is not None:
+                    stream.close()
         self.log.close()
 
 
@@ -298,9 +300,10 @@ class Sandbox:
         fields = {k: reply[k] for k in RunResult.__dataclass_fields__ if k in reply}
         return RunResult(**{**fields, "level": self.level.label, "result": result})
 
-    def _cannot_start(self, slot: int, worker: _Worker, failure: _StartFailed) -> SandboxSetupError:
+    def _cannot_start(self, slot: int, worker: _Worker | None, failure: _StartFailed) -> SandboxSetupError:
         """The error every run of this sandbox raises from now on: its workers cannot start."""
-        worker.kill()
+        if worker is not None:  # None: it failed before it existed
+            worker.kill()
         self._workers[slot] = None
         packages = ", ".join(self.packages) or "none"
         self._broken = SandboxSetupError(
@@ -383,8 +386,9 @@ class Sandbox:
         except _StartFailed as exc:
             raise self._cannot_start(slot, worker, exc) from None
         except (WorkerDied, OSError, ValueError):
-            if self._workers[slot] is not None:
-                self._workers[slot].kill()
+            broken = self._workers[slot]
+            if broken is not None:
+                broken.kill()
                 self._workers[slot] = None
         finally:
             self._idle.put(slot)
@@ -426,7 +430,10 @@ def bwrap_command(
     library, the system libraries, staged modules, declared packages) and `binds` (host path,
     sandbox path: read-only files such as a CSV to load), a private `tmp_bytes`-capped /tmp,
     /proc and /dev, working directory /, every capability dropped but `capabilities`."""
-    command = [detect().bwrap, *bwrap_namespace_args(), *sandbox_view.bwrap_args(),
+    bwrap = detect().bwrap
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: the namespaces level needs it")
+    command = [bwrap, *bwrap_namespace_args(), *sandbox_view.bwrap_args(),
                "--size", str(tmp_bytes), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
     # After /tmp: a file under the host's /tmp is bound into the private one.
     command += mount_args([("--ro-bind", host, inside) for host, inside in binds])

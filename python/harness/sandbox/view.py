@@ -282,8 +282,8 @@ def _imports(path: str, package: str, first_party: set[str]) -> set[str]:
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for child in node.orelse:
-                visit(child)
+            for branch in node.orelse:
+                visit(branch)
             return
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.partition(".")[0] in first_party)
@@ -359,7 +359,7 @@ def _top_levels(dist: importlib.metadata.Distribution) -> dict[str, str]:
             continue
         if top.startswith("__editable__") or _module_name(top) in sys.stdlib_module_names:
             continue
-        path = os.path.realpath(dist.locate_file(top))
+        path = os.path.realpath(str(dist.locate_file(top)))
         if os.path.exists(path):
             entries[top] = path
     names = (dist.read_text("top_level.txt") or "").split()

@@ -66,7 +66,8 @@ class Worker:
         sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - the process's own streams
         sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
-        sys.__stdout__, sys.__stderr__, sys.__stdin__ = sys.stdout, sys.stderr, sys.stdin
+        # typeshed declares these Final; the worker replaces them on purpose (samples see them).
+        sys.__stdout__, sys.__stderr__, sys.__stdin__ = sys.stdout, sys.stderr, sys.stdin  # type: ignore[misc]
         os.environ.clear()
         os.environ.update({"PATH": SAMPLE_PATH, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"})
         sys.path[:] = [p for p in sys.path if p and os.path.isabs(p)]
@@ -261,12 +262,14 @@ class Worker:
     def _kill_uid(self) -> None:
         """kill(-1) as the sample uid reaches exactly the processes of that uid, however they
         detached from the group (it spares the caller, which exits at once)."""
+        uid = self.uid
+        assert uid is not None  # only samples with a uid of their own get here
         reaper = os.fork()
         if reaper == 0:
             try:
                 os.setgroups([])
-                os.setgid(self.uid)
-                os.setuid(self.uid)
+                os.setgid(uid)
+                os.setuid(uid)
                 os.kill(-1, signal.SIGKILL)
             finally:
                 os._exit(0)

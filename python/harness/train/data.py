@@ -193,7 +193,8 @@ def to_training_row(record: dict[str, Any], *, variant: str | None = None) -> tu
         prompt = _messages(record["prompt"], "/prompt")
         if prompt[-1]["role"] == "assistant":  # seed 002 multi-turn: the prompt is the conversation
             return "messages", {"messages": prompt}
-        info = record.get("extra_info") if isinstance(record.get("extra_info"), dict) else {}
+        extra = record.get("extra_info")
+        info: dict[str, Any] = extra if isinstance(extra, dict) else {}
         if isinstance(info.get("answer"), str):
             answer, pointer = info["answer"], "/extra_info/answer"
         elif "answer" in record:
@@ -240,7 +241,7 @@ def read_training_rows(paths: Sequence[str | os.PathLike[str]], *, tokenizer: An
     first: tuple[str, int] | None = None
     rows: list[dict[str, Any]] = []
     sources: list[tuple[str, int]] = []
-    for path in map(os.fspath, paths):
+    for path in (os.fspath(p) for p in paths):
         for number, record in read_records(path):
             if limit is not None and len(rows) >= limit:
                 break
@@ -251,6 +252,7 @@ def read_training_rows(paths: Sequence[str | os.PathLike[str]], *, tokenizer: An
             if kind is None:
                 kind, first = row_kind, (path, number)
             elif row_kind != kind:
+                assert first is not None  # set with kind
                 raise TrainDataError(path, number, "", f"a {row_kind} row among {kind} rows "
                                      f"(the first at {first[0]}:{first[1]}); train one kind at a time")
             if row_kind == "tokens" and "prompt" in row:
@@ -260,6 +262,6 @@ def read_training_rows(paths: Sequence[str | os.PathLike[str]], *, tokenizer: An
             rows.append(row)
             sources.append((path, number))
     if kind is None:
-        raise TrainDataError(", ".join(map(os.fspath, paths)) or "(no files)", None, "",
+        raise TrainDataError(", ".join(os.fspath(p) for p in paths) or "(no files)", None, "",
                              "no training rows")
     return TrainingRows(kind, rows, sources)

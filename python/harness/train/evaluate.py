@@ -94,7 +94,8 @@ class EvaluateReport:
 def evaluation_samples(record: dict[str, Any]) -> dict[str, dict[str, str]]:
     """task -> {prompt, reference} for one summarized row (a task the row cannot give is absent)."""
     summary = record.get("summary")
-    info = record.get("extra_info") if isinstance(record.get("extra_info"), dict) else {}
+    extra = record.get("extra_info")
+    info: dict[str, Any] = extra if isinstance(extra, dict) else {}
     answer = info.get("answer")
     if not isinstance(summary, str) or not summary.strip() or not isinstance(answer, str):
         return {}

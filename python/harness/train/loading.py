@@ -47,7 +47,8 @@ def load_model(model: str, *, dtype: str = "float32") -> Any:
     kwargs: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
     loaded = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype), **kwargs)
     if gguf_file:
-        loaded.is_quantized, loaded.hf_quantizer = False, None
+        # torch types a module's unknown attributes as Tensor | Module; these are plain flags.
+        loaded.is_quantized, loaded.hf_quantizer = False, None  # type: ignore[assignment]
         if getattr(loaded.config, "quantization_config", None) is not None:
             del loaded.config.quantization_config
     return loaded

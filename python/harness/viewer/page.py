@@ -72,7 +72,7 @@ def write_view(
     """
     sections_html = render_sections(sections)  # a bad section fails before any reading
     inputs = Inputs()
-    found = episodes(paths_or_episodes, inputs, errors)
+    found: Iterable[tuple[Episode, dict[str, Any], str]] = episodes(paths_or_episodes, inputs, errors)
     if progress:
         from tqdm import tqdm
 
