@@ -27,7 +27,6 @@ from typing import Any
 
 from harness.backends.base import Backend, BackendError, Completion, Request
 from harness.episode import Message
-
 from harness_connections.environment import ConnectionsEnv
 from harness_connections.guess import format_guess, parse_guess
 from harness_connections.puzzles import Category, parse_categories
