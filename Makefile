@@ -8,15 +8,23 @@ PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test check bubblewrap browser
+.PHONY: venv setup setup-test demo test check bubblewrap browser
 
-# Creates the virtual environment and installs the harness (building the Rust extension), its
-# Luigi tasks and first-party plugins, with the test dependencies. Re-running it only rebuilds
-# what changed.
-setup:
-	@command -v bwrap >/dev/null || $(MAKE) --no-print-directory bubblewrap
+# `make demo` installs only what the main job needs: the harness with its local model stack
+# (torch, transformers, peft, TRL, matplotlib: the `local` extra), its Luigi tasks and the
+# connections plugin. `make test` installs everything (setup-test): the test extra, every
+# first-party plugin, bubblewrap. Re-running either only rebuilds what changed (the Rust
+# extension included).
+venv:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+setup: venv
+	$(BIN)/python -m pip install --quiet --editable '.[local]' --editable ./luigi_tasks \
+	  --editable ./plugins/connections
+
+setup-test: venv
+	@command -v bwrap >/dev/null || $(MAKE) --no-print-directory bubblewrap
 	$(BIN)/python -m pip install --quiet --editable '.[test]' --editable ./luigi_tasks \
 	  $(addprefix --editable ./,$(PLUGINS))
 
@@ -34,16 +42,18 @@ browser:
 	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || \
 	  echo "chromium not installed: the viewer's browser tests will fail (apt-get install chromium)" >&2
 
-# The main job: rollouts of the Connections environment with the embedded default model.
+# The main job (docs/main_job.md): LoRA SFT of the embedded model on the oracle's Connections
+# games, then its games before and after, verified, doctored and formatted, and a report. Luigi's
+# own summary ends its output, so the job's summary (outputs, figures, the HTML report) is
+# printed again after it. DEMO_ARGS passes parameters to both, e.g. DEMO_ARGS='--eval-puzzles 16'.
 demo: setup
-	$(BIN)/luigi --module luigi_tasks.rollouts GenerateRollouts --env connections --limit 4 \
-	  --max-turns 4 --max-tokens 64 --local-scheduler
-	$(BIN)/harness jsonl count-by data/rollouts/connections,*/shard-*.jsonl --key /outcome/reason
+	$(BIN)/luigi --module luigi_tasks.demo MainJob --local-scheduler $(DEMO_ARGS)
+	@$(BIN)/python -m luigi_tasks.demo $(DEMO_ARGS)
 
 # The static checks, each from the project's own configuration (pyproject.toml, rustfmt.toml): ruff,
 # mypy over the library and the plugins, the Rust extension's stub (_fastjsonl.pyi) against the
 # built module, clippy (the PyO3 layer too) and rustfmt. `make test` runs them first.
-check: setup
+check: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest harness._fastjsonl
@@ -51,7 +61,7 @@ check: setup
 	cargo fmt --check
 
 # pytest exits 5 when it collects nothing: a suite that finds no test is broken, so say so.
-test: setup browser check
+test: setup-test browser check
 	cargo test --workspace --quiet
 	$(BIN)/python -m pytest; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; exit 1; fi; \
