@@ -11,6 +11,10 @@ other). With `episodes`, each recorded episode's actions are replayed to the con
 starts with that episode's prompt. A conversation with no response left fails with a
 `BackendError`, which the engine records on its episode. Token counts are left empty.
 
+`adapter` names a LoRA adapter the answers stand for (RAFT's later cycles sample "with" the
+last cycle's adapter): recorded in the model name as the transformers backend records it; the
+answers stay the scripted ones.
+
 `delay_seconds` makes every answer come that many seconds after it is asked for (concurrent
 conversations wait side by side, as with a server): a stand-in for a model's latency in tests
 and benchmarks of scale-out. It never changes what is answered, so it is not a content argument.
@@ -35,7 +39,7 @@ def _prompt_key(messages: Sequence[Message]) -> str:
 
 class ScriptedBackend(Backend):
     name = "scripted"
-    content_args = ("model", "responses", "episodes")
+    content_args = ("model", "adapter", "responses", "episodes")
 
     def __init__(
         self,
@@ -43,6 +47,7 @@ class ScriptedBackend(Backend):
         *,
         responses: Sequence[str] | None = None,
         episodes: str | None = None,
+        adapter: str | None = None,
         delay_seconds: float = 0.0,
     ) -> None:
         if (responses is None) == (episodes is None):
@@ -50,7 +55,7 @@ class ScriptedBackend(Backend):
         if not delay_seconds >= 0:  # also refuses NaN
             raise ValueError(f"delay_seconds must be >= 0, not {delay_seconds!r}")
         self.delay_seconds = float(delay_seconds)
-        self._model = model
+        self._model = model if adapter is None else f"{model}+{adapter}"
         self.responses = list(responses) if responses is not None else None
         self.by_prompt: dict[str, list[str]] = {}
         if episodes is not None:

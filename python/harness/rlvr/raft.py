@@ -194,12 +194,18 @@ class RaftRun:
     # -- identity -------------------------------------------------------------------------------
 
     def identity(self) -> dict[str, Any]:
-        """What decides the run's content: its content settings (but `cycles`) and the problem
-        files' bytes."""
+        """What decides the run's content: its content settings (but `cycles`), of the backend
+        arguments those the backend declares content (a batch size or a latency may change
+        between reruns), and the problem files' bytes."""
+        from harness import plugins
+        from harness.engine.config import content_settings as rollout_content_settings
+
         settings = content_settings(self.config)
         for key in ("problems", "tests", "init_adapter"):  # one file, however its path is spelled
             if settings[key] is not None:
                 settings[key] = os.path.abspath(settings[key])
+        backend = plugins.get("backend", self.config.backend)
+        settings["backend_args"] = rollout_content_settings(self.rollout_config(1), backend)["backend_args"]
         return {"settings": settings, "problems_sha256": file_digest(self.problems),
                 "tests_sha256": file_digest(self.tests)}
 
