@@ -148,7 +148,9 @@ class FormatStage(luigi_parameters(FormatConfig), StageTask):  # type: ignore[mi
 
     def run(self) -> None:
         self.progress(0, None, f"formatting with {self.formatter}")
-        report = format_files(self.episode_paths(), self.rows_path(), self.config())
+        # the absolute path: the summary and the errors name the file where a person (or another
+        # node of the shared file system) finds it, whatever the worker's directory
+        report = format_files(self.episode_paths(), self.rows_path().absolute(), self.config())
         write_manifest(self.output_dir(), report.to_dict(), self.config(), self.upstream_digests())
         self.progress(1, 1, report.summary())
 

@@ -112,6 +112,8 @@ def test_format_rollouts_and_format_verified_generate_first(tmp_path):
     assert isinstance(verified.requires(), VerifyRollouts)
     assert build(verified)  # generate, verify, format: one command
     [row] = [json.loads(line) for line in verified.rows_path().read_text().splitlines()]
+    summary = json.loads(Path(verified.output().path).read_text())["report"]["output"]
+    assert summary == str(verified.rows_path().absolute())  # the summary names where the file is
     played = [m["content"] for m in row["messages"] if m["role"] == "assistant"]
     assert played and played == won[:len(played)]  # the won game (the last group may fill itself in)
     generated = verified.requires().requires().output_dir()

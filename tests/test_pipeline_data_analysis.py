@@ -74,6 +74,7 @@ def test_data_analysis_training_from_one_command(tmp_path):
     prm = read_jsonl(stages["prm"]["files"][0])
     assert [r["step_type"] for r in prm] == ["hook", "hook", "submit"] and {r["label"] for r in prm} == {1.0}
     assert "1 not succeeded, left out" in stages["sft-standard"]["summary"]
+    assert all(stages[name]["files"][0] in stages[name]["summary"] for name in STAGES[3:])  # absolute paths
 
     # The verifier on the same runs: consistency runs that answer otherwise outvote the gold run.
     [gold_file] = Path(stages["generate (gold)"]["directory"]).glob("*.jsonl")
