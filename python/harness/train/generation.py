@@ -21,7 +21,7 @@ from typing import Any
 from harness.embedded_model import DEFAULT_MODEL
 from harness.options import setting
 
-__all__ = ["GenerateConfig", "GenerateReport", "first_code_block", "has_submit", "generate_code", "sample_texts"]
+__all__ = ["GenerateConfig", "GenerateReport", "first_code_block", "generate_code", "has_submit", "sample_texts"]
 
 _CODE = re.compile(r"<code>(.*?)</code>", re.DOTALL)
 SUBMIT = "<SUBMIT>"
@@ -124,6 +124,10 @@ def generate_code(inputs: Sequence[str | os.PathLike[str]], output: str | os.Pat
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, config.adapter)
+        import torch
+
+        if torch.cuda.is_available():  # a GPU node: sample there (the batches follow the model's device)
+            model = model.to("cuda")
     model.eval()
     texts = sample_texts(model, tokenizer, prompts, config)
     with_code = submitted = 0
