@@ -35,7 +35,7 @@ turned good and the completion tokens the doctoring spent per puzzle it turned g
 regenerates the puzzles each loop doctored from scratch, sample after sample, until it has spent
 the same tokens, and counts the ones that turned good.
 
-    .venv/bin/python bench/doctor.py                         # small: 20 × 2.5 MB, and a 4-puzzle model run (slow on a CPU)
+    .venv/bin/python bench/doctor.py                         # small: 20 × 2.5 MB, a 4-puzzle model run (slow on a CPU)
     .venv/bin/python bench/doctor.py --file-mb 50            # 20 × 50 MB ≈ 200 000 rollouts
     .venv/bin/python bench/doctor.py --parts model --model-puzzles 12 --model-loops 4
     .venv/bin/python bench/doctor.py --json bench/out/doctor.json
@@ -72,13 +72,15 @@ def _record(rng: random.Random, puzzle: int) -> dict[str, Any]:
     """A seed-shaped rollout record of a 4 × 4 puzzle, about RECORD_BYTES long."""
     words = [f"WORD{puzzle}_{i}" for i in range(16)]
     completion, history, found, mistakes = [], [], 0, 0
-    for turn in range(10):
+    for _ in range(10):
         reasoning = " ".join(rng.choice(PHRASES) for _ in range(rng.randint(25, 75)))
         r = rng.random()
         status = "invalid" if r < 0.06 else "correct" if r < 0.5 else "one_away" if r < 0.65 else "incorrect"
         items = words[found * 4:found * 4 + 4]
-        completion.append({"role": "assistant", "content": reasoning + "\n<guess>[" + ", ".join(f"`{w}`" for w in items) + "]</guess>"})
-        message = {"correct": "Correct! Théme", "invalid": "Invalid guess.", "one_away": "One away!"}.get(status, "Incorrect.")
+        guess = "<guess>[" + ", ".join(f"`{w}`" for w in items) + "]</guess>"
+        completion.append({"role": "assistant", "content": reasoning + "\n" + guess})
+        replies = {"correct": "Correct! Théme", "invalid": "Invalid guess.", "one_away": "One away!"}
+        message = replies.get(status, "Incorrect.")
         history.append({"items": items, "status": status, "category_idx": found if status == "correct" else None,
                         "result_message": message})
         found += status == "correct"
@@ -91,12 +93,14 @@ def _record(rng: random.Random, puzzle: int) -> dict[str, Any]:
             break
         completion.append({"role": "user", "content": f"{message}\n\nRemaining words: " + ", ".join(words[found * 4:])})
     reason = "all_categories_found" if found == 4 else "max_mistakes" if mistakes >= 4 else "max_turns_reached"
-    valid = sum(s["status"] != "invalid" for s in history if s["status"] != "auto") / max(1, sum(s["status"] != "auto" for s in history))
+    guesses = [s for s in history if s["status"] != "auto"]
+    valid = sum(s["status"] != "invalid" for s in guesses) / max(1, len(guesses))
     reward = round((found / 4 + 0.25 * valid + 0.25 * (found / max(1, len(history)))) / 1.5, 4)
     return {"prompt": [{"role": "system", "content": "Let's play Connections — find the four groups. " * 8},
                        {"role": "user", "content": "The words: " + ", ".join(words)}],
             "completion": completion,
-            "info": {"puzzle_id": puzzle, "categories": [{"group": f"GROUP {g} ✓", "members": words[g * 4:g * 4 + 4]} for g in range(4)],
+            "info": {"puzzle_id": puzzle,
+                     "categories": [{"group": f"GROUP {g} ✓", "members": words[g * 4:g * 4 + 4]} for g in range(4)],
                      "all_words": words},
             "reward": reward if rng.random() > 0.02 else None, "guess_history": history, "complete_reason": reason}
 
@@ -138,7 +142,8 @@ def child(variant: str, files: list[str], index_dir: str) -> dict[str, Any]:
         t0 = time.perf_counter()
         analysis = analyze(files, index_dir=index_dir)
         seconds = time.perf_counter() - t0
-        chosen = {k: [Path(analysis.files[c.file]).name, c.row, c.good, c.salvageable] for k, c in analysis.chosen.items()}
+        chosen = {k: [Path(analysis.files[c.file]).name, c.row, c.good, c.salvageable]
+                  for k, c in analysis.chosen.items()}
         return {"seconds": seconds, "parsed": analysis.parsed, "chosen": chosen}
     if variant == "orjson-seed-loop":
         return seed_loop(files)
@@ -178,9 +183,11 @@ def seed_loop(files: list[str]) -> dict[str, Any]:
                 statuses = [g.get("status") for g in history] if history is not None else None
                 sizes = [len(m["content"].split()) for m in rec.get("completion") or [] if m.get("role") == "assistant"]
                 reward = rec.get("reward")
-                good = statuses is not None and "invalid" not in statuses and rec.get("complete_reason") == "all_categories_found"
+                won = rec.get("complete_reason") == "all_categories_found"
+                good = statuses is not None and "invalid" not in statuses and won
                 groups.setdefault(str(puzzle_id), []).append(
-                    (-(0.0 if reward is None else reward), sum(sizes) / len(sizes) if sizes else 0.0, good, name, row, statuses))
+                    (-(0.0 if reward is None else reward), sum(sizes) / len(sizes) if sizes else 0.0, good, name, row,
+                     statuses))
                 position += 1
     chosen = {}
     for key in sorted(groups):
@@ -216,15 +223,20 @@ def selection(args: argparse.Namespace) -> dict[str, Any]:
         with open(p, "rb") as f:
             while f.read(1 << 24):
                 pass
-    rollouts = sum(1 for p in first for _ in open(p, "rb"))
-    print(f"selection: {len(first)} files, {size / 1e6:.0f} MB, {rollouts:,} rollouts (+1 file of {paths[-1].stat().st_size / 1e6:.0f} MB)")
+    rollouts = 0
+    for p in first:
+        with open(p, "rb") as f:
+            rollouts += sum(1 for _ in f)
+    new_mb = paths[-1].stat().st_size / 1e6
+    print(f"selection: {len(first)} files, {size / 1e6:.0f} MB, {rollouts:,} rollouts (+1 file of {new_mb:.0f} MB)")
     scratch = Path(tempfile.mkdtemp(prefix="doctor-bench-", dir=args.data_dir))
     figures: dict[str, Any] = {"files": len(first), "bytes": size, "rollouts": rollouts, "variants": {}}
     try:
         best: dict[str, dict[str, Any]] = {}
         for _ in range(args.repeat):
             for variant, files in [("cold", first), ("cold+1", all_), ("warm+1", all_), ("orjson-seed-loop", first),
-                                   ("fastjsonl-read", first), ("fastjsonl-dedup-t1", first), ("fastjsonl-scan-t1", first)]:
+                                   ("fastjsonl-read", first), ("fastjsonl-dedup-t1", first),
+                                   ("fastjsonl-scan-t1", first)]:
                 index = scratch / variant
                 shutil.rmtree(index, ignore_errors=True)
                 index.mkdir()
@@ -317,14 +329,15 @@ def model(args: argparse.Namespace) -> dict[str, Any]:
 
         journal = _read_journal(results / "loops.json")
         stats = json.loads((results / "stats.json").read_text())
-        after_all = journal[1:] + [_stats_of(stats["final"])]
+        after_all = [*journal[1:], _stats_of(stats["final"])]
         for before, after in zip(journal, after_all):
             if not before.doctored:
                 continue
             row = {"loop": before.loop, "doctored": before.doctored, "doctored_good": after.converted_doctored or 0,
                    "doctor_tokens": before.tokens_doctored or 0, "fresh": before.fresh,
                    "fresh_good": after.converted_fresh, "fresh_tokens": before.tokens_fresh}
-            row.update(regenerate(before.queue["doctored"], row["doctor_tokens"], backend, config, results, before.loop))
+            row.update(regenerate(before.queue["doctored"], row["doctor_tokens"], backend, config, results,
+                                  before.loop))
             figures["loops"].append(row)
             per = lambda tokens, good: f"{tokens / good:.0f}" if good else "n/a"  # noqa: E731
             print(f"  loop {row['loop']}: doctored {row['doctored']} bad puzzles -> {row['doctored_good']} good "
@@ -379,7 +392,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default="selection,model", help="selection, model or both (default)")
     parser.add_argument("--files", type=int, default=20, help="results files before the new one (20)")
-    parser.add_argument("--file-mb", type=float, default=2.5, help="size of each results file in MB (2.5; 50 for the full size)")
+    parser.add_argument("--file-mb", type=float, default=2.5,
+                        help="size of each results file in MB (2.5; 50 for the full size)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each selection variant; the fastest counts")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model-puzzles", type=int, default=4, help="puzzles of the model part (4)")
