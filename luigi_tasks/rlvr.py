@@ -298,7 +298,8 @@ class RaftPipeline(luigi.Task):
     data_dir = luigi.Parameter(default="data", significant=False, description="Root of the stages' outputs.")
     prepare_settings = luigi.DictParameter(default={}, description="PrepareRLVR's parameters, over the file's.")
     raft_settings = luigi.DictParameter(default={}, description="RaftCycles' parameters, over the file's.")
-    passk_settings = luigi.DictParameter(default={}, description="PassAtKAcrossCheckpoints' parameters, over the file's.")
+    passk_settings = luigi.DictParameter(default={},
+                                         description="PassAtKAcrossCheckpoints' parameters, over the file's.")
 
     def output(self) -> luigi.LocalTarget:
         read_config_file(self.config_file)  # a bad file fails here, naming its line

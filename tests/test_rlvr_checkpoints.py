@@ -71,7 +71,8 @@ def test_infrastructure_failures_are_reported_never_failed(problems: Path, tmp_p
     assert "2 samples got no verdict (infrastructure failures; left out of n" in failed.stderr
     report = json.loads((tmp_path / "out" / "passk.json").read_text())  # written all the same
     [base] = report["checkpoints"]
-    assert [(p["task_id"], p["n"], p["c"], p["no_verdict"]) for p in base["problems"]] == [(610, 2, 2, 0), (700, 0, 0, 2)]
+    problems = [(p["task_id"], p["n"], p["c"], p["no_verdict"]) for p in base["problems"]]
+    assert problems == [(610, 2, 2, 0), (700, 0, 0, 2)]
     assert base["pass_at_k"] == {"pass@1": 1.0} and base["problems_without_verdict"] == 1  # not a 0.5
     allowed = passk(*args, "--allow-no-verdict", cwd=tmp_path)
     assert allowed.returncode == 0, allowed.stderr
@@ -86,7 +87,7 @@ def test_a_rerun_samples_nothing_and_other_settings_are_refused(problems: Path, 
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
     assert pass_at_k_across(checkpoints, tmp_path, config, progress=False) == first
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()} == before
-    with pytest.raises(ValueError, match="other settings .*samples_per_task: 1 -> 2"):
+    with pytest.raises(ValueError, match=r"other settings .*samples_per_task: 1 -> 2"):
         pass_at_k_across(checkpoints, tmp_path, PassAtKConfig(**{**config.__dict__, "samples_per_task": 2}),
                          progress=False)
 
@@ -102,7 +103,8 @@ def test_checkpoints_of_a_raft_run(tmp_path: Path) -> None:
         (run / f"cycle-{n}" / "cycle.json").write_text(json.dumps({"adapter": f"/a/{n}"}))
     found = raft_checkpoints(run, PassAtKConfig(backend_args={"max_batch": 64}))
     assert [(c.label, c.model, c.adapter, c.backend) for c in found] == [
-        ("base", "Qwen/Qwen2.5-Coder-7B", None, "vllm"), ("sft", "Qwen/Qwen2.5-Coder-7B", str(tmp_path / "sft"), "vllm"),
+        ("base", "Qwen/Qwen2.5-Coder-7B", None, "vllm"),
+        ("sft", "Qwen/Qwen2.5-Coder-7B", str(tmp_path / "sft"), "vllm"),
         ("cycle-1", "Qwen/Qwen2.5-Coder-7B", "/a/1", "vllm"), ("cycle-2", "Qwen/Qwen2.5-Coder-7B", "/a/2", "vllm")]
     assert dict(found[0].backend_args) == {"max_batch": 64}
     with pytest.raises(ValueError, match="not a RAFT run directory"):

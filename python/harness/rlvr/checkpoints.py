@@ -33,8 +33,15 @@ from typing import Any, Literal
 from harness.atomic import atomic_write
 from harness.options import content_settings, setting
 
-__all__ = ["PassAtKConfig", "Checkpoint", "NoVerdicts", "pass_at_k_across", "raft_checkpoints",
-           "parse_checkpoint", "passk_table"]
+__all__ = [
+    "Checkpoint",
+    "NoVerdicts",
+    "PassAtKConfig",
+    "parse_checkpoint",
+    "pass_at_k_across",
+    "passk_table",
+    "raft_checkpoints",
+]
 
 DEFAULT_KS = (1, 5, 10)
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -81,7 +88,7 @@ class PassAtKConfig:
         try:
             ks = sorted({int(k) for k in (self.ks or DEFAULT_KS)})
         except (TypeError, ValueError):
-            raise ValueError(f"ks: expected whole numbers, got {list(self.ks)!r}") from None
+            raise ValueError(f"ks: expected whole numbers, got {self.ks!r}") from None
         object.__setattr__(self, "ks", ks)  # the command line gives text
         checks = [
             (bool(ks) and ks[0] >= 1, "ks must hold numbers of at least 1"),
@@ -227,7 +234,7 @@ def _score(verified: Path, config: PassAtKConfig, checkpoint: Checkpoint) -> dic
     # A problem none of whose samples was judged tells nothing: it is left out (and counted).
     counts = [(r["n"], r["c"]) for r in rows if r["n"]]
     pass_at_k = {}
-    for k in config.ks:
+    for k in config.ks or DEFAULT_KS:  # a list once constructed (__post_init__)
         value = mean_pass_at_k(counts, k)
         if value is not None:
             pass_at_k[f"pass@{k}"] = value
@@ -263,10 +270,10 @@ def pass_at_k_across(checkpoints: Sequence[Checkpoint], out_dir: str | os.PathLi
     Checkpoints already sampled or verified are not redone; a rerun that finds everything done
     rewrites no file. Raises `NoVerdicts` at the end when some samples got no verdict, unless
     `allow_no_verdict`."""
-    from harness.rlvr.benchmark import plot_report
     from harness.engine import generate
     from harness.engine.lock import Lock
     from harness.episode_files import episode_files
+    from harness.rlvr.benchmark import plot_report
     from harness.rlvr.raft import _free_accelerator, file_digest
     from harness.verify import get_verifier, verify_files
 

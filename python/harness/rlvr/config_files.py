@@ -26,7 +26,7 @@ from typing import Any
 
 from harness.options import settings_of
 
-__all__ = ["ConfigFileError", "SECTIONS", "read_config_file", "section_values", "file_overrides"]
+__all__ = ["SECTIONS", "ConfigFileError", "file_overrides", "read_config_file", "section_values"]
 
 SECTIONS = {
     "prepare": "harness.rlvr.prepare:PrepareConfig",

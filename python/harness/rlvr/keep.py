@@ -23,7 +23,7 @@ from typing import Literal
 
 from harness.episode import Episode
 
-__all__ = ["Judged", "keep", "POLICIES"]
+__all__ = ["POLICIES", "Judged", "keep"]
 
 POLICIES = ("passing", "seed")
 
