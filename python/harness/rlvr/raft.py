@@ -39,8 +39,16 @@ from harness.atomic import atomic_write
 from harness.embedded_model import DEFAULT_MODEL
 from harness.options import content_settings, setting, settings_digest
 
-__all__ = ["RaftConfig", "RaftError", "RaftRun", "RaftReport", "raft", "file_digest", "stats_table",
-           "DATASET_VERIFIERS"]
+__all__ = [
+    "DATASET_VERIFIERS",
+    "RaftConfig",
+    "RaftError",
+    "RaftReport",
+    "RaftRun",
+    "file_digest",
+    "raft",
+    "stats_table",
+]
 
 DATASET_VERIFIERS = {"humaneval": "humaneval", "mbpp": "mbpp", "pytest": "pytest"}
 STAGES = ("generate", "verify", "keep", "train")
