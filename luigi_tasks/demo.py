@@ -45,7 +45,7 @@ from luigi_tasks.doctor import DoctorRollouts
 from luigi_tasks.formats import FormatEpisodes
 from luigi_tasks.pipeline import stage_parameters, stage_settings
 from luigi_tasks.rollouts import GenerateRollouts, VerifyRollouts
-from luigi_tasks.stage import StageTask, slug
+from luigi_tasks.stage import StageTask
 from luigi_tasks.train import TrainSFT
 
 __all__ = ["ENV_DEFAULTS", "TRAIN_DEFAULTS", "MainJob"]
@@ -84,8 +84,7 @@ class ExportModel(StageTask):
         return {"model": self.model, "dtype": "float32"}
 
     def model_dir(self) -> Path:
-        """Named for the model, which is what the stages that load it show in their names."""
-        return self.output_dir() / slug(self.model)
+        return self.output_dir() / "model"
 
     def run(self) -> None:
         self.progress(0, None, f"exporting {self.model}")

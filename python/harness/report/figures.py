@@ -41,7 +41,10 @@ def game_figures(label: str, paths: Iterable[str | os.PathLike[str]]) -> GameFig
     """The figures of the episodes in `paths` (files, or directories of episode files). Files
     that do not exist are skipped (a stage that wrote no child has no doctored.jsonl); no
     episode at all is an error: a figure of nothing would read as a zero."""
-    files = episode_files([p for p in paths if Path(p).exists()])
+    given = [Path(p) for p in paths]
+    files = episode_files([p for p in given if p.exists()])
+    if not files:
+        raise ValueError(f"{label}: no episodes: none of {', '.join(map(str, given))} exists")
     episodes = turns = valid = wins = errors = 0
     rewards: list[float] = []
     for episode in load_episodes(files):
@@ -52,5 +55,5 @@ def game_figures(label: str, paths: Iterable[str | os.PathLike[str]]) -> GameFig
         errors += episode.error is not None
         rewards.append(float(episode.reward) if episode.reward is not None else 0.0)
     if not episodes:
-        raise ValueError(f"{label}: no episodes in {', '.join(map(str, files)) or 'no file'}")
+        raise ValueError(f"{label}: no episodes in {', '.join(map(str, files))}")
     return GameFigures(label, episodes, turns, valid, wins, errors, tuple(rewards))
