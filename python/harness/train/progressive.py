@@ -29,7 +29,16 @@ from harness.train.checkpoints import latest_checkpoint
 from harness.train.config import TrainConfig
 from harness.train.sft import TrainError, TrainReport, train
 
-__all__ = ["PHASES", "PhaseFiles", "PhaseRun", "progressive_plan", "plan_text", "phase_config", "run_progressive"]
+__all__ = [
+    "PHASES",
+    "PhaseFiles",
+    "PhaseRun",
+    "phase_config",
+    "plan_text",
+    "progressive_plan",
+    "run_progressive",
+    "start_from",
+]
 
 
 @dataclass(frozen=True)
@@ -93,16 +102,20 @@ def progressive_plan(files: PhaseFiles, output: str | os.PathLike[str],
     return plan
 
 
+def start_from(config: TrainConfig, previous: str | os.PathLike[str], name: str = "the phase") -> TrainConfig:
+    """`config` starting from the latest checkpoint of the run directory `previous`: its
+    adapter (LoRA) or its model (full fine-tuning)."""
+    checkpoint = latest_checkpoint(Path(previous) / "checkpoints")
+    if checkpoint is None:
+        raise TrainError(f"{name} starts from {os.fspath(previous)}, which has no complete checkpoint")
+    if config.method == "full":
+        return replace(config, model=str(checkpoint))
+    return replace(config, init_adapter=str(checkpoint))
+
+
 def _start_of(run: PhaseRun) -> TrainConfig:
     """The phase's settings with its start filled in: the previous phase's latest checkpoint."""
-    if run.starts_from is None:
-        return run.config
-    checkpoint = latest_checkpoint(Path(run.starts_from) / "checkpoints")
-    if checkpoint is None:
-        raise TrainError(f"{run.name} starts from {run.starts_from}, which has no complete checkpoint")
-    if run.config.method == "full":
-        return replace(run.config, model=str(checkpoint))
-    return replace(run.config, init_adapter=str(checkpoint))
+    return run.config if run.starts_from is None else start_from(run.config, run.starts_from, run.name)
 
 
 def plan_text(plan: list[PhaseRun]) -> str:
