@@ -62,10 +62,10 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "max_steps": 10, "learning_rate": 2e-3, "lr_scheduler": "constant", "batch_size": 2,
     "gradient_accumulation_steps": 1, "max_length": 480, "val_ratio": 0.0, "save_steps": 1000,
 }
-"""The demo's training size (docs/main_job.md: what it costs and teaches on a 2-core CPU): 20 of
-the oracle's games, each cut after its first turn (480 tokens: the rules, the board, the first
-guess; a training step costs about a token's forward and backward pass per token), seen once at a
-high learning rate, one checkpoint at the end."""
+"""The demo's training size (docs/main_job.md: what it costs on a 2-core CPU): 20 of the oracle's
+games, each cut after its first turn (480 tokens hold the rules, the board and the first guess;
+the later turns would triple a step's cost), seen once at a high learning rate, one checkpoint at
+the end."""
 
 
 class ExportModel(StageTask):
