@@ -18,7 +18,6 @@ token that completed a stop string (included; the text stops before the stop str
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -26,19 +25,8 @@ from typing import Any, cast
 from harness.backends.base import Backend, BackendError, Completion, Request
 from harness.backends.batching import BatchCollector
 from harness.backends.errors import PromptTooLong
-from harness.embedded_model import DEFAULT_MODEL, embedded_model
+from harness.embedded_model import DEFAULT_MODEL, load_gguf, resolve_model
 from harness.episode import Sampling
-
-
-def _resolve(model: str) -> tuple[str, str | None]:
-    """(directory or hub id, gguf file name or None) for `from_pretrained`."""
-    if model == DEFAULT_MODEL:
-        path = embedded_model()
-        return str(path.parent), path.name
-    if model.endswith(".gguf") and os.path.isfile(model):
-        path = Path(model).resolve()
-        return str(path.parent), path.name
-    return model, None
 
 
 class TransformersBackend(Backend):
@@ -59,13 +47,14 @@ class TransformersBackend(Backend):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self._model_name = model
-        source, gguf_file = _resolve(model)
-        kwargs: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
-        self.tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        source, gguf_file = resolve_model(model)
+        if gguf_file:
+            loaded, self.tokenizer = load_gguf(Path(source) / gguf_file, dtype)
+        else:
+            self.tokenizer = AutoTokenizer.from_pretrained(source)
+            loaded = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype))
         # transformers' typing of to() (a decorated method) wants the model as its first argument.
-        self.model = AutoModelForCausalLM.from_pretrained(
-            source, dtype=getattr(torch, dtype), **kwargs
-        ).to(device)  # type: ignore[arg-type]
+        self.model = loaded.to(device)  # type: ignore[arg-type]
         if adapter is not None:
             from peft import PeftModel
 

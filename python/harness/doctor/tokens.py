@@ -28,10 +28,9 @@ def token_counter(spec: str | None) -> tuple[str, CountTokens]:
     from transformers import AutoTokenizer
 
     if spec == "embedded":
-        from harness.embedded_model import embedded_model
+        from harness.embedded_model import embedded_model_dir
 
-        path = embedded_model()
-        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        tokenizer = AutoTokenizer.from_pretrained(str(embedded_model_dir()))
     else:
         tokenizer = AutoTokenizer.from_pretrained(spec)
 
