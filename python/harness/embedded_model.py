@@ -151,7 +151,7 @@ def load_gguf(path: str | os.PathLike[str], dtype: str = "float32") -> tuple[Any
     tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=getattr(torch, dtype))
     # torch types a module's unknown attributes as Tensor | Module; these are plain flags.
-    model.is_quantized, model.hf_quantizer = False, None
+    model.is_quantized, model.hf_quantizer = False, None  # type: ignore[assignment]
     if getattr(model.config, "quantization_config", None) is not None:
         del model.config.quantization_config
     return model, tokenizer

@@ -53,8 +53,7 @@ class TransformersBackend(Backend):
         else:
             self.tokenizer = AutoTokenizer.from_pretrained(source)
             loaded = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype))
-        # transformers' typing of to() (a decorated method) wants the model as its first argument.
-        self.model = loaded.to(device)  # type: ignore[arg-type]
+        self.model = loaded.to(device)
         if adapter is not None:
             from peft import PeftModel
 
