@@ -29,7 +29,6 @@ from typing import Any, ClassVar
 
 from harness.atomic import atomic_write
 from harness.options import from_luigi, luigi_parameters, settings_of
-
 from luigi_tasks.stage import StageTask
 
 __all__ = ["Pipeline", "Stage", "stage_config", "stage_parameters", "stage_settings", "stage_summary"]
@@ -42,7 +41,8 @@ def stage_parameters(cls: type, prefix: str = "", *, exclude: Iterable[str] = ()
     """`luigi_parameters(cls)` with each parameter named `{prefix}{setting}`; a default given in
     `defaults` (the pipeline's demo size) is named in the parameter's description."""
     base = luigi_parameters(cls, exclude=exclude, defaults=defaults)
-    attrs: dict[str, Any] = {"__doc__": f"Luigi parameters of {cls.__name__}" + (f", named {prefix}*." if prefix else ".")}
+    named = f", named {prefix}*." if prefix else "."
+    attrs: dict[str, Any] = {"__doc__": f"Luigi parameters of {cls.__name__}{named}"}
     for s in settings_of(cls):
         if s.name not in base.__dict__:
             continue

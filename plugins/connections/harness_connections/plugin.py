@@ -2,7 +2,6 @@
 its game-rules verifier and its oracle player (a backend)."""
 
 from harness.plugins import hookimpl
-
 from harness_connections.environment import ConnectionsEnv
 from harness_connections.oracle import ConnectionsOracle
 from harness_connections.verifier import RulesVerifier

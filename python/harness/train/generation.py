@@ -101,7 +101,8 @@ def generate_code(inputs: Sequence[str | os.PathLike[str]], output: str | os.Pat
     from harness.train.data import TrainDataError, read_records
     from harness.train.loading import load_model, load_tokenizer
 
-    prompts, references = [], []
+    prompts: list[str] = []
+    references: list[str | None] = []
     for path in inputs:
         for number, record in read_records(path):
             if config.limit is not None and len(prompts) >= config.limit:
@@ -116,7 +117,7 @@ def generate_code(inputs: Sequence[str | os.PathLike[str]], output: str | os.Pat
             prompts.append(record["prompt"])
             references.append(record.get("completion"))
     if not prompts:
-        raise ValueError(f"no rows to generate for in {', '.join(map(os.fspath, inputs))}")
+        raise ValueError(f"no rows to generate for in {', '.join(os.fspath(p) for p in inputs)}")
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config.model)
     if model is None:
         model = load_model(config.model)
