@@ -69,9 +69,9 @@ the end."""
 
 
 class ExportModel(StageTask):
-    """The base model as a plain transformers directory (`harness model export`): the embedded
-    GGUF model takes half a minute of CPU to dequantize each time a stage loads it, a directory a
-    few seconds, and four stages load it."""
+    """The base model as a plain transformers directory (`harness model export`), which the four
+    stages that load it share: a `.gguf` model takes half a minute of CPU to dequantize at each
+    load, a directory a few seconds (the embedded default is converted once per machine anyway)."""
 
     stage = "models"
     config_class = type(None)
