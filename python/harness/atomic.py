@@ -20,6 +20,12 @@ def new_file_mode() -> int:
     return 0o666 & ~_umask()
 
 
+def new_dir_mode() -> int:
+    """The permission bits a directory created now with mode 0777 gets: 0777 less the umask
+    (for a directory made private by `mkdtemp` and renamed into place)."""
+    return 0o777 & ~_umask()
+
+
 def _umask() -> int:
     try:  # Linux >= 4.7 shows it; reading it there leaves the process's umask untouched
         with open("/proc/self/status", encoding="ascii") as f:
@@ -87,3 +93,16 @@ def _naming(exc: OSError, path: str) -> OSError:
     if exc.errno is None:
         return OSError(f"{path}: {exc}")
     return type(exc)(exc.errno, exc.strerror, path)
+
+
+def write_text_if_changed(path: str | os.PathLike[str], text: str) -> None:
+    """Write `text` atomically unless the file holds it already, so a rerun that does nothing
+    changes no file (nor its modification time)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read() == text:
+                return
+    except FileNotFoundError:
+        pass
+    with atomic_write(path) as f:
+        f.write(text)

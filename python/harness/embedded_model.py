@@ -33,7 +33,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from harness.atomic import atomic_write
+from harness.atomic import atomic_write, new_dir_mode
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 """The name that selects the embedded model (in `--model`, in episode records' `model.name`)."""
@@ -124,9 +124,7 @@ def embedded_model_dir() -> Path:
         tokenizer.save_pretrained(tmp)
         (tmp / CONVERTED_MARK).write_text(json.dumps({"gguf": gguf.name, "gguf_sha256": GGUF_SHA256,
                                                      "transformers": transformers.__version__}) + "\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the cache is shared like any download
+        tmp.chmod(new_dir_mode())  # mkdtemp makes it private; the cache is shared like any download
         if target.exists():  # a torn conversion (no mark) of a process that died
             shutil.rmtree(target, ignore_errors=True)
         try:

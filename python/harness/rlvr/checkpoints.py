@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.atomic import atomic_write
+from harness.atomic import write_text_if_changed
 from harness.options import content_settings, setting
 
 __all__ = [
@@ -254,16 +254,6 @@ def passk_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _write_text(path: Path, text: str) -> None:
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return
-    except FileNotFoundError:
-        pass
-    with atomic_write(path) as f:
-        f.write(text)
-
-
 def pass_at_k_across(checkpoints: Sequence[Checkpoint], out_dir: str | os.PathLike[str], config: PassAtKConfig, *,
                      progress: bool = True, say: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Measure every checkpoint into `out_dir` (see the module docstring) and return the report.
@@ -307,10 +297,10 @@ def pass_at_k_across(checkpoints: Sequence[Checkpoint], out_dir: str | os.PathLi
         text = json.dumps(report, indent=2) + "\n"
         if not (out / "passk.png").exists() or not _same(out / "passk.json", text):
             plot_report(report, out / "passk.png")
-        _write_text(out / "passk.json", text)
-        _write_text(out / "passk.md", passk_table(report) + "\n")
+        write_text_if_changed(out / "passk.json", text)
+        write_text_if_changed(out / "passk.md", passk_table(report) + "\n")
         no_verdict = sum(c["no_verdict"] for c in rows)
-        _write_text(out / "manifest.json", json.dumps(
+        write_text_if_changed(out / "manifest.json", json.dumps(
             {"report": {"checkpoints": [c["label"] for c in rows], "no_verdict": no_verdict},
              **identity, "checkpoints": [c.to_dict() for c in checkpoints]}, indent=2, sort_keys=True) + "\n")
         if no_verdict and not config.allow_no_verdict:
@@ -342,4 +332,4 @@ def _check_identity(out: Path, identity: dict[str, Any]) -> None:
             raise ValueError(f"{out} holds a pass@k run with other settings ({'; '.join(changed)}); use "
                              "another output directory, or remove this one")
         return
-    _write_text(path, json.dumps(identity, indent=2, sort_keys=True) + "\n")
+    write_text_if_changed(path, json.dumps(identity, indent=2, sort_keys=True) + "\n")

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.atomic import atomic_write
+from harness.atomic import atomic_write, write_text_if_changed
 from harness.embedded_model import DEFAULT_MODEL
 from harness.options import content_settings, setting, settings_digest
 
@@ -167,18 +167,6 @@ def file_digest(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-def _write_if_changed(path: Path, text: str) -> None:
-    """Write `text` atomically unless the file holds it already (a rerun that does nothing
-    changes no file)."""
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return
-    except FileNotFoundError:
-        pass
-    with atomic_write(path) as f:
-        f.write(text)
-
-
 def _json_text(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
@@ -234,7 +222,7 @@ class RaftRun:
                 raise RaftError(f"{self.out} holds a RAFT run with other settings ({'; '.join(changed)}); "
                                 "use another output directory, or remove this one to start over")
             return
-        _write_if_changed(path, _json_text(identity))
+        write_text_if_changed(path, _json_text(identity))
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -322,7 +310,7 @@ class RaftRun:
         path = self.cycle_dir(n) / "times.json"
         times = _read_json(path) if path.exists() else {}
         times[stage] = seconds
-        _write_if_changed(path, _json_text(times))
+        write_text_if_changed(path, _json_text(times))
         return seconds
 
     def generate(self, n: int, *, progress: bool = True) -> float | None:
@@ -473,9 +461,9 @@ class RaftRun:
         """stats.json and stats.md of cycles 1..`cycles` (each must be done)."""
         report = RaftReport(str(self.out), [self.cycle_stats(n) for n in range(1, cycles + 1)],
                             self.adapter_before(cycles + 1))
-        _write_if_changed(self.out / "stats.json", _json_text(
+        write_text_if_changed(self.out / "stats.json", _json_text(
             {"run": str(self.out), "adapter": report.adapter, "cycles": report.cycles}))
-        _write_if_changed(self.out / "stats.md", report.table() + "\n")
+        write_text_if_changed(self.out / "stats.md", report.table() + "\n")
         return report
 
 
