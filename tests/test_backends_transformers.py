@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import warnings
 
 import pytest
 
@@ -100,3 +101,13 @@ def test_a_lora_adapter_is_applied(tmp_path, transformers_backend):
     [[with_adapter]] = generate(adapted, [request])
     [[without]] = generate(transformers_backend, [request])
     assert with_adapter.completion_logprobs != without.completion_logprobs
+
+
+def test_decoding_uses_this_transformers_versions_cache_argument(transformers_backend):
+    # transformers renamed `past_key_values` to `cache`: the old name warns on every decoding step,
+    # which a user sees as a wall of FutureWarnings in the middle of a rollout run.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        [[c]] = generate(transformers_backend, [ask("Say hi.", max_tokens=3)])
+    assert c.completion_tokens == 3
+    assert [str(w.message) for w in caught if "deprecated" in str(w.message)] == []

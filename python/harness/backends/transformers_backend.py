@@ -18,6 +18,7 @@ token that completed a stop string (included; the text stops before the stop str
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -54,6 +55,10 @@ class TransformersBackend(Backend):
             self.tokenizer = AutoTokenizer.from_pretrained(source)
             loaded = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype))
         self.model = loaded.to(device)
+        # transformers 5.24 renamed the KV cache's argument and output field from
+        # `past_key_values` to `cache` (the old name warns on every call); read which one this
+        # version's model takes, from the model itself rather than a peft wrapper's **kwargs.
+        self.cache_name = "cache" if "cache" in inspect.signature(loaded.forward).parameters else "past_key_values"
         if adapter is not None:
             from peft import PeftModel
 
@@ -153,7 +158,7 @@ class _Decoder:
         ids, mask = ids.to(device), mask.to(device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         out = backend.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
-        cache, logits = out.past_key_values, out.logits[:, -1, :].float()
+        cache, logits = out[backend.cache_name], out.logits[:, -1, :].float()
 
         n = len(self.prompts)
         generated: list[list[int]] = [[] for _ in range(n)]
@@ -184,8 +189,8 @@ class _Decoder:
             mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=device)], dim=-1)
             positions = positions[:, -1:] + 1
             out = backend.model(input_ids=step, attention_mask=mask, position_ids=positions,
-                                past_key_values=cache, use_cache=True)
-            cache, logits = out.past_key_values, out.logits[:, -1, :].float()
+                                use_cache=True, **{backend.cache_name: cache})
+            cache, logits = out[backend.cache_name], out.logits[:, -1, :].float()
 
         completions = []
         for row in range(n):
