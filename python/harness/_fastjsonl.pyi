@@ -6,7 +6,7 @@ in reports and errors. `allow_empty=False` leaves an output that would hold no r
 
 from typing import Any, Literal, Self, TypedDict, final
 
-__all__ = ["JsonlError", "Reader", "count_by", "dedup", "filter", "scan", "split"]
+__all__ = ["JsonlError", "Reader", "columns", "count_by", "dedup", "filter", "scan", "split"]
 
 # The modes, as the Rust core parses them (anything else is a ValueError naming the choices).
 _Errors = Literal["raise", "skip", "collect"]
@@ -65,6 +65,20 @@ class _CountReport(TypedDict):
     counts: list[tuple[str | None, int]]
     """(key, count), largest count first; None: the key is missing or null."""
 
+class _FileColumns(TypedDict):
+    path: str
+    line: list[int]
+    offset: list[int]
+    length: list[int]
+    values: dict[str, list[Any]]
+
+class _ColumnsReport(TypedDict):
+    records: int
+    bytes: int
+    malformed: int
+    errors: list[JsonlError]
+    files: list[_FileColumns]
+
 class JsonlError(ValueError):
     path: str
     line: int
@@ -110,6 +124,9 @@ def filter(
     max_errors: int = 1000,
     allow_empty: bool = True,
 ) -> _FilterReport: ...
+def columns(
+    paths: list[str], fields: list[str], errors: _Errors, threads: int = 0, max_errors: int = 1000
+) -> _ColumnsReport: ...
 def count_by(
     inputs: list[str], key: str, errors: _Errors, threads: int = 0, max_errors: int = 1000
 ) -> _CountReport: ...

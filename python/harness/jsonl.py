@@ -1,4 +1,4 @@
-"""Fast JSONL operations, run in Rust: scan, read, dedup, split, filter, count_by.
+"""Fast JSONL operations, run in Rust: scan, read, columns, dedup, split, filter, count_by.
 
 Inputs are regular files or streams (pipes, FIFOs, `<(…)`, `/proc` files; `"-"` is standard
 input). See docs/jsonl.md for the line format, key semantics and every option.
@@ -20,15 +20,18 @@ from harness.pointer import unescape
 LocatedError.register(JsonlError)  # made in Rust: a virtual subclass (see harness.errors)
 
 __all__ = [
+    "ColumnsReport",
     "CountReport",
     "DedupReport",
     "EmptyOutputError",
+    "FileColumns",
     "FileScan",
     "FilterReport",
     "JsonlError",
     "Reader",
     "ScanReport",
     "SplitReport",
+    "columns",
     "count_by",
     "dedup",
     "filter",
@@ -108,6 +111,30 @@ class ScanReport:
     malformed: int
     errors: list[JsonlError] = field(repr=False)
     files: list[FileScan] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class FileColumns:
+    """The records of one file as columns: item `i` of each list is about its `i`-th record."""
+
+    path: str
+    line: list[int]
+    """1-based line number."""
+    offset: list[int]
+    """Byte offset of the record in its file."""
+    length: list[int]
+    """Bytes of the record, without its line terminator."""
+    values: dict[str, list[Any]] = field(repr=False)
+    """One list per field asked for; None where a record has no value there (or null)."""
+
+
+@dataclass(frozen=True)
+class ColumnsReport:
+    records: int
+    bytes: int
+    malformed: int
+    errors: list[JsonlError] = field(repr=False)
+    files: list[FileColumns] = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -224,6 +251,24 @@ def read(
 ) -> Reader:
     """Iterate the records of `paths` as dicts (or `(path, line, record)` with `locations`)."""
     return Reader(paths, fields=fields, errors=errors, locations=locations, batch_size=batch_size)
+
+
+def columns(
+    paths: Paths,
+    fields: Sequence[str],
+    *,
+    errors: Errors = "raise",
+    threads: int | None = None,
+    max_errors: int = 1000,
+) -> ColumnsReport:
+    """Where every record of `paths` is and the values of `fields`, one `FileColumns` per path.
+    A field is a JSON pointer where one segment may be `*`: the list of the values inside every
+    element of the array there (`/guess_history/*/status`). Files are parsed on every core."""
+    raw = _fastjsonl.columns(_paths(paths), list(fields), errors, _threads(threads), max_errors)
+    return ColumnsReport(
+        records=raw["records"], bytes=raw["bytes"], malformed=raw["malformed"], errors=raw["errors"],
+        files=[FileColumns(**f) for f in raw["files"]],
+    )
 
 
 def dedup(

@@ -8,10 +8,11 @@
 //! file, read by the thread that parses them; a stream, read front to back), [`pipeline`]
 //! parses chunks in parallel with [`parse::Parser`] (a validating parser that records where the
 //! values at some JSON pointers sit) and consumes the results in input order, and each
-//! operation ([`scan`], [`dedup`], [`split`], [`filter`], [`count`]) decides what to keep from
+//! operation ([`scan`], [`dedup`], [`split`], [`filter`], [`count`], [`columns`]) decides what to keep from
 //! each record.
 
 pub mod chunks;
+pub mod columns;
 pub mod copy;
 pub mod count;
 pub mod dedup;

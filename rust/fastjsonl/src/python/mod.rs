@@ -13,12 +13,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::chunks::{Chunk, ChunkStream};
+use crate::columns::{columns as columns_core, Cell, Field, FileColumns};
 use crate::count::count_by as count_by_core;
 use crate::dedup::{dedup as dedup_core, DedupSpec, Keep, Missing};
 use crate::error::{Error, LineError};
 use crate::filter::{filter as filter_core, Condition, Op};
 use crate::keys::ScoreSpec;
-use crate::parse::Parser;
+use crate::parse::{Parser, Span};
 use crate::pipeline::{ChunkTally, OnError, Options, Totals};
 use crate::pointer::Pointer;
 use crate::records::{records, Record};
@@ -302,6 +303,68 @@ fn count_by<'py>(
     Ok(d)
 }
 
+#[pyfunction]
+#[pyo3(signature = (paths, fields, errors, threads=0, max_errors=1000))]
+fn columns<'py>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    fields: Vec<String>,
+    errors: &str,
+    threads: usize,
+    max_errors: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let parsed =
+        fields.iter().map(|f| Field::parse(f)).collect::<Result<Vec<_>, _>>().map_err(PyValueError::new_err)?;
+    let opts = options(errors, threads, max_errors)?;
+    let r = py.detach(|| columns_core(&paths, &parsed, &opts)).map_err(|e| to_py_err(py, e))?;
+    let mut cache = convert::KeyCache::new();
+    let files = PyList::empty(py);
+    for f in &r.files {
+        files.append(file_columns(py, f, &fields, &mut cache)?)?;
+    }
+    let d = report(py, &[("records", r.records), ("bytes", r.bytes), ("malformed", r.malformed)], &r.errors)?;
+    d.set_item("files", files)?;
+    Ok(d)
+}
+
+fn file_columns<'py>(
+    py: Python<'py>,
+    f: &FileColumns,
+    fields: &[String],
+    cache: &mut convert::KeyCache<'py>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("path", f.path.display().to_string())?;
+    d.set_item("line", PyList::new(py, &f.lines)?)?;
+    d.set_item("offset", PyList::new(py, &f.offsets)?)?;
+    d.set_item("length", PyList::new(py, &f.lengths)?)?;
+    let values = PyDict::new(py);
+    let value =
+        |span: &Span, cache: &mut convert::KeyCache<'py>| convert::value(py, &f.values[span.start..span.end], 0, cache);
+    for (name, cells) in fields.iter().zip(&f.cells) {
+        let mut column = Vec::with_capacity(cells.len());
+        for cell in cells {
+            column.push(match cell {
+                Cell::Missing => py.None().into_bound(py),
+                Cell::One(span) => value(span, cache)?,
+                Cell::Each(items) => {
+                    let mut list = Vec::with_capacity(items.len());
+                    for item in items {
+                        list.push(match item {
+                            Some(span) => value(span, cache)?,
+                            None => py.None().into_bound(py),
+                        });
+                    }
+                    PyList::new(py, list)?.into_any()
+                }
+            });
+        }
+        values.set_item(name, PyList::new(py, column)?)?;
+    }
+    d.set_item("values", values)?;
+    Ok(d)
+}
+
 type Parsed = Result<(Chunk, Vec<Record>, ChunkTally), Error>;
 
 /// Iterates records in batches. A background thread reads and validates chunks ahead; each
@@ -486,6 +549,7 @@ fn _fastjsonl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(split, m)?)?;
     m.add_function(wrap_pyfunction!(filter, m)?)?;
     m.add_function(wrap_pyfunction!(count_by, m)?)?;
+    m.add_function(wrap_pyfunction!(columns, m)?)?;
     m.add_class::<Reader>()?;
     Ok(())
 }
