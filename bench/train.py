@@ -6,10 +6,14 @@ against padding, side by side in one run.
    template, assistant-only loss), LoRA and SFTConfig settings, trained for the same steps by
    `harness.train.train` (the library call `harness train` makes: lock, reading and checking
    the rows, log callback, checkpoints, outputs) and by a plain TRL script (`SFTTrainer` on a
-   `datasets.Dataset` of the same rows). Each run is a fresh subprocess, the two alternate
-   (`--repeats` pairs), and the figures are medians: training tokens/s (trained-over tokens /
-   the Trainer's train_runtime), the whole call's wall time without the model load, peak RSS
-   (CPU, the run's own `ru_maxrss`) or peak GPU memory. The harness may cost at most 3 %.
+   `datasets.Dataset` of the same rows). Both sides get the same SFTConfig (`sft_config`), so
+   the same save settings: one checkpoint, at the last step, inside train_runtime on both. Each
+   run is a fresh subprocess, the two alternate (`--repeats` pairs): the tokens/s ratio is the
+   median of the pairs' ratios (the two runs of a pair are adjacent, so they share the
+   machine's load), with every pair's ratio beside it. Also: training tokens/s (trained-over
+   tokens / the Trainer's train_runtime), the whole call's wall time without the model load
+   (the harness's also writes the loss PNG, the manifest and the tokenizer), peak RSS (CPU,
+   the run's own `ru_maxrss`) or peak GPU memory. The harness may cost at most 3 %.
 2. **Packing vs padding** on a seed-002-like length distribution (half the rows summary-only
    length, half summary-prefix length ≈ twice as long): TRL's padding-free packing (`bfd`)
    against padding to the longest row of the batch; tokens/s counts real tokens only. And the
@@ -18,6 +22,7 @@ against padding, side by side in one run.
 
     .venv/bin/python bench/train.py --quick          # CPU, a few steps (minutes)
     .venv/bin/python bench/train.py                  # CPU, the figures in docs/benchmarks.md
+    .venv/bin/python bench/train.py --no-packing     # CPU, harness vs TRL only
     python bench/train.py --gpu --out gpu.json       # on a GPU machine: bf16, bigger batches
 
 A benchmark, not a test: it exits 0 whatever the figures, 1 only when a run crashes.
@@ -203,6 +208,8 @@ def main() -> int:
     parser.add_argument("--gpu", action="store_true", help="On a GPU: bf16, bigger batches and sequences.")
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--repeats", type=int, default=None, help="Pairs of runs (default 3; 1 with --quick).")
+    parser.add_argument("--no-packing", action="store_true",
+                        help="Measure harness vs TRL only (skip packing vs padding).")
     parser.add_argument("--out", type=Path, help="Also write the figures as JSON here.")
     args = parser.parse_args()
     if args.worker:
@@ -217,7 +224,8 @@ def main() -> int:
         steps, batch, length, words, n = 10, 4, 256, 60, 64
     repeats = args.repeats or (1 if args.quick else 3)
     figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}",
-                     "gpu": args.gpu, "model": args.model, "steps": steps, "batch_size": batch, "max_length": length}
+                     "gpu": args.gpu, "model": args.model, "steps": steps, "batch_size": batch, "max_length": length,
+                     "load_average_before": _load_average()}
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         tmp = Path(tmp)
         data = tmp / "conversations.jsonl"
@@ -230,50 +238,71 @@ def main() -> int:
                 print(f"  {mode} run {r + 1}: {runs[mode][-1]['tokens_per_s']:.1f} tokens/s", file=sys.stderr)
         med = {mode: {k: statistics.median(x[k] for x in rs) for k in ("tokens_per_s", "wall_s")}
                for mode, rs in runs.items()}
+        pair_ratios = [h["tokens_per_s"] / t["tokens_per_s"] for h, t in zip(runs["harness"], runs["trl"])]
         figures["harness_vs_trl"] = {
-            "runs": runs, "median": med,
-            "throughput_ratio": med["harness"]["tokens_per_s"] / med["trl"]["tokens_per_s"],
+            "runs": runs, "median": med, "pair_ratios": pair_ratios,
+            "throughput_ratio": statistics.median(pair_ratios),
             "wall_ratio": med["harness"]["wall_s"] / med["trl"]["wall_s"],
             "same_losses": all(a["last_loss"] == b["last_loss"] for a, b in zip(runs["harness"], runs["trl"])),
         }
-        # packing vs padding on seed-002-like lengths
-        rows = seed002_rows(n, words * 2, 1)
-        data2 = tmp / "seed002_like.jsonl"
-        data2.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        packed: dict[str, list[dict]] = {"padding": [], "packing": []}
-        for r in range(repeats):
-            for mode in ("padding", "packing") if r % 2 == 0 else ("packing", "padding"):
-                packed[mode].append(
-                    run_worker(
-                        {
-                            **base,
-                            "mode": "harness",
-                            "data": str(data2),
-                            "packing": mode == "packing",
-                            "max_length": length * 2,
-                            "dir": str(tmp / f"{mode}{r}"),
-                        }
-                    )
-                )
-                print(f"  {mode} run {r + 1}: {packed[mode][-1]['tokens_per_s']:.1f} tokens/s", file=sys.stderr)
-        pad_loss, free_loss = loss_per_token_both_ways(args.model, rows[:8], args.gpu)
-        med2 = {mode: statistics.median(x["tokens_per_s"] for x in rs) for mode, rs in packed.items()}
-        figures["packing_vs_padding"] = {"runs": packed, "median_tokens_per_s": med2,
-                                         "throughput_ratio": med2["packing"] / med2["padding"],
-                                         "loss_per_token": {"padded": pad_loss, "padding_free": free_loss}}
-    hv, pp = figures["harness_vs_trl"], figures["packing_vs_padding"]
-    print(f"| comparison | figure |\n|---|---|\n"
-          f"| harness / TRL training tokens/s | {hv['throughput_ratio']:.3f} "
-          f"({hv['median']['harness']['tokens_per_s']:.1f} vs {hv['median']['trl']['tokens_per_s']:.1f}) |\n"
-          f"| harness / TRL wall time (without model load) | {hv['wall_ratio']:.3f} |\n"
-          f"| harness peak RSS / TRL peak RSS (MiB) | {hv['runs']['harness'][-1]['peak_rss_mib']:.0f} / "
-          f"{hv['runs']['trl'][-1]['peak_rss_mib']:.0f} |\n"
-          f"| same final loss | {hv['same_losses']} |\n"
-          f"| packing / padding tokens/s | {pp['throughput_ratio']:.3f} |\n"
-          f"| loss per token padded / padding-free | {pad_loss:.6f} / {free_loss:.6f} |")
+        if not args.no_packing:
+            figures["packing_vs_padding"] = _packing_vs_padding(args, base, tmp, n, words, length, repeats)
+    figures["load_average_after"] = _load_average()
+    hv = figures["harness_vs_trl"]
+    lines = [
+        "| comparison | figure |", "|---|---|",
+        f"| harness / TRL training tokens/s (median of pairs) | {hv['throughput_ratio']:.3f} "
+        f"(pairs: {', '.join(f'{r:.3f}' for r in hv['pair_ratios'])}) |",
+        f"| harness, TRL median tokens/s | {hv['median']['harness']['tokens_per_s']:.1f}, "
+        f"{hv['median']['trl']['tokens_per_s']:.1f} |",
+        f"| harness / TRL wall time (without model load) | {hv['wall_ratio']:.3f} |",
+        f"| harness peak RSS / TRL peak RSS (MiB) | {hv['runs']['harness'][-1]['peak_rss_mib']:.0f} / "
+        f"{hv['runs']['trl'][-1]['peak_rss_mib']:.0f} |",
+        f"| same final loss | {hv['same_losses']} |",
+    ]
+    if "packing_vs_padding" in figures:
+        pp = figures["packing_vs_padding"]
+        lines += [f"| packing / padding tokens/s | {pp['throughput_ratio']:.3f} |",
+                  f"| loss per token padded / padding-free | {pp['loss_per_token']['padded']:.6f} / "
+                  f"{pp['loss_per_token']['padding_free']:.6f} |"]
+    lines.append(f"| load average before, after | {figures['load_average_before']}, {figures['load_average_after']} |")
+    print("\n".join(lines))
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2), encoding="utf-8")
     return 0
+
+
+def _load_average() -> str:
+    """The 1, 5 and 15-minute load averages (the machine's load beside every figure)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _packing_vs_padding(args: argparse.Namespace, base: dict, tmp: Path, n: int, words: int, length: int,
+                        repeats: int) -> dict:
+    """Packing vs padding on seed-002-like lengths, and the loss per token computed both ways."""
+    rows = seed002_rows(n, words * 2, 1)
+    data2 = tmp / "seed002_like.jsonl"
+    data2.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    packed: dict[str, list[dict]] = {"padding": [], "packing": []}
+    for r in range(repeats):
+        for mode in ("padding", "packing") if r % 2 == 0 else ("packing", "padding"):
+            packed[mode].append(
+                run_worker(
+                    {
+                        **base,
+                        "mode": "harness",
+                        "data": str(data2),
+                        "packing": mode == "packing",
+                        "max_length": length * 2,
+                        "dir": str(tmp / f"{mode}{r}"),
+                    }
+                )
+            )
+            print(f"  {mode} run {r + 1}: {packed[mode][-1]['tokens_per_s']:.1f} tokens/s", file=sys.stderr)
+    pad_loss, free_loss = loss_per_token_both_ways(args.model, rows[:8], args.gpu)
+    med2 = {mode: statistics.median(x["tokens_per_s"] for x in rs) for mode, rs in packed.items()}
+    return {"runs": packed, "median_tokens_per_s": med2, "throughput_ratio": med2["packing"] / med2["padding"],
+            "loss_per_token": {"padded": pad_loss, "padding_free": free_loss}}
 
 
 if __name__ == "__main__":
