@@ -17,8 +17,8 @@ ASCII escapes for every non-ASCII character, and `\\n` and `\\"` all through the
   tokens asc), first valid-and-won else the top one, salvage quality of the bad ones. It keeps
   a small tuple per record (not the record), which favours it. The target: `cold` at least 3×
   faster. Its choices are checked against `cold`'s, puzzle by puzzle;
-- references on the same files: `fastjsonl-read` (the fields the index reads, through
-  `harness.jsonl.read`), `fastjsonl-dedup-t1` (`harness.jsonl.dedup` by `/info/puzzle_id`,
+- references on the same files: `fastjsonl-columns` (the fields the index reads, through
+  `harness.jsonl.columns`, on every core), `fastjsonl-dedup-t1` (`harness.jsonl.dedup` by `/info/puzzle_id`,
   score `/reward`, one thread), `fastjsonl-scan-t1`.
 
 Each variant runs in a fresh process on files already in the page cache; the time is measured
@@ -150,11 +150,10 @@ def child(variant: str, files: list[str], index_dir: str) -> dict[str, Any]:
     from harness import jsonl
 
     t0 = time.perf_counter()
-    if variant == "fastjsonl-read":
+    if variant == "fastjsonl-columns":
         from harness.doctor.results import FIELDS
 
-        for _ in jsonl.read(files, fields=FIELDS, locations=True):
-            pass
+        jsonl.columns(files, FIELDS)
     elif variant == "fastjsonl-dedup-t1":
         jsonl.dedup(files, os.path.join(index_dir, "dedup.jsonl"), "/info/puzzle_id", score="/reward", missing="keep",
                     threads=1)
@@ -235,7 +234,7 @@ def selection(args: argparse.Namespace) -> dict[str, Any]:
         best: dict[str, dict[str, Any]] = {}
         for _ in range(args.repeat):
             for variant, files in [("cold", first), ("cold+1", all_), ("warm+1", all_), ("orjson-seed-loop", first),
-                                   ("fastjsonl-read", first), ("fastjsonl-dedup-t1", first),
+                                   ("fastjsonl-columns", first), ("fastjsonl-dedup-t1", first),
                                    ("fastjsonl-scan-t1", first)]:
                 index = scratch / variant
                 shutil.rmtree(index, ignore_errors=True)

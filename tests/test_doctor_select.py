@@ -10,10 +10,11 @@ import random
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness.doctor import results as seed_results
-from harness.doctor.index import FileIndex, scan_file
+from harness.doctor.index import scan_file
 from harness.doctor.select import Candidate, best_per_key
 from harness_connections.predicates import salvage_quality
 from harness_connections.selection import count_words, mark_over_token_limit, select_best
@@ -96,6 +97,42 @@ def test_best_per_key_counts_tokens_only_for_ties():
     assert sorted(c.position for c in asked) == [2, 3]
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_the_columns_choose_as_best_per_key_does(seed):
+    rng = random.Random(seed)
+    n = rng.randint(1, 300)
+    keys = [rng.choice("abcdefg") for _ in range(n)]
+    good = [rng.random() < 0.3 for _ in range(n)]
+    reward = [rng.choice([0.0, 0.25, 0.5, 1.0]) for _ in range(n)]
+    present = [rng.random() < 0.9 for _ in range(n)]
+    tokens = [float(rng.choice([1, 2, 2, 3])) for _ in range(n)]
+    cands = [Candidate(k, g, r, i, i) for i, (k, g, r, p) in enumerate(zip(keys, good, reward, present)) if p]
+    expected = best_per_key(cands, lambda tied: [tokens[c.ref] for c in tied])
+    names = sorted(set(keys))
+    asked = []
+
+    def mean_tokens(rows):
+        asked.extend(rows)
+        return [tokens[row] for row in rows]
+
+    rows = seed_results.best_rows(np.array([names.index(k) for k in keys]), np.array(good), np.array(reward),
+                                  np.array(present), mean_tokens)
+    assert {keys[row]: int(row) for row in rows} == {k: c.position for k, c in expected.items()}
+    tied = [c.position for c in cands if sum((d.key, d.good, d.reward) == (c.key, c.good, c.reward) for d in cands) > 1
+            and (c.good, c.reward) == max((d.good, d.reward) for d in cands if d.key == c.key)]
+    assert sorted(asked) == sorted(tied)  # tokens are counted only where they decide
+
+
+def test_a_torn_index_is_rebuilt(tmp_path):
+    path = write(tmp_path / "results_1.jsonl", [random_record(random.Random(6)) for _ in range(5)])
+    first = seed_results.index_files([path])[0]
+    saved = tmp_path / ".index" / "results_1.jsonl.index.arrow"
+    saved.write_bytes(saved.read_bytes()[:100])  # a crash mid-write, say
+    again = seed_results.index_files([path])[0]
+    assert again.built and again.table.equals(first.table)
+    assert not seed_results.index_files([path])[0].built
+
+
 def test_scan_gives_byte_offsets_through_blank_lines_crlf_and_a_bom(tmp_path):
     path = tmp_path / "r.jsonl"
     path.write_bytes(b'\xef\xbb\xbf{"a": 1}\r\n\n  \n{"a": "\\u00e9"}\n{"a": 3}')
@@ -107,22 +144,22 @@ def test_scan_gives_byte_offsets_through_blank_lines_crlf_and_a_bom(tmp_path):
 
 def test_an_index_is_reused_until_its_file_changes(tmp_path):
     path = write(tmp_path / "results_1.jsonl", [random_record(random.Random(1)) for _ in range(5)])
-    first = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results.COLUMNS, seed_results._facts)
-    assert first.built and (tmp_path / ".index" / "results_1.jsonl.index.json").exists()
-    again = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results.COLUMNS, seed_results._facts)
-    assert not again.built and again.columns == first.columns
+    first = seed_results.index_files([path])[0]
+    assert first.built and (tmp_path / ".index" / "results_1.jsonl.index.arrow").exists()
+    again = seed_results.index_files([path])[0]
+    assert not again.built and again.table.equals(first.table)
     with open(path, "a") as f:  # appended to: another identity
         f.write(json.dumps(random_record(random.Random(2))) + "\n")
-    changed = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results.COLUMNS, seed_results._facts)
+    changed = seed_results.index_files([path])[0]
     assert changed.built and len(changed) == 6
     stat = os.stat(path)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # touched: rebuilt too
-    assert FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results.COLUMNS, seed_results._facts).built
+    assert seed_results.index_files([path])[0].built
 
 
 def test_token_counts_are_kept_beside_the_index(tmp_path):
     path = write(tmp_path / "results_1.jsonl", [random_record(random.Random(3)) for _ in range(4)])
-    index = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results.COLUMNS, seed_results._facts)
+    index = seed_results.index_files([path])[0]
     calls = []
 
     def count(record):
@@ -131,7 +168,7 @@ def test_token_counts_are_kept_beside_the_index(tmp_path):
 
     first = index.tokens("words", [0, 2], count)
     assert len(calls) == 2
-    reloaded = FileIndex(path, seed_results.KIND).load(seed_results.FIELDS, seed_results.COLUMNS, seed_results._facts)
+    reloaded = seed_results.index_files([path])[0]
     assert reloaded.tokens("words", [2, 0], count) == first[::-1] and len(calls) == 2
 
 

@@ -2,33 +2,38 @@
 
 Selecting the best rollout per task needs, for every record, only its key, what it scored and
 whether it is good, plus where it sits in its file, so that the few records chosen can be read
-again. `scan_file` gets exactly that in one pass: the Rust reader (`harness.jsonl.read`) parses
-every line and hands over only the fields asked for, and the line numbers it gives are turned
-into byte offsets.
+again. `harness.jsonl.columns` gets exactly that in one pass over every stale file at once, on
+every core: the place of each record (line, byte offset, length) and the fields asked for, as
+columns.
 
-`FileIndex` keeps those facts beside the results (`DIR/.index/NAME.index.json`), keyed on the
-file's identity (device, inode, size, modification time): a later selection parses only the
-files that are new or changed, and reads the others' indexes (a few bytes per record). Token
-counts, which cost a tokenizer pass over the text, are computed only for the records that need
-them and kept in a second file beside the index (`NAME.tokens.COUNTER.json`), under the same
-identity. Both are caches: removing them is always safe, they are written atomically, and one
-whose identity no longer matches its file is rebuilt.
+`FileIndex` keeps the facts made of those columns beside the results, as an Arrow table
+(`DIR/.index/NAME.index.arrow`: read back in milliseconds, without a Python object per record),
+keyed on the file's identity (device, inode, size, modification time): a later selection
+(`load_indexes`) parses only the files that are new or changed, and reads the others' indexes
+(a few bytes per record). Token counts, which cost a tokenizer pass
+over the text, are computed only for the records that need them and kept in a second file
+beside the index (`NAME.tokens.COUNTER.json`), under the same identity. Both are caches:
+removing them is always safe, they are written atomically, and one whose identity no longer
+matches its file is rebuilt.
 """
 
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
+import pyarrow as pa
+import pyarrow.ipc
+
+from harness import jsonl
 from harness.atomic import new_file_mode
 
 INDEX_DIR = ".index"
-FORMAT = 1
+FORMAT = 2
 
 
 class Located(NamedTuple):
@@ -51,25 +56,10 @@ def identity(path: str | os.PathLike[str]) -> dict[str, int]:
 def scan_file(path: str | os.PathLike[str], fields: Sequence[str]) -> list[Located]:
     """Every record of a JSONL file with the `fields` (JSON pointers) it has, and its place.
     A malformed line raises `harness.jsonl.JsonlError` naming file, line and column."""
-    from harness import jsonl
-
-    path = os.fspath(path)
-    records = list(jsonl.read(path, fields=list(fields), locations=True))
-    if not records:
-        return []
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        out = []
-        line, start = 1, 0
-        for _, wanted, found in records:
-            while line < wanted:  # skip to the record's line (blank lines are not records)
-                start = data.find(b"\n", start) + 1
-                line += 1
-            end = data.find(b"\n", start)
-            end = len(data) if end < 0 else end
-            stop = end - 1 if end > start and data[end - 1] == 0x0D else end  # CRLF
-            begin = start + 3 if start == 0 and data[:3] == b"\xef\xbb\xbf" else start  # BOM
-            out.append(Located(wanted, begin, stop - begin, found))
-    return out
+    [found] = jsonl.columns(path, fields).files
+    values = [found.values[f] for f in fields]
+    return [Located(line, offset, length, {f: v for f, v in zip(fields, row) if v is not None})
+            for line, offset, length, *row in zip(found.line, found.offset, found.length, *values)]
 
 
 def read_at(path: str | os.PathLike[str], places: Iterable[tuple[int, int]]) -> list[Any]:
@@ -81,50 +71,78 @@ def read_at(path: str | os.PathLike[str], places: Iterable[tuple[int, int]]) -> 
     return out
 
 
+Extract = Callable[[jsonl.FileColumns], pa.Table]
+"""What an index keeps of a file: its facts, one column per fact and one row per record, made of
+the file's columns (`harness.jsonl.columns` of the index's fields)."""
+
+
+def load_indexes(paths: Sequence[str | os.PathLike[str]], kind: str, fields: Sequence[str], extract: Extract, *,
+                 index_dir: str | os.PathLike[str] | None = None) -> list[FileIndex]:
+    """The index of each of `paths`: the saved one where it matches its file, else made by
+    `extract` from the file's `fields` (every stale file parsed in one pass, on every core)
+    and saved."""
+    indexes = [FileIndex(p, kind, index_dir=index_dir) for p in paths]
+    stale = [index for index in indexes if not index.current()]
+    if stale:
+        for index, found in zip(stale, jsonl.columns([index.path for index in stale], fields).files):
+            index.build(found, extract)
+    return indexes
+
+
 class FileIndex:
-    """The index of one results file: `columns` (one list per fact, one item per record) made by
-    `extract` from the file's records, saved in `DIR/.index/` and reused while the file is the
-    same. `kind` names what `extract` computes: an index of another kind is rebuilt."""
+    """The index of one results file: `table` (one row per record: the facts an `Extract` made,
+    then the record's `offset` and `length`), saved in `DIR/.index/` and reused while the file
+    is the same. `kind` names what the extract computes: an index of another kind is rebuilt."""
 
     def __init__(self, path: str | os.PathLike[str], kind: str, *, index_dir: str | os.PathLike[str] | None = None):
         self.path = Path(path)
         self.kind = kind
         self.index_dir = Path(index_dir) if index_dir is not None else self.path.parent / INDEX_DIR
-        self.file = self.index_dir / f"{self.path.name}.index.json"
-        self.columns: dict[str, list[Any]] = {}
+        self.file = self.index_dir / f"{self.path.name}.index.arrow"
+        self.table = pa.table({"offset": pa.array([], pa.int64()), "length": pa.array([], pa.int64())})
         self.built = False
         """True when this process parsed the results file (the index was missing or stale)."""
         self._identity: dict[str, int] = {}
+        self._columns: dict[str, list[Any]] = {}
         self._tokens: dict[str, dict[int, list[int]]] = {}
 
     def current(self) -> bool:
-        """Whether a saved index of this kind matches the file as it is now."""
+        """Whether a saved index of this kind matches the file as it is now; if so it is loaded."""
         self._identity = identity(self.path)
-        saved = self._read(self.file)
-        return saved is not None and saved.get("kind") == self.kind
+        try:
+            with pa.OSFile(str(self.file)) as f:
+                table = pa.ipc.open_file(f).read_all()
+        except (OSError, pa.ArrowInvalid):
+            return False  # missing or unreadable: a cache, rebuilt
+        if self._header(table.schema.metadata or {}) != self._header({}):
+            return False
+        self.table, self._columns = table, {}
+        return True
 
-    def load(self, fields: Sequence[str], columns: Sequence[str],
-             extract: Callable[[Located, str, Path], tuple[Any, ...]]) -> FileIndex:
-        """Read the saved index if it matches the file, else scan the file and save one.
-        `extract(record, where, path)` gives one record's facts, in the order of `columns`
-        (`where` is `path:line`, for errors); `offset` and `length` are added."""
-        self._identity = identity(self.path)
-        saved = self._read(self.file)
-        if saved is not None and saved.get("kind") == self.kind:
-            self.columns = saved["columns"]
-            return self
-        records = scan_file(self.path, fields)
-        rows = [extract(record, f"{self.path}:{record.line}", self.path) for record in records]
-        self.columns = {name: list(values) for name, values in zip(columns, zip(*rows))} if rows else \
-            {name: [] for name in columns}
-        self.columns["offset"] = [r.offset for r in records]
-        self.columns["length"] = [r.length for r in records]
-        self.built = True
-        self._write(self.file, {"kind": self.kind, "columns": self.columns})
-        return self
+    def build(self, found: jsonl.FileColumns, extract: Extract) -> None:
+        """Make the table of `found` (the file's `harness.jsonl.columns`) and save it."""
+        facts = extract(found)
+        table = facts.append_column("offset", pa.array(found.offset, pa.int64()))
+        self.table = table.append_column("length", pa.array(found.length, pa.int64()))
+        self._columns, self.built = {}, True
+        table = self.table.replace_schema_metadata(self._header({}))
+        self._replace(self.file, lambda f: _write_table(f, table))
+
+    def _header(self, metadata: dict[bytes, bytes]) -> dict[bytes, bytes]:
+        """What says which file and kind a table is of: `metadata`'s, or this index's if empty."""
+        if metadata:
+            return {k: metadata.get(k, b"") for k in (b"format", b"kind", b"identity")}
+        return {b"format": str(FORMAT).encode(), b"kind": self.kind.encode(),
+                b"identity": json.dumps(self._identity, sort_keys=True).encode()}
+
+    def column(self, name: str) -> list[Any]:
+        """One column of `table` as a list (made once)."""
+        if name not in self._columns:
+            self._columns[name] = self.table.column(name).to_pylist()
+        return self._columns[name]
 
     def __len__(self) -> int:
-        return len(self.columns.get("offset", []))
+        return self.table.num_rows
 
     # -- token counts, computed on demand ------------------------------------------------------
 
@@ -132,14 +150,14 @@ class FileIndex:
         """`count(record)` of the records at `rows` (positions in this index), from the token
         file of `counter` where it has them; the others are read, counted and saved."""
         known = self._token_table(counter)
-        todo = sorted({r for r in rows if self.columns["offset"][r] not in known})
+        offsets, lengths = self.column("offset"), self.column("length")
+        todo = sorted({r for r in rows if offsets[r] not in known})
         if todo:
-            places = [(self.columns["offset"][r], self.columns["length"][r]) for r in todo]
-            for row, record in zip(todo, read_at(self.path, places)):
-                known[self.columns["offset"][row]] = count(record)
+            for row, record in zip(todo, read_at(self.path, [(offsets[r], lengths[r]) for r in todo])):
+                known[offsets[row]] = count(record)
             table = {str(k): v for k, v in known.items()}
             self._write(self._token_file(counter), {"kind": self.kind, "counter": counter, "tokens": table})
-        return [known[self.columns["offset"][r]] for r in rows]
+        return [known[offsets[r]] for r in rows]
 
     def _token_table(self, counter: str) -> dict[int, list[int]]:
         if counter not in self._tokens:
@@ -164,13 +182,22 @@ class FileIndex:
         return saved
 
     def _write(self, file: Path, body: dict[str, Any]) -> None:
+        text = json.dumps({"format": FORMAT, "source": self.path.name, "identity": self._identity, **body},
+                          separators=(",", ":"))
+        self._replace(file, lambda f: f.write(text.encode()))
+
+    @staticmethod
+    def _replace(file: Path, write: Callable[[IO[bytes]], object]) -> None:
         """Written beside and renamed into place, but not synced: a cache that a crash leaves
         torn fails to parse and is rebuilt, so the fsync's cost buys nothing."""
         file.parent.mkdir(parents=True, exist_ok=True)
         tmp = file.with_name(f".{file.name}.{secrets.token_hex(4)}.tmp")
-        text = json.dumps({"format": FORMAT, "source": self.path.name, "identity": self._identity, **body},
-                          separators=(",", ":"))
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, new_file_mode())
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
         os.replace(tmp, file)
+
+
+def _write_table(f: IO[bytes], table: pa.Table) -> None:
+    with pa.ipc.new_file(f, table.schema) as writer:
+        writer.write_table(table)

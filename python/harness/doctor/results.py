@@ -7,7 +7,8 @@ guess_history, complete_reason}`, as seed 001 writes them and `to_rollout_record
 `str(info.puzzle_id)`, best by reward then mean assistant tokens, first valid-and-won is good)
 and its truncation and salvage quality on the bad ones, without reading the records themselves:
 each file's index (harness.doctor.index) holds, per record, its key, reward, whether it was won,
-its guess statuses and its number of groups, which decide all of it. Token counts are needed
+its guess statuses and its number of groups, which decide all of it, made from the columns of
+`FIELDS` that the Rust reader hands over. Token counts are needed
 only to break ties, and for every record under a token limit (a message over it makes its guess
 invalid); they are kept in the index's token file.
 
@@ -17,28 +18,28 @@ invalid); they are kept in the index's token file.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.doctor.index import FileIndex, Located, read_at
-from harness.doctor.select import Candidate, best_per_key
+import numpy as np
+import pyarrow as pa
+
+from harness.doctor.index import FileIndex, load_indexes, read_at
 from harness.doctor.tokens import token_counter
+from harness.jsonl import FileColumns
 
 RESULTS = re.compile(r"results_(\d+)\.jsonl")
-KIND = "connections-results-3"
-HISTORY_SLOTS = 16
-GROUP_SLOTS = 8
-FIELDS = (["/info/puzzle_id", "/reward", "/complete_reason"]
-          + [f"/guess_history/{i}/status" for i in range(HISTORY_SLOTS + 1)]
-          + [f"/info/categories/{i}/group" for i in range(GROUP_SLOTS + 1)])
-"""What the index reads of a record: the statuses and the groups one by one, because the reader
-then hands over a few short strings instead of building every guess record as a dict. A record
-with more guesses or groups than the slots, or with no guess at all (its history may be empty or
-missing), is read whole instead (rare: a longer game than the seed's ten turns)."""
+KIND = "connections-results-4"
+STATUS_LIST = "/guess_history/*/status"
+GROUP_LIST = "/info/categories/*/group"
+FIELDS = ["/info/puzzle_id", "/reward", "/complete_reason", STATUS_LIST, GROUP_LIST]
+"""What the index reads of a record: a few short values, and the guesses' statuses and the
+categories' groups as one list each, so that no guess record or category is built."""
 CODES = {"invalid": "i", "incorrect": "x", "one_away": "o", "correct": "c", "auto": "a"}
 STATUSES = {code: status for status, code in CODES.items()}
 INVALID_GUESS = "invalid guess"
@@ -62,46 +63,37 @@ def next_results_file(directory: str | Path) -> Path:
 
 
 COLUMNS = ("key", "reward", "won", "statuses", "groups", "valid")
-_STATUSES = [f"/guess_history/{i}/status" for i in range(HISTORY_SLOTS)]
-_MORE_STATUSES = f"/guess_history/{HISTORY_SLOTS}/status"
-_GROUPS = [f"/info/categories/{i}/group" for i in range(GROUP_SLOTS)]
-_MORE_GROUPS = f"/info/categories/{GROUP_SLOTS}/group"
 
 
-def _facts(record: Located, where: str, path: Path) -> tuple[Any, ...]:
-    """What the seed's filter and truncation read of one record, in the order of `COLUMNS`."""
-    fields = record.fields
-    get = fields.get
-    codes = [CODES.get(s, "?") for s in map(get, _STATUSES) if s is not None]
-    n = len(codes)
-    if not n or _MORE_STATUSES in fields or _MORE_GROUPS in fields or get(_STATUSES[n - 1]) is None:
-        return _facts_of_whole(record, where, path)  # no guess, more than the slots, or a gap
-    groups = sum(p in fields for p in _GROUPS)
-    statuses = "".join(codes)
-    return (*_scalar_facts(fields, where), statuses, groups or None, "i" not in statuses)
+def _facts(found: FileColumns) -> pa.Table:
+    """What the seed's filter and truncation read of each record of a file, as `COLUMNS`."""
+    values = found.values
+    rewards = values["/reward"]
+    for row, reward in enumerate(rewards):
+        if reward is not None and reward.__class__ not in (int, float):  # bool, str, list, dict
+            raise ResultsError(f"{found.path}:{found.line[row]}: /reward: expected a number or null, got {reward!r}")
+    code = CODES.get
+    statuses = [None if history is None else "".join([code(s, "?") if s.__class__ is str else "?" for s in history])
+                for history in values[STATUS_LIST]]
+    for row in [row for row, codes in enumerate(statuses) if codes is None]:
+        _check_history(found, row)
+    return pa.table({
+        "key": pa.array([None if p is None or p == "" else str(p) for p in values["/info/puzzle_id"]], pa.string()),
+        "reward": pa.array(rewards, pa.float64()),
+        "won": pa.array([reason == "all_categories_found" for reason in values["/complete_reason"]], pa.bool_()),
+        "statuses": pa.array(statuses, pa.string()),
+        "groups": pa.array([None if groups is None else len(groups) for groups in values[GROUP_LIST]], pa.int64()),
+        "valid": pa.array([codes is not None and "i" not in codes for codes in statuses], pa.bool_()),
+    })
 
 
-def _scalar_facts(fields: dict[str, Any], where: str) -> tuple[Any, ...]:
-    puzzle_id = fields.get("/info/puzzle_id")
-    reward = fields.get("/reward")
-    if reward is not None and (reward.__class__ is bool or not isinstance(reward, (int, float))):
-        raise ResultsError(f"{where}: /reward: expected a number or null, got {reward!r}")
-    return (None if puzzle_id is None or puzzle_id == "" else str(puzzle_id), reward,
-            fields.get("/complete_reason") == "all_categories_found")
-
-
-def _facts_of_whole(record: Located, where: str, path: Path) -> tuple[Any, ...]:
-    """`_facts` of a record the slots do not describe, from the whole record."""
-    [whole] = read_at(path, [(record.offset, record.length)])
+def _check_history(found: FileColumns, row: int) -> None:
+    """A record without a list of guesses has none, or a guess history that is not a list: an
+    error, which only the whole record tells apart (rare: read whole)."""
+    [whole] = read_at(found.path, [(found.offset[row], found.length[row])])
     history = whole.get("guess_history")
     if history is not None and not isinstance(history, list):
-        raise ResultsError(f"{where}: /guess_history: expected a list of guess records")
-    statuses = None if history is None else "".join(
-        CODES.get(g.get("status", "") if isinstance(g, dict) else "", "?") for g in history)
-    info = whole.get("info")
-    categories = info.get("categories") if isinstance(info, dict) else None
-    return (*_scalar_facts(record.fields, where), statuses, len(categories) if isinstance(categories, list) else None,
-            statuses is not None and "i" not in statuses)
+        raise ResultsError(f"{found.path}:{found.line[row]}: /guess_history: expected a list of guess records")
 
 
 def _assistant_tokens(count: Any) -> Any:
@@ -128,6 +120,7 @@ def marked(statuses: str, tokens: list[int] | None, limit: int | None) -> str:
     return "".join(out)
 
 
+@functools.cache  # the same few histories recur in every loop's bad rollouts
 def salvage_facts(statuses: str, groups: int | None, max_mistakes: int) -> tuple[bool, float]:
     """(truncation keeps something continuable, salvage quality) of a guess history's statuses,
     by the connections plugin's own rules (imported here: the harness needs the plugin only
@@ -174,32 +167,39 @@ class Analysis:
         return [k for k, c in self.chosen.items() if not c.good]
 
 
-def _index(path: str | Path, index_dir: str | Path | None) -> FileIndex:
-    return FileIndex(path, KIND, index_dir=index_dir).load(FIELDS, COLUMNS, _facts)
+def index_files(files: Sequence[str | Path], index_dir: str | Path | None = None) -> list[FileIndex]:
+    """The index of every results file, made where it is missing or stale."""
+    return load_indexes(files, KIND, FIELDS, _facts, index_dir=index_dir)
 
 
-def _build(job: tuple[str, str | None]) -> None:
-    _index(*job)
-
-
-def build_indexes(files: Sequence[str | Path], index_dir: str | Path | None = None, workers: int | None = None) -> int:
-    """Index the files whose index is missing or stale, several at once (one process per core,
-    up to `workers`); how many were indexed. A file whose indexing fails in a worker is indexed
-    again here, so its error is raised as it is."""
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    stale = [str(p) for p in files if not FileIndex(p, KIND, index_dir=index_dir).current()]
-    workers = min(len(stale), os.cpu_count() or 1, workers or len(stale))
-    if workers > 1:
-        jobs = [(p, None if index_dir is None else str(index_dir)) for p in stale]
-        try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                list(pool.map(_build, jobs))
-        except Exception:  # the error is raised again below, unpickled, by this process
-            pass
-    return len(stale)
+def best_rows(codes: np.ndarray, good: np.ndarray, reward: np.ndarray, present: np.ndarray,
+              mean_tokens: Callable[[Sequence[int]], Sequence[float]]) -> np.ndarray:
+    """`harness.doctor.select.best_per_key` over columns, for the many rows of results files:
+    the row of each key (`codes[row]`, where `present`) with the highest (good, reward), ties
+    going to the fewest mean tokens and then to the first row. `mean_tokens(rows)` is called
+    once, with every row tied with the best of its key on (good, reward), when there are any."""
+    rows = np.flatnonzero(present)
+    if not len(rows):
+        return rows
+    order = np.lexsort((rows, -reward[rows], ~good[rows], codes[rows]))  # the last key sorts first
+    rows = rows[order]
+    code, g, r = codes[rows], good[rows], reward[rows]
+    first = np.ones(len(rows), bool)
+    first[1:] = code[1:] != code[:-1]
+    group = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    tied = (g == g[starts][group]) & (r == r[starts][group])
+    best = rows[starts]
+    sizes = np.bincount(group[tied], minlength=len(starts))
+    if (sizes > 1).any():
+        ties = tied & (sizes[group] > 1)
+        tied_rows, tied_group = rows[ties], group[ties]
+        tokens = np.asarray(mean_tokens([int(row) for row in tied_rows]), float)
+        order = np.lexsort((tied_rows, tokens, tied_group))
+        fewest = np.ones(len(order), bool)
+        fewest[1:] = tied_group[order][1:] != tied_group[order][:-1]
+        best[tied_group[order][fewest]] = tied_rows[order][fewest]
+    return best
 
 
 def analyze(
@@ -214,63 +214,66 @@ def analyze(
     """Seed 001's filter, truncation check and salvage quality over every record of `files`."""
     counter, count = token_counter(tokenizer)
     tokens_of = _assistant_tokens(count)
-    parsed = build_indexes(files, index_dir)
-    indexes = [_index(p, index_dir) for p in files]
-    analysis = Analysis([Path(p) for p in files], indexes, parsed=parsed)
+    indexes = index_files(files, index_dir)
+    analysis = Analysis([Path(p) for p in files], indexes, parsed=sum(index.built for index in indexes))
     per_file_tokens: list[list[list[int]] | None] = []
     for index in indexes:  # under a token limit every record's message sizes decide its validity
         rows = list(range(len(index)))
         per_file_tokens.append(index.tokens(counter, rows, tokens_of) if token_limit is not None else None)
 
     def statuses(f: int, row: int) -> str | None:
-        codes = indexes[f].columns["statuses"][row]
+        codes = indexes[f].column("statuses")[row]
         if codes is None:
             return None
         sizes = per_file_tokens[f]
         return marked(codes, sizes[row] if sizes is not None else None, token_limit)
 
-    candidates: list[Candidate] = []
-    skipped: list[str] = []
-    for f, index in enumerate(indexes):
-        columns = index.columns
-        if token_limit is None:  # validity as the index has it
-            valid = columns["valid"]
-        else:
-            valid = [
-                codes is not None and "i" not in codes for codes in (statuses(f, row) for row in range(len(index)))
-            ]
-        for row, (key, won, ok, reward) in enumerate(zip(columns["key"], columns["won"], valid, columns["reward"])):
-            if key is None:
-                skipped.append(f"{index.path.name}:{row + 1}")
-                continue
-            candidates.append(Candidate(key, ok and won, 0.0 if reward is None else float(reward), len(candidates),
-                                        (f, row)))
-    if skipped:
-        warnings.warn(f"connections: skipped {len(skipped)} rollout record(s) without info.puzzle_id "
-                      f"(records {', '.join(skipped[:10])}{', ...' if len(skipped) > 10 else ''}, by record "
+    if not indexes:
+        return analysis
+    table = pa.concat_tables([index.table for index in indexes])
+    file_of = np.repeat(np.arange(len(indexes)), [len(index) for index in indexes])
+    row_of = np.concatenate([np.arange(len(index)) for index in indexes])
+    if token_limit is None:  # validity as the index has it
+        valid = table.column("valid").to_numpy()
+    else:
+        valid = np.array([codes is not None and "i" not in codes
+                          for f, index in enumerate(indexes) for codes in map(functools.partial(statuses, f),
+                                                                                 range(len(index)))], bool)
+    keys = table.column("key").combine_chunks().dictionary_encode()
+    present = np.asarray(keys.is_valid())
+    missing = np.flatnonzero(~present)
+    if len(missing):
+        named = [f"{indexes[file_of[i]].path.name}:{row_of[i] + 1}" for i in missing[:10]]
+        warnings.warn(f"connections: skipped {len(missing)} rollout record(s) without info.puzzle_id "
+                      f"(records {', '.join(named)}{', ...' if len(missing) > 10 else ''}, by record "
                       "number in their file)", stacklevel=2)
-    analysis.skipped = len(skipped)
+    analysis.skipped = len(missing)
 
-    def mean_tokens(tied: Sequence[Candidate]) -> list[float]:
+    def mean_tokens(tied: Sequence[int]) -> list[float]:
         by_file: dict[int, list[int]] = {}
-        for c in tied:
-            by_file.setdefault(c.ref[0], []).append(c.ref[1])
+        for i in tied:
+            by_file.setdefault(int(file_of[i]), []).append(int(row_of[i]))
         sizes = {}
         for f, rows in by_file.items():
             for row, counts in zip(rows, indexes[f].tokens(counter, rows, tokens_of)):
                 sizes[(f, row)] = sum(counts) / len(counts) if counts else 0.0
-        return [sizes[c.ref] for c in tied]
+        return [sizes[(int(file_of[i]), int(row_of[i]))] for i in tied]
 
-    for key, c in sorted(best_per_key(candidates, mean_tokens).items()):
-        f, row = c.ref
-        chosen = Chosen(key, f, row, c.good)
-        if not c.good:
+    good = valid & table.column("won").to_numpy()
+    reward = table.column("reward").fill_null(0.0).to_numpy()
+    names, key_codes = keys.dictionary.to_pylist(), keys.indices.fill_null(0).to_numpy()
+    for i in best_rows(key_codes, good, reward, present, mean_tokens):
+        f, row = int(file_of[i]), int(row_of[i])
+        key = names[key_codes[i]]
+        chosen = Chosen(key, f, row, bool(good[i]))
+        if not chosen.good:
             codes = statuses(f, row)
             chosen.reason = INVALID_GUESS if codes is None or "i" in codes else GAME_LOST
-            continuable, quality = salvage_facts(codes or "", indexes[f].columns["groups"][row], max_mistakes)
+            continuable, quality = salvage_facts(codes or "", indexes[f].column("groups")[row], max_mistakes)
             chosen.quality = quality
             chosen.salvageable = continuable and quality >= min_salvage_quality
         analysis.chosen[key] = chosen
+    analysis.chosen = dict(sorted(analysis.chosen.items()))
     return analysis
 
 
@@ -282,8 +285,8 @@ def records(analysis: Analysis, keys: Sequence[str]) -> dict[str, dict[str, Any]
     out: dict[str, dict[str, Any]] = {}
     for f, group in by_file.items():
         index = analysis.indexes[f]
-        places = [(index.columns["offset"][analysis.chosen[k].row], index.columns["length"][analysis.chosen[k].row])
-                  for k in group]
+        offsets, lengths = index.column("offset"), index.column("length")
+        places = [(offsets[analysis.chosen[k].row], lengths[analysis.chosen[k].row]) for k in group]
         out.update(zip(group, read_at(index.path, places)))
     return out
 
