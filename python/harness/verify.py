@@ -137,6 +137,9 @@ class VerifyReport:
     no_verdict: int = 0
     not_applicable: int = 0
     seconds: float = 0.0
+    judge_seconds: float = 0.0
+    """Of `seconds`, those inside the verifier's `verify_batch` (the rest: reading, writing and
+    syncing the files)."""
 
     def summary(self) -> str:
         return (f"{self.verifier} {self.version}: {self.episodes} episodes: {self.passed} pass, "
@@ -277,7 +280,9 @@ def _last_verdict(record: dict[str, Any], verifier: Verifier) -> Verdict | None:
 def _judge(batch: list[Episode], verifier: Verifier, report: VerifyReport, hook: Any,
            sink: Any, bar: Any) -> None:
     todo = [e for e in batch if not _has_current_verdict(e, verifier)]
+    started = time.perf_counter()
     results = iter(verifier.verify_batch(todo) if todo else [])
+    report.judge_seconds += time.perf_counter() - started
     lines = []
     for episode in batch:
         if not _has_current_verdict(episode, verifier):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -65,13 +66,28 @@ def _load(run: RunResult) -> Any:
         return None
 
 
+class _Plans:
+    """The plans recorded on one judges' sandbox, shared by every `Judge` on it: the code
+    environment's verifier (during generation) and the verify stage's then judge the same
+    problems, and each reference is recorded once per process, not once per verifier."""
+
+    def __init__(self) -> None:
+        self.plans: dict[tuple[str, int], Plan] = {}
+        self.recording: dict[tuple[str, int], threading.Lock] = {}
+        self.lock = threading.Lock()
+
+
+_plans_by_sandbox: weakref.WeakKeyDictionary[Sandbox, _Plans] = weakref.WeakKeyDictionary()
+_plans_lock = threading.Lock()
+
+
 class Judge:
     def __init__(self, candidates: Sandbox, judges: Sandbox, limits: Limits, judge_limits: Limits) -> None:
         self.candidates, self.judges = candidates, judges
         self.limits, self.judge_limits = limits, judge_limits
-        self._plans: dict[tuple[str, int], Plan] = {}
-        self._recording: dict[tuple[str, int], threading.Lock] = {}
-        self._lock = threading.Lock()
+        with _plans_lock:
+            shared = _plans_by_sandbox.setdefault(judges, _Plans())
+        self._plans, self._recording, self._lock = shared.plans, shared.recording, shared.lock
 
     def _payload(self, problem: Problem, mode: str) -> dict[str, Any]:
         return {"program": problem.reference, "test": problem.tests, "mode": mode,
@@ -79,7 +95,9 @@ class Judge:
                 "proxied": [] if problem.params else problem.tested_names()}
 
     def plan(self, problem: Problem) -> Plan:
-        key = (str(problem.task_id), hash((problem.reference, problem.tests)))
+        # Everything the record run depends on (tested_names() derives from the reference and tests).
+        key = (str(problem.task_id), hash((problem.reference, problem.tests, problem.test_function,
+                                           tuple(sorted(problem.params.items())))))
         with self._lock:
             if key in self._plans:
                 return self._plans[key]
