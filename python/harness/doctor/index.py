@@ -6,8 +6,8 @@ again. `harness.jsonl.columns` gets exactly that in one pass over every stale fi
 every core: the place of each record (line, byte offset, length) and the fields asked for, as
 columns.
 
-`FileIndex` keeps the facts made of those columns beside the results, as an Arrow table
-(`DIR/.index/NAME.index.arrow`: read back in milliseconds, without a Python object per record),
+`FileIndex` keeps the facts made of those columns beside the results, as numpy arrays
+(`DIR/.index/NAME.index.npz`: read back in milliseconds, without a Python object per record),
 keyed on the file's identity (device, inode, size, modification time): a later selection
 (`load_indexes`) parses only the files that are new or changed, and reads the others' indexes
 (a few bytes per record). Token counts, which cost a tokenizer pass
@@ -22,12 +22,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-import pyarrow as pa
-import pyarrow.ipc
+import numpy as np
 
 from harness import jsonl
 from harness.atomic import new_file_mode
@@ -71,8 +71,8 @@ def read_at(path: str | os.PathLike[str], places: Iterable[tuple[int, int]]) -> 
     return out
 
 
-Extract = Callable[[jsonl.FileColumns], pa.Table]
-"""What an index keeps of a file: its facts, one column per fact and one row per record, made of
+Extract = Callable[[jsonl.FileColumns], dict[str, np.ndarray]]
+"""What an index keeps of a file: its facts, one array per fact and one item per record, made of
 the file's columns (`harness.jsonl.columns` of the index's fields)."""
 
 
@@ -90,16 +90,17 @@ def load_indexes(paths: Sequence[str | os.PathLike[str]], kind: str, fields: Seq
 
 
 class FileIndex:
-    """The index of one results file: `table` (one row per record: the facts an `Extract` made,
-    then the record's `offset` and `length`), saved in `DIR/.index/` and reused while the file
-    is the same. `kind` names what the extract computes: an index of another kind is rebuilt."""
+    """The index of one results file: `arrays` (one item per record: the facts an `Extract`
+    made, then the record's `offset` and `length`), saved in `DIR/.index/` and reused while the
+    file is the same. `kind` names what the extract computes: an index of another kind is
+    rebuilt."""
 
     def __init__(self, path: str | os.PathLike[str], kind: str, *, index_dir: str | os.PathLike[str] | None = None):
         self.path = Path(path)
         self.kind = kind
         self.index_dir = Path(index_dir) if index_dir is not None else self.path.parent / INDEX_DIR
-        self.file = self.index_dir / f"{self.path.name}.index.arrow"
-        self.table = pa.table({"offset": pa.array([], pa.int64()), "length": pa.array([], pa.int64())})
+        self.file = self.index_dir / f"{self.path.name}.index.npz"
+        self.arrays: dict[str, np.ndarray] = {"offset": np.zeros(0, np.int64), "length": np.zeros(0, np.int64)}
         self.built = False
         """True when this process parsed the results file (the index was missing or stale)."""
         self._identity: dict[str, int] = {}
@@ -110,39 +111,35 @@ class FileIndex:
         """Whether a saved index of this kind matches the file as it is now; if so it is loaded."""
         self._identity = identity(self.path)
         try:
-            with pa.OSFile(str(self.file)) as f:
-                table = pa.ipc.open_file(f).read_all()
-        except (OSError, pa.ArrowInvalid):
+            with np.load(self.file, allow_pickle=False) as saved:
+                if json.loads(saved["header"].tobytes()) != self._header():
+                    return False
+                arrays = {name: saved[name] for name in saved.files if name != "header"}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return False  # missing or unreadable: a cache, rebuilt
-        if self._header(table.schema.metadata or {}) != self._header({}):
-            return False
-        self.table, self._columns = table, {}
+        self.arrays, self._columns = arrays, {}
         return True
 
     def build(self, found: jsonl.FileColumns, extract: Extract) -> None:
-        """Make the table of `found` (the file's `harness.jsonl.columns`) and save it."""
-        facts = extract(found)
-        table = facts.append_column("offset", pa.array(found.offset, pa.int64()))
-        self.table = table.append_column("length", pa.array(found.length, pa.int64()))
+        """Make the arrays of `found` (the file's `harness.jsonl.columns`) and save them."""
+        self.arrays = {**extract(found), "offset": np.array(found.offset, np.int64),
+                       "length": np.array(found.length, np.int64)}
         self._columns, self.built = {}, True
-        table = self.table.replace_schema_metadata(self._header({}))
-        self._replace(self.file, lambda f: _write_table(f, table))
+        saved: dict[str, Any] = {"header": np.frombuffer(json.dumps(self._header()).encode(), np.uint8),
+                                 **self.arrays}
+        self._replace(self.file, lambda f: np.savez(f, **saved))
 
-    def _header(self, metadata: dict[bytes, bytes]) -> dict[bytes, bytes]:
-        """What says which file and kind a table is of: `metadata`'s, or this index's if empty."""
-        if metadata:
-            return {k: metadata.get(k, b"") for k in (b"format", b"kind", b"identity")}
-        return {b"format": str(FORMAT).encode(), b"kind": self.kind.encode(),
-                b"identity": json.dumps(self._identity, sort_keys=True).encode()}
+    def _header(self) -> dict[str, Any]:
+        return {"format": FORMAT, "kind": self.kind, "source": self.path.name, "identity": self._identity}
 
     def column(self, name: str) -> list[Any]:
-        """One column of `table` as a list (made once)."""
+        """One of `arrays` as a list (made once)."""
         if name not in self._columns:
-            self._columns[name] = self.table.column(name).to_pylist()
+            self._columns[name] = self.arrays[name].tolist()
         return self._columns[name]
 
     def __len__(self) -> int:
-        return self.table.num_rows
+        return len(self.arrays["offset"])
 
     # -- token counts, computed on demand ------------------------------------------------------
 
@@ -197,7 +194,3 @@ class FileIndex:
             write(f)
         os.replace(tmp, file)
 
-
-def _write_table(f: IO[bytes], table: pa.Table) -> None:
-    with pa.ipc.new_file(f, table.schema) as writer:
-        writer.write_table(table)

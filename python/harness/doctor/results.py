@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from harness.doctor.index import FileIndex, load_indexes, read_at
 from harness.doctor.tokens import token_counter
@@ -62,11 +61,13 @@ def next_results_file(directory: str | Path) -> Path:
     return Path(directory) / f"results_{max(numbers, default=0) + 1}.jsonl"
 
 
-COLUMNS = ("key", "reward", "won", "statuses", "groups", "valid")
+COLUMNS = ("key", "reward", "won", "has_statuses", "statuses", "groups", "valid")
+NAN = float("nan")
 
 
-def _facts(found: FileColumns) -> pa.Table:
-    """What the seed's filter and truncation read of each record of a file, as `COLUMNS`."""
+def _facts(found: FileColumns) -> dict[str, np.ndarray]:
+    """What the seed's filter and truncation read of each record of a file, as `COLUMNS`; a
+    missing value is an empty key, a NaN reward, `has_statuses` false or -1 groups."""
     values = found.values
     rewards = values["/reward"]
     for row, reward in enumerate(rewards):
@@ -77,14 +78,15 @@ def _facts(found: FileColumns) -> pa.Table:
                 for history in values[STATUS_LIST]]
     for row in [row for row, codes in enumerate(statuses) if codes is None]:
         _check_history(found, row)
-    return pa.table({
-        "key": pa.array([None if p is None or p == "" else str(p) for p in values["/info/puzzle_id"]], pa.string()),
-        "reward": pa.array(rewards, pa.float64()),
-        "won": pa.array([reason == "all_categories_found" for reason in values["/complete_reason"]], pa.bool_()),
-        "statuses": pa.array(statuses, pa.string()),
-        "groups": pa.array([None if groups is None else len(groups) for groups in values[GROUP_LIST]], pa.int64()),
-        "valid": pa.array([codes is not None and "i" not in codes for codes in statuses], pa.bool_()),
-    })
+    return {
+        "key": np.array(["" if p is None else str(p) for p in values["/info/puzzle_id"]], str),  # "": none
+        "reward": np.array([NAN if r is None else r for r in rewards], np.float64),  # JSON has no NaN: none
+        "won": np.array([reason == "all_categories_found" for reason in values["/complete_reason"]], bool),
+        "has_statuses": np.array([codes is not None for codes in statuses], bool),
+        "statuses": np.array([codes or "" for codes in statuses], str),
+        "groups": np.array([-1 if groups is None else len(groups) for groups in values[GROUP_LIST]], np.int64),
+        "valid": np.array([codes is not None and "i" not in codes for codes in statuses], bool),
+    }
 
 
 def _check_history(found: FileColumns, row: int) -> None:
@@ -222,25 +224,26 @@ def analyze(
         per_file_tokens.append(index.tokens(counter, rows, tokens_of) if token_limit is not None else None)
 
     def statuses(f: int, row: int) -> str | None:
-        codes = indexes[f].column("statuses")[row]
-        if codes is None:
+        if not indexes[f].column("has_statuses")[row]:
             return None
+        codes = indexes[f].column("statuses")[row]
         sizes = per_file_tokens[f]
         return marked(codes, sizes[row] if sizes is not None else None, token_limit)
 
     if not indexes:
         return analysis
-    table = pa.concat_tables([index.table for index in indexes])
+    def joined(name: str) -> np.ndarray:
+        return np.concatenate([index.arrays[name] for index in indexes])
+
     file_of = np.repeat(np.arange(len(indexes)), [len(index) for index in indexes])
     row_of = np.concatenate([np.arange(len(index)) for index in indexes])
     if token_limit is None:  # validity as the index has it
-        valid = table.column("valid").to_numpy()
+        valid = joined("valid")
     else:
-        valid = np.array([codes is not None and "i" not in codes
-                          for f, index in enumerate(indexes) for codes in map(functools.partial(statuses, f),
-                                                                                 range(len(index)))], bool)
-    keys = table.column("key").combine_chunks().dictionary_encode()
-    present = np.asarray(keys.is_valid())
+        valid = np.array([codes is not None and "i" not in codes for f, index in enumerate(indexes)
+                          for codes in (statuses(f, row) for row in range(len(index)))], bool)
+    names, key_codes = np.unique(joined("key"), return_inverse=True)
+    present = joined("key") != ""
     missing = np.flatnonzero(~present)
     if len(missing):
         named = [f"{indexes[file_of[i]].path.name}:{row_of[i] + 1}" for i in missing[:10]]
@@ -259,9 +262,9 @@ def analyze(
                 sizes[(f, row)] = sum(counts) / len(counts) if counts else 0.0
         return [sizes[(int(file_of[i]), int(row_of[i]))] for i in tied]
 
-    good = valid & table.column("won").to_numpy()
-    reward = table.column("reward").fill_null(0.0).to_numpy()
-    names, key_codes = keys.dictionary.to_pylist(), keys.indices.fill_null(0).to_numpy()
+    good = valid & joined("won")
+    reward = np.nan_to_num(joined("reward"), nan=0.0)
+    names = names.tolist()
     for i in best_rows(key_codes, good, reward, present, mean_tokens):
         f, row = int(file_of[i]), int(row_of[i])
         key = names[key_codes[i]]
@@ -269,7 +272,8 @@ def analyze(
         if not chosen.good:
             codes = statuses(f, row)
             chosen.reason = INVALID_GUESS if codes is None or "i" in codes else GAME_LOST
-            continuable, quality = salvage_facts(codes or "", indexes[f].column("groups")[row], max_mistakes)
+            groups = indexes[f].column("groups")[row]
+            continuable, quality = salvage_facts(codes or "", None if groups < 0 else groups, max_mistakes)
             chosen.quality = quality
             chosen.salvageable = continuable and quality >= min_salvage_quality
         analysis.chosen[key] = chosen

@@ -11,6 +11,9 @@ use crate::parse::{scan_number, scan_string, skip_ws, unescape};
 /// Object keys repeat on every record; building each once saves most of the string work.
 pub struct KeyCache<'py> {
     keys: HashMap<Vec<u8>, Bound<'py, PyString>>,
+    /// Short string values, for columns: a field repeats a few values (statuses, reasons) on
+    /// every record.
+    strings: HashMap<Vec<u8>, Bound<'py, PyString>>,
     int_type: Option<Bound<'py, PyAny>>,
 }
 
@@ -19,7 +22,7 @@ const MAX_CACHED_KEY_LEN: usize = 64;
 
 impl<'py> KeyCache<'py> {
     pub fn new() -> KeyCache<'py> {
-        KeyCache { keys: HashMap::new(), int_type: None }
+        KeyCache { keys: HashMap::new(), strings: HashMap::new(), int_type: None }
     }
 
     fn key(&mut self, py: Python<'py>, raw: &[u8]) -> Bound<'py, PyString> {
@@ -35,6 +38,22 @@ impl<'py> KeyCache<'py> {
         }
         k
     }
+}
+
+/// The Python object for the validated value `s`, a short string made once per cache.
+pub fn column_value<'py>(py: Python<'py>, s: &[u8], cache: &mut KeyCache<'py>) -> PyResult<Bound<'py, PyAny>> {
+    if s.first() != Some(&b'"') || s.len() > MAX_CACHED_KEY_LEN + 2 {
+        return value(py, s, 0, cache);
+    }
+    let raw = &s[1..s.len() - 1];
+    if let Some(v) = cache.strings.get(raw) {
+        return Ok(v.clone().into_any());
+    }
+    let v = string(py, raw);
+    if cache.strings.len() < MAX_CACHED_KEYS {
+        cache.strings.insert(raw.to_vec(), v.clone());
+    }
+    Ok(v.into_any())
 }
 
 fn as_str(bytes: &[u8]) -> &str {

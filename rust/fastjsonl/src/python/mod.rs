@@ -339,8 +339,9 @@ fn file_columns<'py>(
     d.set_item("offset", PyList::new(py, &f.offsets)?)?;
     d.set_item("length", PyList::new(py, &f.lengths)?)?;
     let values = PyDict::new(py);
-    let value =
-        |span: &Span, cache: &mut convert::KeyCache<'py>| convert::value(py, &f.values[span.start..span.end], 0, cache);
+    let value = |span: &Span, cache: &mut convert::KeyCache<'py>| {
+        convert::column_value(py, &f.values[span.start..span.end], cache)
+    };
     for (name, cells) in fields.iter().zip(&f.cells) {
         let mut column = Vec::with_capacity(cells.len());
         for cell in cells {
