@@ -158,18 +158,22 @@ def test_an_index_is_reused_until_its_file_changes(tmp_path):
 
 
 def test_token_counts_are_kept_beside_the_index(tmp_path):
-    path = write(tmp_path / "results_1.jsonl", [random_record(random.Random(3)) for _ in range(4)])
+    records = [random_record(random.Random(3)) for _ in range(4)]
+    path = write(tmp_path / "results_1.jsonl", records)
     index = seed_results.index_files([path])[0]
     calls = []
 
-    def count(record):
+    def count(values):
         calls.append(1)
-        return [count_words(m["content"]) for m in record["completion"] if m["role"] == "assistant"]
+        return [count_words(c) for r, c in zip(values["/completion/*/role"], values["/completion/*/content"])
+                if r == "assistant"]
 
-    first = index.tokens("words", [0, 2], count)
+    first = index.tokens("words", [0, 2], seed_results.TOKEN_FIELDS, count)
     assert len(calls) == 2
+    assert first == [[count_words(m["content"]) for m in records[i]["completion"] if m["role"] == "assistant"]
+                     for i in (0, 2)]
     reloaded = seed_results.index_files([path])[0]
-    assert reloaded.tokens("words", [2, 0], count) == first[::-1] and len(calls) == 2
+    assert reloaded.tokens("words", [2, 0], seed_results.TOKEN_FIELDS, count) == first[::-1] and len(calls) == 2
 
 
 def test_bad_records_are_errors_naming_file_line_and_field(tmp_path):

@@ -58,3 +58,15 @@ def test_bad_fields_are_value_errors():
         jsonl.columns("-", ["/a/*/b/*"])
     with pytest.raises(ValueError, match="start with '/'"):
         jsonl.columns("-", ["a"])
+
+
+def test_records_are_read_again_by_place(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    found = jsonl.columns(path, FIELDS).files[0]
+    places = list(zip(found.offset, found.length))[::-1]
+    again = jsonl.columns_at(path, places, FIELDS)
+    assert again.line == [] and again.offset == found.offset[::-1] and again.length == found.length[::-1]
+    assert again.values == {f: v[::-1] for f, v in found.values.items()}
+    with pytest.raises(ValueError, match=r"r.jsonl: the 5 bytes at offset 1 are not one record"):
+        jsonl.columns_at(path, [(1, 5)], FIELDS)

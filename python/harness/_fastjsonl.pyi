@@ -6,7 +6,7 @@ in reports and errors. `allow_empty=False` leaves an output that would hold no r
 
 from typing import Any, Literal, Self, TypedDict, final
 
-__all__ = ["JsonlError", "Reader", "columns", "count_by", "dedup", "filter", "scan", "split"]
+__all__ = ["JsonlError", "Reader", "columns", "columns_at", "count_by", "dedup", "filter", "scan", "split"]
 
 # The modes, as the Rust core parses them (anything else is a ValueError naming the choices).
 _Errors = Literal["raise", "skip", "collect"]
@@ -127,6 +127,7 @@ def filter(
 def columns(
     paths: list[str], fields: list[str], errors: _Errors, threads: int = 0, max_errors: int = 1000
 ) -> _ColumnsReport: ...
+def columns_at(path: str, places: list[tuple[int, int]], fields: list[str]) -> _FileColumns: ...
 def count_by(
     inputs: list[str], key: str, errors: _Errors, threads: int = 0, max_errors: int = 1000
 ) -> _CountReport: ...

@@ -1,4 +1,4 @@
-"""Fast JSONL operations, run in Rust: scan, read, columns, dedup, split, filter, count_by.
+"""Fast JSONL operations, run in Rust: scan, read, columns (and columns_at), dedup, split, filter, count_by.
 
 Inputs are regular files or streams (pipes, FIFOs, `<(…)`, `/proc` files; `"-"` is standard
 input). See docs/jsonl.md for the line format, key semantics and every option.
@@ -32,6 +32,7 @@ __all__ = [
     "ScanReport",
     "SplitReport",
     "columns",
+    "columns_at",
     "count_by",
     "dedup",
     "filter",
@@ -119,7 +120,7 @@ class FileColumns:
 
     path: str
     line: list[int]
-    """1-based line number."""
+    """1-based line number (empty from `columns_at`, which reads records by place)."""
     offset: list[int]
     """Byte offset of the record in its file."""
     length: list[int]
@@ -269,6 +270,12 @@ def columns(
         records=raw["records"], bytes=raw["bytes"], malformed=raw["malformed"], errors=raw["errors"],
         files=[FileColumns(**f) for f in raw["files"]],
     )
+
+
+def columns_at(path: PathLike, places: Iterable[tuple[int, int]], fields: Sequence[str]) -> FileColumns:
+    """`columns` of the records at `places` (byte offset, length: as `columns` gave them) of
+    one regular file, in that order: to read a few records again, and only what is needed."""
+    return FileColumns(**_fastjsonl.columns_at(os.fspath(path), list(places), list(fields)))
 
 
 def dedup(

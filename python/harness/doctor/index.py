@@ -143,15 +143,19 @@ class FileIndex:
 
     # -- token counts, computed on demand ------------------------------------------------------
 
-    def tokens(self, counter: str, rows: Sequence[int], count: Callable[[Any], list[int]]) -> list[list[int]]:
-        """`count(record)` of the records at `rows` (positions in this index), from the token
-        file of `counter` where it has them; the others are read, counted and saved."""
+    def tokens(self, counter: str, rows: Sequence[int], fields: Sequence[str],
+               count: Callable[[dict[str, Any]], list[int]]) -> list[list[int]]:
+        """`count(values)` of the records at `rows` (positions in this index), from the token
+        file of `counter` where it has them; for the others their `fields` (as
+        `harness.jsonl.columns` reads them) are read again, counted and saved."""
         known = self._token_table(counter)
         offsets, lengths = self.column("offset"), self.column("length")
         todo = sorted({r for r in rows if offsets[r] not in known})
         if todo:
-            for row, record in zip(todo, read_at(self.path, [(offsets[r], lengths[r]) for r in todo])):
-                known[offsets[row]] = count(record)
+            found = jsonl.columns_at(self.path, [(offsets[r], lengths[r]) for r in todo], fields)
+            columns = [found.values[f] for f in fields]
+            for row, values in zip(todo, zip(*columns)):
+                known[offsets[row]] = count(dict(zip(fields, values)))
             table = {str(k): v for k, v in known.items()}
             self._write(self._token_file(counter), {"kind": self.kind, "counter": counter, "tokens": table})
         return [known[offsets[r]] for r in rows]

@@ -98,10 +98,15 @@ def _check_history(found: FileColumns, row: int) -> None:
         raise ResultsError(f"{found.path}:{found.line[row]}: /guess_history: expected a list of guess records")
 
 
+TOKEN_FIELDS = ["/completion/*/role", "/completion/*/content"]
+"""What counting a record's assistant tokens reads of it again."""
+
+
 def _assistant_tokens(count: Any) -> Any:
-    def tokens(record: dict[str, Any]) -> list[int]:
-        return [count(m["content"]) for m in record.get("completion") or []
-                if isinstance(m, dict) and m.get("role") == "assistant" and isinstance(m.get("content"), str)]
+    def tokens(values: dict[str, Any]) -> list[int]:
+        roles, contents = values["/completion/*/role"] or [], values["/completion/*/content"] or []
+        return [count(content) for role, content in zip(roles, contents)
+                if role == "assistant" and isinstance(content, str)]
     return tokens
 
 
@@ -220,8 +225,8 @@ def analyze(
     analysis = Analysis([Path(p) for p in files], indexes, parsed=sum(index.built for index in indexes))
     per_file_tokens: list[list[list[int]] | None] = []
     for index in indexes:  # under a token limit every record's message sizes decide its validity
-        rows = list(range(len(index)))
-        per_file_tokens.append(index.tokens(counter, rows, tokens_of) if token_limit is not None else None)
+        every = list(range(len(index)))
+        per_file_tokens.append(None if token_limit is None else index.tokens(counter, every, TOKEN_FIELDS, tokens_of))
 
     def statuses(f: int, row: int) -> str | None:
         if not indexes[f].column("has_statuses")[row]:
@@ -258,7 +263,7 @@ def analyze(
             by_file.setdefault(int(file_of[i]), []).append(int(row_of[i]))
         sizes = {}
         for f, rows in by_file.items():
-            for row, counts in zip(rows, indexes[f].tokens(counter, rows, tokens_of)):
+            for row, counts in zip(rows, indexes[f].tokens(counter, rows, TOKEN_FIELDS, tokens_of)):
                 sizes[(f, row)] = sum(counts) / len(counts) if counts else 0.0
         return [sizes[(int(file_of[i]), int(row_of[i]))] for i in tied]
 

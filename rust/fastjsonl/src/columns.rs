@@ -7,7 +7,9 @@
 //! there. `/guess_history/*/status` is then one list per record, the status of each guess in
 //! order (a missing item where a guess has none), instead of one pointer per guess.
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 
 use crate::chunks::Chunk;
 use crate::error::{Error, LineError};
@@ -119,24 +121,57 @@ fn chunk_columns(chunk: &Chunk, parser: &mut Parser, fields: &[Field], options: 
     let tally = each_record(chunk, parser, options, |parser, line| {
         out.lines.push(line.index + 1);
         out.offsets.push(chunk.offset + line.start as u64);
-        out.lengths.push(line.bytes.len() as u64);
-        for (i, field) in fields.iter().enumerate() {
-            let cell = match (parser.found(i), &field.each) {
-                (None, _) => Cell::Missing,
-                (Some(span), None) => Cell::One(copy(&mut out.values, line.bytes, span)),
-                (Some(span), Some(rest)) if line.bytes[span.start] == b'[' => Cell::Each(
-                    elements(line.bytes, span)
-                        .into_iter()
-                        .map(|element| lookup(line.bytes, element, rest).map(|v| copy(&mut out.values, line.bytes, v)))
-                        .collect(),
-                ),
-                (Some(_), Some(_)) => Cell::Missing, // not an array: no elements to read
-            };
-            out.cells[i].push(cell);
-        }
+        add_record(&mut out, parser, fields, line.bytes);
         Ok(())
     });
     (tally, out)
+}
+
+/// Adds the length and the cells of the record `line`, which `parser` has just parsed.
+fn add_record(out: &mut FileColumns, parser: &Parser, fields: &[Field], line: &[u8]) {
+    out.lengths.push(line.len() as u64);
+    for (i, field) in fields.iter().enumerate() {
+        let cell = match (parser.found(i), &field.each) {
+            (None, _) => Cell::Missing,
+            (Some(span), None) => Cell::One(copy(&mut out.values, line, span)),
+            (Some(span), Some(rest)) if line[span.start] == b'[' => Cell::Each(
+                elements(line, span)
+                    .into_iter()
+                    .map(|element| lookup(line, element, rest).map(|v| copy(&mut out.values, line, v)))
+                    .collect(),
+            ),
+            (Some(_), Some(_)) => Cell::Missing, // not an array: no elements to read
+        };
+        out.cells[i].push(cell);
+    }
+}
+
+/// The columns of the records at `places` (byte offset, length) of one regular file, in that
+/// order: what an index reads again of a few records it chose. Their line numbers are not
+/// known: `lines` stays empty.
+pub fn columns_at(path: &Path, places: &[(u64, u64)], fields: &[Field]) -> Result<FileColumns, Error> {
+    if fields.len() > MAX_POINTERS {
+        return Err(Error::Usage(format!("at most {MAX_POINTERS} fields")));
+    }
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut parser = Parser::new(fields.iter().map(|f| f.at.clone()).collect());
+    let mut out =
+        FileColumns { path: path.to_path_buf(), cells: vec![Vec::new(); fields.len()], ..FileColumns::default() };
+    let mut buf = Vec::new();
+    for &(offset, length) in places {
+        buf.resize(length as usize, 0);
+        file.read_exact_at(&mut buf, offset).map_err(|e| Error::io(path, e))?;
+        parser.parse(&buf).map_err(|e| {
+            Error::Usage(format!(
+                "{}: the {length} bytes at offset {offset} are not one record: {}",
+                path.display(),
+                e.kind.message()
+            ))
+        })?;
+        out.offsets.push(offset);
+        add_record(&mut out, &parser, fields, &buf);
+    }
+    Ok(out)
 }
 
 /// Copies a value's text into `values`; its span there.
@@ -215,6 +250,20 @@ mod tests {
         assert_eq!(h[0], vec![Some("\"x\"".to_owned()), None, Some("[1]".to_owned())]);
         assert_eq!(file.cells[1][1], Cell::Missing); // an object, not an array
         assert_eq!(file.cells[1][2], Cell::Each(vec![]));
+    }
+
+    #[test]
+    fn records_at_places_are_read_again() {
+        let data = b"{\"a\": [1, 2]}\n{\"a\": [3]}\n";
+        let f = write(data);
+        let fields = [Field::parse("/a/*").unwrap()];
+        let file = columns_at(f.path(), &[(14, 10), (0, 13)], &fields).unwrap();
+        assert_eq!(file.offsets, vec![14, 0]);
+        assert_eq!(file.lengths, vec![10, 13]);
+        assert!(file.lines.is_empty());
+        let a: Vec<_> = file.cells[0].iter().map(|c| text(&file, c)).collect();
+        assert_eq!(a, vec![vec![Some("3".to_owned())], vec![Some("1".to_owned()), Some("2".to_owned())]]);
+        assert!(matches!(columns_at(f.path(), &[(1, 5)], &fields), Err(Error::Usage(_))));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::chunks::{Chunk, ChunkStream};
-use crate::columns::{columns as columns_core, Cell, Field, FileColumns};
+use crate::columns::{columns as columns_core, columns_at as columns_at_core, Cell, Field, FileColumns};
 use crate::count::count_by as count_by_core;
 use crate::dedup::{dedup as dedup_core, DedupSpec, Keep, Missing};
 use crate::error::{Error, LineError};
@@ -327,6 +327,19 @@ fn columns<'py>(
     Ok(d)
 }
 
+#[pyfunction]
+fn columns_at<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    places: Vec<(u64, u64)>,
+    fields: Vec<String>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let parsed =
+        fields.iter().map(|f| Field::parse(f)).collect::<Result<Vec<_>, _>>().map_err(PyValueError::new_err)?;
+    let found = py.detach(|| columns_at_core(&path, &places, &parsed)).map_err(|e| to_py_err(py, e))?;
+    file_columns(py, &found, &fields, &mut convert::KeyCache::new())
+}
+
 fn file_columns<'py>(
     py: Python<'py>,
     f: &FileColumns,
@@ -551,6 +564,7 @@ fn _fastjsonl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(filter, m)?)?;
     m.add_function(wrap_pyfunction!(count_by, m)?)?;
     m.add_function(wrap_pyfunction!(columns, m)?)?;
+    m.add_function(wrap_pyfunction!(columns_at, m)?)?;
     m.add_class::<Reader>()?;
     Ok(())
 }
