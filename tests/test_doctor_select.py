@@ -200,3 +200,8 @@ def test_results_files_are_taken_in_the_order_they_were_made(tmp_path):
         "results_10.jsonl",
     ]
     assert seed_results.next_results_file(tmp_path).name == "results_11.jsonl"
+
+
+def test_odd_statuses_are_unknown_codes():
+    assert seed_results._codes(["correct", None, 5, True, "auto", "what"]) == "c???a?"
+    assert seed_results._codes(["invalid", [1], {"status": "correct"}, "one_away"]) == "i??o"

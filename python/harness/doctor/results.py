@@ -73,9 +73,7 @@ def _facts(found: FileColumns) -> dict[str, np.ndarray]:
     for row, reward in enumerate(rewards):
         if reward is not None and reward.__class__ not in (int, float):  # bool, str, list, dict
             raise ResultsError(f"{found.path}:{found.line[row]}: /reward: expected a number or null, got {reward!r}")
-    code = CODES.get
-    statuses = [None if history is None else "".join([code(s, "?") if s.__class__ is str else "?" for s in history])
-                for history in values[STATUS_LIST]]
+    statuses = [None if history is None else _codes(history) for history in values[STATUS_LIST]]
     for row in [row for row, codes in enumerate(statuses) if codes is None]:
         _check_history(found, row)
     return {
@@ -87,6 +85,23 @@ def _facts(found: FileColumns) -> dict[str, np.ndarray]:
         "groups": np.array([-1 if groups is None else len(groups) for groups in values[GROUP_LIST]], np.int64),
         "valid": np.array([codes is not None and "i" not in codes for codes in statuses], bool),
     }
+
+
+class _Codes(dict[Any, str]):
+    def __missing__(self, status: Any) -> str:
+        return "?"
+
+
+_CODES = _Codes(CODES)
+
+
+def _codes(history: list[Any]) -> str:
+    """The statuses' codes ("?" for anything else): one map over the list, the common case,
+    and item by item only for a status that cannot be a dict key (a list, an object)."""
+    try:
+        return "".join(map(_CODES.__getitem__, history))
+    except TypeError:
+        return "".join(CODES.get(s, "?") if isinstance(s, str) else "?" for s in history)
 
 
 def _check_history(found: FileColumns, row: int) -> None:
