@@ -61,13 +61,13 @@ def next_results_file(directory: str | Path) -> Path:
     return Path(directory) / f"results_{max(numbers, default=0) + 1}.jsonl"
 
 
-COLUMNS = ("key", "reward", "won", "has_statuses", "statuses", "groups", "valid")
 NAN = float("nan")
 
 
 def _facts(found: FileColumns) -> dict[str, np.ndarray]:
-    """What the seed's filter and truncation read of each record of a file, as `COLUMNS`; a
-    missing value is an empty key, a NaN reward, `has_statuses` false or -1 groups."""
+    """What the seed's filter and truncation read of each record of a file: key, reward, won,
+    has_statuses, statuses, groups, valid. A missing value is an empty key, a NaN reward,
+    `has_statuses` false or -1 groups."""
     values = found.values
     rewards = values["/reward"]
     for row, reward in enumerate(rewards):
