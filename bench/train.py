@@ -12,7 +12,7 @@ against padding, side by side in one run.
    median of the pairs' ratios (the two runs of a pair are adjacent, so they share the
    machine's load), with every pair's ratio beside it. Also: training tokens/s (trained-over
    tokens / the Trainer's train_runtime), the whole call's wall time without the model load
-   (the harness's also writes the loss PNG, the manifest and the tokenizer), peak RSS (CPU,
+   (both save the adapter and the tokenizer; the harness also the loss PNG and the manifest), peak RSS (CPU,
    the run's own `ru_maxrss`) or peak GPU memory. The harness may cost at most 3 %.
 2. **Packing vs padding** on a seed-002-like length distribution (half the rows summary-only
    length, half summary-prefix length ≈ twice as long): TRL's padding-free packing (`bfd`)
@@ -155,7 +155,7 @@ def _plain_trl(args: dict, config, model, tokenizer, out: Path) -> list[dict]:
                          peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear",
                                                 bias="none", task_type="CAUSAL_LM"))
     trainer.train()
-    trainer.model.save_pretrained(out / "adapter")
+    trainer.save_model(str(out / "adapter"))
     return trainer.state.log_history
 
 
@@ -226,8 +226,8 @@ def main() -> int:
     figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}",
                      "gpu": args.gpu, "model": args.model, "steps": steps, "batch_size": batch, "max_length": length,
                      "load_average_before": _load_average()}
-    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp_name:
+        tmp = Path(tmp_name)
         data = tmp / "conversations.jsonl"
         data.write_text("".join(json.dumps(r) + "\n" for r in conversation_rows(n, words, 0)), encoding="utf-8")
         base = {"model": args.model, "gpu": args.gpu, "steps": steps, "batch_size": batch, "max_length": length}
