@@ -1,7 +1,8 @@
 """Deciding a verdict outside the candidate's process.
 
 For a problem, a judge process first runs the test with the reference solution (`record`): that
-fixes the calls the test makes and checks the reference passes. The candidate's process is then
+fixes the calls the test makes and checks the reference passes. The plan recorded is kept for the
+process: every `Judge` on the same judges' sandbox uses it. The candidate's process is then
 given only those calls (`run_calls`) and returns plain data. If every result equals the
 reference's, the test would behave exactly as in the record run: pass. Otherwise a fresh judge
 process replays the test on the candidate's results (`replay`) and its assertions decide,
