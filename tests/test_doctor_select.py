@@ -163,17 +163,32 @@ def test_token_counts_are_kept_beside_the_index(tmp_path):
     index = seed_results.index_files([path])[0]
     calls = []
 
-    def count(values):
-        calls.append(1)
-        return [count_words(c) for r, c in zip(values["/completion/*/role"], values["/completion/*/content"])
-                if r == "assistant"]
+    def count(path, places):
+        calls.append(places)
+        return seed_results.assistant_tokens("words", count_words)(path, places)
 
-    first = index.tokens("words", [0, 2], seed_results.TOKEN_FIELDS, count)
-    assert len(calls) == 2
+    first = index.tokens("words", [0, 2], count)
+    assert len(calls) == 1 and len(calls[0]) == 2
     assert first == [[count_words(m["content"]) for m in records[i]["completion"] if m["role"] == "assistant"]
                      for i in (0, 2)]
     reloaded = seed_results.index_files([path])[0]
-    assert reloaded.tokens("words", [2, 0], seed_results.TOKEN_FIELDS, count) == first[::-1] and len(calls) == 2
+    assert reloaded.tokens("words", [2, 0], count) == first[::-1] and len(calls) == 1
+
+
+def test_the_readers_word_counts_are_the_counters(tmp_path):
+    records = [random_record(random.Random(seed)) for seed in range(20)]
+    records[0]["completion"] = [{"role": "assistant", "content": " caf\u00e9\u2003na\u00efve\n\x1f!  "},
+                                {"role": "assistant", "content": 12}, {"role": "assistant"}, {"content": "a b"},
+                                {"role": "assistant", "content": ""}]
+    del records[1]["completion"]
+    path = write(tmp_path / "results_1.jsonl", records)
+    index = seed_results.index_files([path])[0]
+    places = list(zip(index.column("offset"), index.column("length")))
+    by_reader = seed_results.assistant_tokens("words", count_words)(path, places)
+    assert by_reader == seed_results.assistant_tokens("any other", count_words)(path, places)
+    assert by_reader == [[count_words(m["content"]) for m in r.get("completion", [])
+                          if m.get("role") == "assistant" and isinstance(m.get("content"), str)] for r in records]
+    assert by_reader[0] == [3, 0] and by_reader[1] == []
 
 
 def test_bad_records_are_errors_naming_file_line_and_field(tmp_path):

@@ -70,3 +70,17 @@ def test_records_are_read_again_by_place(tmp_path):
     assert again.values == {f: v[::-1] for f, v in found.values.items()}
     with pytest.raises(ValueError, match=r"r.jsonl: the 5 bytes at offset 1 are not one record"):
         jsonl.columns_at(path, [(1, 5)], FIELDS)
+
+
+def test_words_are_counted_as_str_split_counts_them(tmp_path):
+    texts = [f"a{chr(c)}b" for c in range(0x3100) if not 0xD800 <= c < 0xE000]  # every space is below U+3100
+    texts += ["", "  ", " one  two\n\nthree ", "caf\u00e9 na\u00efve \U0001f389 \u00a0x\u3000y", "a\u200bb"]
+    record = {"m": [{"c": t} for t in texts] + [{"c": 7}, {"c": ["a b"]}, {}]}
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    whole = jsonl.columns(path, ["/m"]).files[0]
+    place = (whole.offset[0], whole.length[0])
+    found = jsonl.columns_at(path, [place], ["/m/*/c"], words=["/m/*/c"])
+    assert found.values["/m/*/c"] == [[len(t.split()) for t in texts] + [None, None, None]]
+    with pytest.raises(ValueError, match="not one of the fields"):
+        jsonl.columns_at(path, [place], ["/m"], words=["/m/*/c"])

@@ -272,10 +272,13 @@ def columns(
     )
 
 
-def columns_at(path: PathLike, places: Iterable[tuple[int, int]], fields: Sequence[str]) -> FileColumns:
+def columns_at(path: PathLike, places: Iterable[tuple[int, int]], fields: Sequence[str], *,
+               words: Sequence[str] = ()) -> FileColumns:
     """`columns` of the records at `places` (byte offset, length: as `columns` gave them) of
-    one regular file, in that order: to read a few records again, and only what is needed."""
-    return FileColumns(**_fastjsonl.columns_at(os.fspath(path), list(places), list(fields)))
+    one regular file, in that order: to read a few records again, and only what is needed.
+    A field also named in `words` has the number of whitespace-separated words of each string
+    (`len(text.split())`, counted in Rust: no Python string is made) and None for any other value."""
+    return FileColumns(**_fastjsonl.columns_at(os.fspath(path), list(places), list(fields), list(words)))
 
 
 def dedup(

@@ -71,6 +71,10 @@ def read_at(path: str | os.PathLike[str], places: Iterable[tuple[int, int]]) -> 
     return out
 
 
+CountAt = Callable[[Path, list[tuple[int, int]]], list[list[int]]]
+"""How a counter counts the tokens of records: the counts of each record at the (offset, length)
+places of a file, read again."""
+
 Extract = Callable[[jsonl.FileColumns], dict[str, np.ndarray]]
 """What an index keeps of a file: its facts, one array per fact and one item per record, made of
 the file's columns (`harness.jsonl.columns` of the index's fields)."""
@@ -143,19 +147,15 @@ class FileIndex:
 
     # -- token counts, computed on demand ------------------------------------------------------
 
-    def tokens(self, counter: str, rows: Sequence[int], fields: Sequence[str],
-               count: Callable[[dict[str, Any]], list[int]]) -> list[list[int]]:
-        """`count(values)` of the records at `rows` (positions in this index), from the token
-        file of `counter` where it has them; for the others their `fields` (as
-        `harness.jsonl.columns` reads them) are read again, counted and saved."""
+    def tokens(self, counter: str, rows: Sequence[int], count: CountAt) -> list[list[int]]:
+        """The token counts of the records at `rows` (positions in this index), from the token
+        file of `counter` where it has them; the others are counted by `count` and saved."""
         known = self._token_table(counter)
         offsets, lengths = self.column("offset"), self.column("length")
         todo = sorted({r for r in rows if offsets[r] not in known})
         if todo:
-            found = jsonl.columns_at(self.path, [(offsets[r], lengths[r]) for r in todo], fields)
-            columns = [found.values[f] for f in fields]
-            for row, values in zip(todo, zip(*columns)):
-                known[offsets[row]] = count(dict(zip(fields, values)))
+            for row, counts in zip(todo, count(self.path, [(offsets[r], lengths[r]) for r in todo])):
+                known[offsets[row]] = counts
             table = {str(k): v for k, v in known.items()}
             self._write(self._token_file(counter), {"kind": self.kind, "counter": counter, "tokens": table})
         return [known[offsets[r]] for r in rows]

@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.doctor.index import FileIndex, load_indexes, read_at
-from harness.doctor.tokens import token_counter
+from harness import jsonl
+from harness.doctor.index import CountAt, FileIndex, load_indexes, read_at
+from harness.doctor.tokens import WORDS, CountTokens, token_counter
 from harness.jsonl import FileColumns
 
 RESULTS = re.compile(r"results_(\d+)\.jsonl")
@@ -113,16 +114,26 @@ def _check_history(found: FileColumns, row: int) -> None:
         raise ResultsError(f"{found.path}:{found.line[row]}: /guess_history: expected a list of guess records")
 
 
-TOKEN_FIELDS = ["/completion/*/role", "/completion/*/content"]
+ROLES, CONTENTS = "/completion/*/role", "/completion/*/content"
 """What counting a record's assistant tokens reads of it again."""
 
 
-def _assistant_tokens(count: Any) -> Any:
-    def tokens(values: dict[str, Any]) -> list[int]:
-        roles, contents = values["/completion/*/role"] or [], values["/completion/*/content"] or []
-        return [count(content) for role, content in zip(roles, contents)
-                if role == "assistant" and isinstance(content, str)]
-    return tokens
+def assistant_tokens(counter: str, count: CountTokens) -> CountAt:
+    """The tokens of each assistant message (a string) of the records at some places of a file.
+    The default counter's words are counted by the reader: a Python string per message, only
+    to split it, would cost most of a selection's time."""
+    def words(path: Path, places: list[tuple[int, int]]) -> list[list[int]]:
+        found = jsonl.columns_at(path, places, [ROLES, CONTENTS], words=[CONTENTS]).values
+        return [[n for role, n in zip(roles or [], sizes or []) if role == "assistant" and n is not None]
+                for roles, sizes in zip(found[ROLES], found[CONTENTS])]
+
+    def tokens(path: Path, places: list[tuple[int, int]]) -> list[list[int]]:
+        found = jsonl.columns_at(path, places, [ROLES, CONTENTS]).values
+        return [[count(text) for role, text in zip(roles or [], texts or [])
+                 if role == "assistant" and isinstance(text, str)]
+                for roles, texts in zip(found[ROLES], found[CONTENTS])]
+
+    return words if counter == WORDS else tokens
 
 
 def marked(statuses: str, tokens: list[int] | None, limit: int | None) -> str:
@@ -235,13 +246,13 @@ def analyze(
 ) -> Analysis:
     """Seed 001's filter, truncation check and salvage quality over every record of `files`."""
     counter, count = token_counter(tokenizer)
-    tokens_of = _assistant_tokens(count)
+    tokens_of = assistant_tokens(counter, count)
     indexes = index_files(files, index_dir)
     analysis = Analysis([Path(p) for p in files], indexes, parsed=sum(index.built for index in indexes))
     per_file_tokens: list[list[list[int]] | None] = []
     for index in indexes:  # under a token limit every record's message sizes decide its validity
         every = list(range(len(index)))
-        per_file_tokens.append(None if token_limit is None else index.tokens(counter, every, TOKEN_FIELDS, tokens_of))
+        per_file_tokens.append(None if token_limit is None else index.tokens(counter, every, tokens_of))
 
     def statuses(f: int, row: int) -> str | None:
         if not indexes[f].column("has_statuses")[row]:
@@ -278,7 +289,7 @@ def analyze(
             by_file.setdefault(int(file_of[i]), []).append(int(row_of[i]))
         sizes = {}
         for f, rows in by_file.items():
-            for row, counts in zip(rows, indexes[f].tokens(counter, rows, TOKEN_FIELDS, tokens_of)):
+            for row, counts in zip(rows, indexes[f].tokens(counter, rows, tokens_of)):
                 sizes[(f, row)] = sum(counts) / len(counts) if counts else 0.0
         return [sizes[(int(file_of[i]), int(row_of[i]))] for i in tied]
 

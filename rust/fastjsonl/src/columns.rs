@@ -174,6 +174,59 @@ pub fn columns_at(path: &Path, places: &[(u64, u64)], fields: &[Field]) -> Resul
     Ok(out)
 }
 
+/// The number of whitespace-separated words of the JSON string `value` (quotes included), as
+/// Python's `str.split()` counts them in the decoded text; `None` for a value that is not a
+/// string. Counting tokens the default way (harness.doctor.tokens) needs only this of a
+/// message, and making a Python string of every message to split it costs far more. Counted
+/// on the escaped text as it is (valid UTF-8, as the parser checked), nothing decoded into a
+/// buffer: a word starts at each character that is not a space after one that is.
+pub fn words(value: &[u8]) -> Option<u64> {
+    if value.first() != Some(&b'"') {
+        return None;
+    }
+    let body = &value[1..value.len() - 1];
+    let (mut count, mut inside, mut i) = (0, false, 0);
+    while i < body.len() {
+        let (space, next) = space_at(body, i);
+        count += u64::from(!inside && !space);
+        inside = !space;
+        i = next;
+    }
+    Some(count)
+}
+
+/// Whether the character at `body[i]` (an escape, or a UTF-8 sequence) is a space, and where the
+/// next one starts.
+fn space_at(body: &[u8], i: usize) -> (bool, usize) {
+    match body[i] {
+        b'\\' => match body[i + 1] {
+            b'n' | b't' | b'r' | b'f' => (true, i + 2),
+            b'u' => {
+                let code = std::str::from_utf8(&body[i + 2..i + 6]).ok().and_then(|h| u32::from_str_radix(h, 16).ok());
+                // A surrogate (half of a pair, or alone) is no space: neither is what it makes.
+                (code.and_then(char::from_u32).is_some_and(is_python_space), i + 6)
+            }
+            _ => (false, i + 2),
+        },
+        b if b < 0x80 => (is_python_space(char::from(b)), i + 1),
+        b => {
+            let len = match b {
+                0xF0.. => 4,
+                0xE0.. => 3,
+                _ => 2,
+            };
+            let c = body.get(i..i + len).and_then(|s| std::str::from_utf8(s).ok()).and_then(|s| s.chars().next());
+            (c.is_some_and(is_python_space), i + len)
+        }
+    }
+}
+
+/// Python's whitespace (`str.isspace`): Unicode's White_Space and also the four separators
+/// U+001C..U+001F.
+fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
 /// Copies a value's text into `values`; its span there.
 fn copy(values: &mut Vec<u8>, line: &[u8], span: Span) -> Span {
     let start = values.len();
@@ -264,6 +317,16 @@ mod tests {
         let a: Vec<_> = file.cells[0].iter().map(|c| text(&file, c)).collect();
         assert_eq!(a, vec![vec![Some("3".to_owned())], vec![Some("1".to_owned()), Some("2".to_owned())]]);
         assert!(matches!(columns_at(f.path(), &[(1, 5)], &fields), Err(Error::Usage(_))));
+    }
+
+    #[test]
+    fn words_are_counted_as_python_splits_them() {
+        assert_eq!(words(br#""""#), Some(0));
+        assert_eq!(words(br#"" a  b\t\n c ""#), Some(3));
+        assert_eq!(words(br#""caf\u00e9\u00a0na\u00efve\u001fx\u200by""#), Some(3)); // U+200B: not a space
+        assert_eq!(words("\"\u{3000}é\u{2003}\"".as_bytes()), Some(1));
+        assert_eq!(words(b"12"), None);
+        assert_eq!(words(br#"["a b"]"#), None);
     }
 
     #[test]

@@ -13,7 +13,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::chunks::{Chunk, ChunkStream};
-use crate::columns::{columns as columns_core, columns_at as columns_at_core, Cell, Field, FileColumns};
+use crate::columns::{
+    columns as columns_core, columns_at as columns_at_core, words as count_words, Cell, Field, FileColumns,
+};
 use crate::count::count_by as count_by_core;
 use crate::dedup::{dedup as dedup_core, DedupSpec, Keep, Missing};
 use crate::error::{Error, LineError};
@@ -320,7 +322,7 @@ fn columns<'py>(
     let mut cache = convert::KeyCache::new();
     let files = PyList::empty(py);
     for f in &r.files {
-        files.append(file_columns(py, f, &fields, &mut cache)?)?;
+        files.append(file_columns(py, f, &fields, &vec![false; fields.len()], &mut cache)?)?;
     }
     let d = report(py, &[("records", r.records), ("bytes", r.bytes), ("malformed", r.malformed)], &r.errors)?;
     d.set_item("files", files)?;
@@ -328,22 +330,31 @@ fn columns<'py>(
 }
 
 #[pyfunction]
+#[pyo3(signature = (path, places, fields, words=Vec::new()))]
 fn columns_at<'py>(
     py: Python<'py>,
     path: PathBuf,
     places: Vec<(u64, u64)>,
     fields: Vec<String>,
+    words: Vec<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    if let Some(w) = words.iter().find(|w| !fields.contains(w)) {
+        return Err(PyValueError::new_err(format!("words: {w:?} is not one of the fields")));
+    }
     let parsed =
         fields.iter().map(|f| Field::parse(f)).collect::<Result<Vec<_>, _>>().map_err(PyValueError::new_err)?;
     let found = py.detach(|| columns_at_core(&path, &places, &parsed)).map_err(|e| to_py_err(py, e))?;
-    file_columns(py, &found, &fields, &mut convert::KeyCache::new())
+    let counted: Vec<bool> = fields.iter().map(|f| words.contains(f)).collect();
+    file_columns(py, &found, &fields, &counted, &mut convert::KeyCache::new())
 }
 
+/// The dict of `f`'s columns; a field marked in `words` has the number of words of each string
+/// value (`columns::words`) instead of the string, and None for any other value.
 fn file_columns<'py>(
     py: Python<'py>,
     f: &FileColumns,
     fields: &[String],
+    words: &[bool],
     cache: &mut convert::KeyCache<'py>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
@@ -352,10 +363,15 @@ fn file_columns<'py>(
     d.set_item("offset", PyList::new(py, &f.offsets)?)?;
     d.set_item("length", PyList::new(py, &f.lengths)?)?;
     let values = PyDict::new(py);
-    let value = |span: &Span, cache: &mut convert::KeyCache<'py>| {
-        convert::column_value(py, &f.values[span.start..span.end], cache)
-    };
-    for (name, cells) in fields.iter().zip(&f.cells) {
+    for ((name, cells), &counted) in fields.iter().zip(&f.cells).zip(words) {
+        let value = |span: &Span, cache: &mut convert::KeyCache<'py>| {
+            let text = &f.values[span.start..span.end];
+            if counted {
+                Ok(count_words(text).into_pyobject(py)?.into_any())
+            } else {
+                convert::column_value(py, text, cache)
+            }
+        };
         let mut column = Vec::with_capacity(cells.len());
         for cell in cells {
             column.push(match cell {
