@@ -206,7 +206,7 @@ def index_files(files: Sequence[str | Path], index_dir: str | Path | None = None
 
 
 def best_rows(codes: np.ndarray, good: np.ndarray, reward: np.ndarray, present: np.ndarray,
-              mean_tokens: Callable[[Sequence[int]], Sequence[float]]) -> np.ndarray:
+              mean_tokens: Callable[[Sequence[int]], Sequence[float] | np.ndarray]) -> np.ndarray:
     """`harness.doctor.select.best_per_key` over columns, for the many rows of results files:
     the row of each key (`codes[row]`, where `present`) with the highest (good, reward), ties
     going to the fewest mean tokens and then to the first row. `mean_tokens(rows)` is called
@@ -227,7 +227,7 @@ def best_rows(codes: np.ndarray, good: np.ndarray, reward: np.ndarray, present: 
     if (sizes > 1).any():
         ties = tied & (sizes[group] > 1)
         tied_rows, tied_group = rows[ties], group[ties]
-        tokens = np.asarray(mean_tokens([int(row) for row in tied_rows]), float)
+        tokens = np.asarray(mean_tokens(tied_rows.tolist()), float)
         order = np.lexsort((tied_rows, tokens, tied_group))
         fewest = np.ones(len(order), bool)
         fewest[1:] = tied_group[order][1:] != tied_group[order][:-1]
@@ -283,32 +283,28 @@ def analyze(
                       "number in their file)", stacklevel=2)
     analysis.skipped = len(missing)
 
-    def mean_tokens(tied: Sequence[int]) -> list[float]:
-        by_file: dict[int, list[int]] = {}
-        for i in tied:
-            by_file.setdefault(int(file_of[i]), []).append(int(row_of[i]))
-        sizes = {}
-        for f, rows in by_file.items():
-            for row, counts in zip(rows, indexes[f].tokens(counter, rows, tokens_of)):
-                sizes[(f, row)] = sum(counts) / len(counts) if counts else 0.0
-        return [sizes[(int(file_of[i]), int(row_of[i]))] for i in tied]
+    def mean_tokens(tied: Sequence[int]) -> np.ndarray:
+        at = np.asarray(tied, np.int64)
+        means = np.zeros(len(at))
+        for f in np.unique(file_of[at]).tolist():
+            here = np.flatnonzero(file_of[at] == f)
+            counts = indexes[f].tokens(counter, row_of[at[here]].tolist(), tokens_of)
+            means[here] = [sum(c) / len(c) if c else 0.0 for c in counts]
+        return means
 
     good = valid & joined("won")
     reward = np.nan_to_num(joined("reward"), nan=0.0)
-    names = names.tolist()
-    for i in best_rows(key_codes, good, reward, present, mean_tokens):
-        f, row = int(file_of[i]), int(row_of[i])
-        key = names[key_codes[i]]
-        chosen = Chosen(key, f, row, bool(good[i]))
-        if not chosen.good:
+    best = best_rows(key_codes, good, reward, present, mean_tokens)  # in key order: `names` is sorted
+    for key, f, row, is_good in zip(names[key_codes[best]].tolist(), file_of[best].tolist(), row_of[best].tolist(),
+                                    good[best].tolist()):
+        chosen = analysis.chosen[key] = Chosen(key, f, row, is_good)
+        if not is_good:
             codes = statuses(f, row)
             chosen.reason = INVALID_GUESS if codes is None or "i" in codes else GAME_LOST
             groups = indexes[f].column("groups")[row]
             continuable, quality = salvage_facts(codes or "", None if groups < 0 else groups, max_mistakes)
             chosen.quality = quality
             chosen.salvageable = continuable and quality >= min_salvage_quality
-        analysis.chosen[key] = chosen
-    analysis.chosen = dict(sorted(analysis.chosen.items()))
     return analysis
 
 
