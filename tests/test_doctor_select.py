@@ -197,6 +197,10 @@ def test_bad_records_are_errors_naming_file_line_and_field(tmp_path):
     path = write(tmp_path / "results_1.jsonl", [random_record(random.Random(5)), record])
     with pytest.raises(seed_results.ResultsError, match=r"results_1.jsonl:2: /reward: expected a number"):
         seed_results.analyze([path])
+    record["reward"] = True  # a bool is no number here
+    path = write(tmp_path / "results_1.jsonl", [record, random_record(random.Random(5))])
+    with pytest.raises(seed_results.ResultsError, match=r"results_1.jsonl:1: /reward: expected a number .* True"):
+        seed_results.analyze([path])
     broken = tmp_path / "results_2.jsonl"
     broken.write_text('{"info": {"puzzle_id": 1}}\n{"info": \n')
     from harness.jsonl import JsonlError

@@ -23,6 +23,7 @@ import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -71,20 +72,25 @@ def _facts(found: FileColumns) -> dict[str, np.ndarray]:
     `has_statuses` false or -1 groups."""
     values = found.values
     rewards = values["/reward"]
-    for row, reward in enumerate(rewards):
-        if reward is not None and reward.__class__ not in (int, float):  # bool, str, list, dict
-            raise ResultsError(f"{found.path}:{found.line[row]}: /reward: expected a number or null, got {reward!r}")
-    statuses = [None if history is None else _codes(history) for history in values[STATUS_LIST]]
-    for row in [row for row, codes in enumerate(statuses) if codes is None]:
+    if not set(map(type, rewards)) <= {int, float, type(None)}:  # bool, str, list, dict
+        row, reward = next((row, r) for row, r in enumerate(rewards) if r is not None and type(r) not in (int, float))
+        raise ResultsError(f"{found.path}:{found.line[row]}: /reward: expected a number or null, got {reward!r}")
+    histories = values[STATUS_LIST]
+    has_statuses = np.array([history is not None for history in histories], bool)
+    for row in np.flatnonzero(~has_statuses).tolist():
         _check_history(found, row)
+    sizes = np.array([len(history) if history is not None else 0 for history in histories], np.int64)
+    ends = np.cumsum(sizes).tolist()
+    every = _codes(list(chain.from_iterable(history for history in histories if history is not None)))
+    statuses = np.array([every[end - size:end] for end, size in zip(ends, sizes.tolist())], str)
     return {
         "key": np.array(["" if p is None else str(p) for p in values["/info/puzzle_id"]], str),  # "": none
         "reward": np.array([NAN if r is None else r for r in rewards], np.float64),  # JSON has no NaN: none
         "won": np.array([reason == "all_categories_found" for reason in values["/complete_reason"]], bool),
-        "has_statuses": np.array([codes is not None for codes in statuses], bool),
-        "statuses": np.array([codes or "" for codes in statuses], str),
+        "has_statuses": has_statuses,
+        "statuses": statuses,
         "groups": np.array([-1 if groups is None else len(groups) for groups in values[GROUP_LIST]], np.int64),
-        "valid": np.array([codes is not None and "i" not in codes for codes in statuses], bool),
+        "valid": has_statuses & (np.strings.find(statuses, "i") < 0),
     }
 
 
@@ -96,13 +102,14 @@ class _Codes(dict[Any, str]):
 _CODES = _Codes(CODES)
 
 
-def _codes(history: list[Any]) -> str:
-    """The statuses' codes ("?" for anything else): one map over the list, the common case,
-    and item by item only for a status that cannot be a dict key (a list, an object)."""
+def _codes(statuses: list[Any]) -> str:
+    """The statuses' codes ("?" for anything else), one a status: one map over the list, the
+    common case, and item by item only for a status that cannot be a dict key (a list, an
+    object)."""
     try:
-        return "".join(map(_CODES.__getitem__, history))
+        return "".join(map(_CODES.__getitem__, statuses))
     except TypeError:
-        return "".join(CODES.get(s, "?") if isinstance(s, str) else "?" for s in history)
+        return "".join(CODES.get(s, "?") if isinstance(s, str) else "?" for s in statuses)
 
 
 def _check_history(found: FileColumns, row: int) -> None:
