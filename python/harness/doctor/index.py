@@ -151,14 +151,15 @@ class FileIndex:
         """The token counts of the records at `rows` (positions in this index), from the token
         file of `counter` where it has them; the others are counted by `count` and saved."""
         known = self._token_table(counter)
-        offsets, lengths = self.column("offset"), self.column("length")
-        todo = sorted({r for r in rows if offsets[r] not in known})
+        at = np.asarray(rows, np.int64)
+        offsets = self.arrays["offset"][at].tolist()
+        todo = sorted({place for place in zip(offsets, self.arrays["length"][at].tolist()) if place[0] not in known})
         if todo:
-            for row, counts in zip(todo, count(self.path, [(offsets[r], lengths[r]) for r in todo])):
-                known[offsets[row]] = counts
+            for (offset, _), counts in zip(todo, count(self.path, todo)):
+                known[offset] = counts
             table = {str(k): v for k, v in known.items()}
             self._write(self._token_file(counter), {"kind": self.kind, "counter": counter, "tokens": table})
-        return [known[offsets[r]] for r in rows]
+        return [known[offset] for offset in offsets]
 
     def _token_table(self, counter: str) -> dict[int, list[int]]:
         if counter not in self._tokens:

@@ -212,20 +212,21 @@ def index_files(files: Sequence[str | Path], index_dir: str | Path | None = None
     return load_indexes(files, KIND, FIELDS, _facts, index_dir=index_dir)
 
 
-def best_rows(codes: np.ndarray, good: np.ndarray, reward: np.ndarray, present: np.ndarray,
+def best_rows(keys: np.ndarray, good: np.ndarray, reward: np.ndarray, present: np.ndarray,
               mean_tokens: Callable[[Sequence[int]], Sequence[float] | np.ndarray]) -> np.ndarray:
     """`harness.doctor.select.best_per_key` over columns, for the many rows of results files:
-    the row of each key (`codes[row]`, where `present`) with the highest (good, reward), ties
-    going to the fewest mean tokens and then to the first row. `mean_tokens(rows)` is called
-    once, with every row tied with the best of its key on (good, reward), when there are any."""
+    the row of each key (`keys[row]`, where `present`: strings, or any sortable values) with the
+    highest (good, reward), ties going to the fewest mean tokens and then to the first row, in
+    sorted order of the keys. `mean_tokens(rows)` is called once, with every row tied with the
+    best of its key on (good, reward), when there are any."""
     rows = np.flatnonzero(present)
     if not len(rows):
         return rows
-    order = np.lexsort((rows, -reward[rows], ~good[rows], codes[rows]))  # the last key sorts first
+    order = np.lexsort((rows, -reward[rows], ~good[rows], keys[rows]))  # the last key sorts first
     rows = rows[order]
-    code, g, r = codes[rows], good[rows], reward[rows]
+    key, g, r = keys[rows], good[rows], reward[rows]
     first = np.ones(len(rows), bool)
-    first[1:] = code[1:] != code[:-1]
+    first[1:] = key[1:] != key[:-1]
     group = np.cumsum(first) - 1
     starts = np.flatnonzero(first)
     tied = (g == g[starts][group]) & (r == r[starts][group])
@@ -280,8 +281,8 @@ def analyze(
     else:
         valid = np.array([codes is not None and "i" not in codes for f, index in enumerate(indexes)
                           for codes in (statuses(f, row) for row in range(len(index)))], bool)
-    names, key_codes = np.unique(joined("key"), return_inverse=True)
-    present = joined("key") != ""
+    keys = joined("key")
+    present = keys != ""
     missing = np.flatnonzero(~present)
     if len(missing):
         named = [f"{indexes[file_of[i]].path.name}:{row_of[i] + 1}" for i in missing[:10]]
@@ -301,8 +302,8 @@ def analyze(
 
     good = valid & joined("won")
     reward = np.nan_to_num(joined("reward"), nan=0.0)
-    best = best_rows(key_codes, good, reward, present, mean_tokens)  # in key order: `names` is sorted
-    for key, f, row, is_good in zip(names[key_codes[best]].tolist(), file_of[best].tolist(), row_of[best].tolist(),
+    best = best_rows(keys, good, reward, present, mean_tokens)  # in key order
+    for key, f, row, is_good in zip(keys[best].tolist(), file_of[best].tolist(), row_of[best].tolist(),
                                     good[best].tolist()):
         chosen = analysis.chosen[key] = Chosen(key, f, row, is_good)
         if not is_good:
