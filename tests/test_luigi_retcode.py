@@ -72,3 +72,17 @@ def test_a_users_own_retcode_wins(work):
     # The options the user left unset keep the harness's values.
     done = luigi_dedup(work / "cwd", [work / "no-such.jsonl"], work / "best.jsonl")
     assert done.returncode == RETCODES["missing_data"], done.stderr
+
+
+def test_the_shipped_configuration_uses_no_deprecated_option():
+    # Luigi warns on [core] default-scheduler-host/port and on range tasks loaded by default.
+    code = ("import warnings; warnings.simplefilter('always')\n"
+            "import luigi, luigi.interface\n"
+            "core = luigi.interface.core()\n"
+            "print(core.scheduler_host, core.scheduler_port)\n")
+    env = {**os.environ, "LUIGI_CONFIG_PATH": str(REPO / "luigi.cfg")}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["localhost", "8082"]
+    assert "deprecated" not in proc.stderr.lower(), proc.stderr

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,16 @@ def test_stdout_holds_no_training_log(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout == ""
     assert "'loss':" in result.stderr and len([e for e in read_log(tmp_path / "out" / "log.jsonl") if "loss" in e]) == 2
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_the_trainer_settings_use_this_transformers_versions_names(tmp_path, checkpointing):
+    # transformers 5 renamed gradient_checkpointing; passing the old name warns on every run.
+    from harness.train.sft import sft_config
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        args = sft_config(TrainConfig(gradient_checkpointing=checkpointing), tmp_path, kind="messages",
+                          has_eval=False, precision="fp32", progress=False)
+    assert [str(w.message) for w in caught if "deprecated" in str(w.message)] == []
+    assert args.gradient_checkpointing is checkpointing

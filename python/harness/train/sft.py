@@ -19,6 +19,7 @@ the log and the plot, atomic final outputs and a manifest.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import shutil
@@ -118,6 +119,11 @@ def sft_config(config: TrainConfig, checkpoints: Path, *, kind: str, has_eval: b
     from trl import SFTConfig
 
     eval_strategy = "steps" if has_eval and config.eval_steps else "no"
+    # transformers 5 renamed gradient_checkpointing to activation_checkpointing (the old name
+    # warns on every run); pass ours under the name this version takes.
+    name = "activation_checkpointing" if "activation_checkpointing" in {
+        f.name for f in dataclasses.fields(SFTConfig)} else "gradient_checkpointing"
+    checkpointing: dict[str, Any] = {name: config.gradient_checkpointing}
     return SFTConfig(
         output_dir=str(checkpoints),
         num_train_epochs=config.epochs,
@@ -139,7 +145,7 @@ def sft_config(config: TrainConfig, checkpoints: Path, *, kind: str, has_eval: b
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=not torch.cuda.is_available(),
-        gradient_checkpointing=config.gradient_checkpointing,
+        **checkpointing,
         save_strategy="steps",
         save_steps=config.save_steps,
         save_total_limit=config.save_total_limit,
