@@ -53,10 +53,11 @@ def leftovers(path: str | os.PathLike[str]) -> list[str]:
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike[str], *, binary: bool = False) -> Iterator[IO[Any]]:
+def atomic_write(path: str | os.PathLike[str], *, binary: bool = False, sync: bool = True) -> Iterator[IO[Any]]:
     """Yield a file to write; on success it is synced and renamed onto `path`, on any error
     (or interrupt) it is removed and `path` is left as it was. Missing parent directories are
-    created. An error of the file system names `path`, not the temporary file."""
+    created. An error of the file system names `path`, not the temporary file. `sync=False`
+    skips the fsync, for caches: one that a crash leaves torn fails to parse and is rebuilt."""
     path = os.path.abspath(os.fspath(path))
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -68,7 +69,8 @@ def atomic_write(path: str | os.PathLike[str], *, binary: bool = False) -> Itera
         with file as f:
             yield f
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
         with suppress(FileNotFoundError):

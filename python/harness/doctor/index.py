@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import IO, Any, NamedTuple
 import numpy as np
 
 from harness import jsonl
-from harness.atomic import new_file_mode
+from harness.atomic import atomic_write
 
 INDEX_DIR = ".index"
 FORMAT = 2
@@ -192,10 +191,6 @@ class FileIndex:
     def _replace(file: Path, write: Callable[[IO[bytes]], object]) -> None:
         """Written beside and renamed into place, but not synced: a cache that a crash leaves
         torn fails to parse and is rebuilt, so the fsync's cost buys nothing."""
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f".{file.name}.{secrets.token_hex(4)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, new_file_mode())
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(file, binary=True, sync=False) as f:
             write(f)
-        os.replace(tmp, file)
 
