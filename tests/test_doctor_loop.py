@@ -89,6 +89,20 @@ def test_a_rerun_finishes_nothing_twice_and_more_loops_go_on(tmp_path):
     assert report.written == ["results_5.jsonl"] and said[12].startswith("Loop 4: 3 Good, 1 Bad")
 
 
+def test_work_a_kill_left_behind_a_finished_loop_is_removed_by_the_rerun(tmp_path):
+    results = tmp_path / "results"
+    seed_results(results)
+    cfg = config(tmp_path)
+    run(results, cfg)
+    # what a kill -9 between recording loop 1 done and removing its work leaves
+    (results / ".loop" / "run-1").mkdir(parents=True)
+    (results / ".loop" / "run-1" / "shard-00000-of-00001.jsonl").write_text("{}\n")
+    (results / ".loop" / "loop-1.puzzles.jsonl").write_text("{}\n")
+    report, said = run(results, cfg)
+    assert said == LINES and report.written == []
+    assert not (results / ".loop").exists()
+
+
 def test_it_stops_when_nothing_is_bad_or_missing_but_not_on_an_empty_start(tmp_path):
     results = tmp_path / "results"
     report, said = run(results, config(tmp_path, ids=("p1", "p2"), loops=5))

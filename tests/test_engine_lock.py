@@ -87,3 +87,53 @@ def test_one_process_two_locks_on_one_path_exclude_each_other(tmp_path):
     with pytest.raises(LockHeld, match=r"pid \d+"):
         Lock(tmp_path / "x.lock", what="x").acquire()
     first.release()
+
+
+SLOW = """
+import fcntl, json, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)   # took the lock, has not yet said who it is
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+if sys.argv[3] == "name":
+    os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": "h", "since": "t"}).encode(), 0)
+    sys.stdin.read()
+"""
+
+
+def slow_holder(path, seconds: float, then: str) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-c", SLOW, str(path), str(seconds), then],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "locked\n"
+    return process
+
+
+def test_a_holder_caught_before_it_names_itself_is_still_named(tmp_path):
+    path = tmp_path / "x.lock"
+    process = slow_holder(path, 0.3, "name")
+    try:
+        with pytest.raises(LockHeld, match=f"pid {process.pid} on host h"):
+            Lock(path, what="the thing").acquire()
+    finally:
+        process.stdin.close()
+        process.wait()
+
+
+def test_a_holder_that_lets_go_before_naming_itself_leaves_the_lock_to_the_next(tmp_path):
+    path = tmp_path / "x.lock"
+    process = slow_holder(path, 0.2, "exit")
+    lock = Lock(path, what="the thing")
+    lock.acquire()  # no LockHeld: the lock came free while we waited to learn who held it
+    assert process.wait() == 0
+    lock.release()
+
+
+def test_a_holder_that_never_names_itself_is_reported_as_such(tmp_path):
+    path = tmp_path / "x.lock"
+    process = slow_holder(path, 30, "exit")
+    try:
+        with pytest.raises(LockHeld, match="has not said who it is yet"):
+            Lock(path, what="the thing").acquire()
+    finally:
+        process.kill()
+        process.wait()

@@ -234,6 +234,8 @@ class _Loop:
                     break
                 if entry.status == "planned":
                     self._generate(entry)
+                else:  # a kill between recording the loop done and removing its work left that work
+                    _remove_work(self.dir / WORK, entry.loop)
             self.report.final = self._final()
             for line in self.report.final.lines():
                 self.say(line)

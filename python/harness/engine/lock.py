@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import socket
+import time
 from pathlib import Path
 
 from harness.episode import utc_now
@@ -80,10 +81,13 @@ class Lock:
             try:
                 if not _try_lock(fd, self.path):
                     if not wait:
-                        raise LockHeld(self.path, self.what, _holder(fd))
-                    log.warning("%s: another process is writing %s (%s); waiting for it",
-                                self.path, self.what, _who(_holder(fd)))
-                    fcntl.flock(fd, fcntl.LOCK_EX)
+                        holder = _named_holder(fd, self.path)
+                        if holder is not None:
+                            raise LockHeld(self.path, self.what, holder)
+                    else:
+                        log.warning("%s: another process is writing %s (%s); waiting for it",
+                                    self.path, self.what, _who(_holder(fd)))
+                        fcntl.flock(fd, fcntl.LOCK_EX)
                 if _still_named(fd, self.path):
                     _write_holder(fd)
                     self._fd = fd
@@ -133,6 +137,22 @@ def _write_holder(fd: int) -> None:
     data = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": utc_now()})
     os.ftruncate(fd, 0)
     os.pwrite(fd, (data + "\n").encode(), 0)
+
+
+HOLDER_GRACE = 1.0
+"""Seconds a locker that finds the lock held waits for the holder to say who it is: a holder
+writes that right after taking the lock, so only one stopped in between stays unnamed."""
+
+
+def _named_holder(fd: int, path: Path) -> dict[str, object] | None:
+    """Who holds the lock on `fd` once it has said so (`{}` if it says nothing within
+    `HOLDER_GRACE`), or None when the lock came free meanwhile and `fd` now holds it."""
+    deadline = time.monotonic() + HOLDER_GRACE
+    while not (holder := _holder(fd)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+        if _try_lock(fd, path):
+            return None
+    return holder
 
 
 def _holder(fd: int) -> dict[str, object]:
