@@ -13,7 +13,8 @@
 The kernel drops the lock when its process ends, however it ends (kill -9 included), so a lock
 is never stale: a lock file that exists but is not locked is free. The holder writes its pid,
 host and start time into the file, so a writer that finds the lock held can say who has it;
-it stops at once with `LockHeld`, or with `wait=True` waits until the lock is free.
+it stops with `LockHeld` (after at most `HOLDER_GRACE` to learn who holds it), or with
+`wait=True` waits until the lock is free.
 
 The holder removes the file when it lets go (a finished run leaves no lock files). A waiter may
 then hold a lock on the removed file, so every locker checks, once it has the lock, that the
