@@ -150,7 +150,7 @@ def _named_holder(fd: int, path: Path) -> dict[str, object] | None:
     `HOLDER_GRACE`), or None when the lock came free meanwhile and `fd` now holds it."""
     deadline = time.monotonic() + HOLDER_GRACE
     while not (holder := _holder(fd)) and time.monotonic() < deadline:
-        time.sleep(0.01)
+        time.sleep(0.01)  # a poll: nothing signals that another process wrote the file
         if _try_lock(fd, path):
             return None
     return holder
