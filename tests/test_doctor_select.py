@@ -81,6 +81,71 @@ def test_analysis_matches_the_plugins_filter_and_truncation(tmp_path, seed, toke
         assert chosen.quality == salvage_quality(row.get("guess_history"))
 
 
+def summary(analysis) -> dict:
+    return {k: (analysis.files[c.file].name, c.row, c.offset, c.length, c.good, c.reason, c.salvageable, c.quality)
+            for k, c in analysis.chosen.items()}
+
+
+@pytest.mark.parametrize("token_limit", [None, 5])
+@pytest.mark.parametrize("seed", range(4))
+def test_each_loop_looks_only_at_the_new_file_and_chooses_as_a_full_reread(tmp_path, seed, token_limit):
+    rng = random.Random(100 + seed)
+    files: list[Path] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for n in range(1, 6):  # as the loops make them: one new file each
+            made = [random_record(rng) for _ in range(rng.randint(0, 30))]
+            files.append(write(tmp_path / f"results_{n}.jsonl", made))
+            loop = seed_results.analyze(files, token_limit=token_limit, index_dir=tmp_path / "idx")
+            full = seed_results.analyze(files, token_limit=token_limit, index_dir=tmp_path / f"fresh-{n}")
+            assert (loop.reused, loop.parsed) == (n - 1, 1) and (full.reused, full.parsed) == (0, n)
+            assert summary(loop) == summary(full) and loop.skipped == full.skipped
+        records = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+        expected = select_best([mark_over_token_limit(r, token_limit) if token_limit else r for r in records])
+        again = seed_results.analyze(files, token_limit=token_limit, index_dir=tmp_path / "idx")
+    assert (again.reused, again.parsed) == (5, 0)
+    assert seed_results.rows(again, again.good + again.bad, token_limit=token_limit) == expected.good + expected.bad
+
+
+def test_the_earlier_choice_stands_against_an_equal_later_rollout(tmp_path):
+    def record(puzzle: int, reward: float, words: int) -> dict:
+        return {"completion": [{"role": "assistant", "content": "w " * words + "<guess>[`A`]</guess>"}],
+                "info": {"puzzle_id": puzzle, "categories": [{"group": "G"}] * 4}, "reward": reward,
+                "guess_history": [{"status": "incorrect"}], "complete_reason": "max_mistakes"}
+
+    first = write(tmp_path / "results_1.jsonl", [record(1, 0.5, 3), record(2, 0.5, 3), record(3, 0.5, 3)])
+    second = write(tmp_path / "results_2.jsonl", [record(1, 0.5, 3), record(2, 0.5, 2), record(3, 0.75, 9)])
+    seed_results.analyze([first], index_dir=tmp_path / "idx")
+    loop = seed_results.analyze([first, second], index_dir=tmp_path / "idx")
+    assert loop.reused == 1
+    # all equal: the first in file order; fewer tokens; a higher reward
+    assert {k: c.file for k, c in loop.chosen.items()} == {"1": 0, "2": 1, "3": 1}
+
+
+def test_choices_stand_only_for_the_same_leading_files(tmp_path):
+    rng = random.Random(7)
+    files = [write(tmp_path / f"results_{n}.jsonl", [random_record(rng) for _ in range(20)]) for n in (1, 2, 3)]
+    idx = tmp_path / "idx"
+
+    def analyze(paths, index_dir=idx, **kw):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return seed_results.analyze(paths, index_dir=index_dir, **kw)
+
+    analyze(files[:2])
+    assert analyze(files).reused == 2
+    assert analyze(files[::-1]).reused == 0  # another order: another first among equals
+    assert analyze(files, token_limit=5).reused == 0  # other settings keep their own choices
+    assert analyze(files[:2]).reused == 0 and analyze(files).reused == 2
+    with open(files[0], "a") as f:  # a file they were made of changed
+        f.write(json.dumps(random_record(rng)) + "\n")
+    changed = analyze(files)
+    assert changed.reused == 0 and summary(changed) == summary(analyze(files, tmp_path / "fresh"))
+    for saved in idx.glob("choices.*.npz"):
+        saved.write_bytes(saved.read_bytes()[:50])  # torn: made again
+    assert analyze(files).reused == 0 and analyze(files).reused == 3
+
+
 def test_best_per_key_counts_tokens_only_for_ties():
     asked = []
 

@@ -8,9 +8,11 @@ guess_history, complete_reason}`, as seed 001 writes them and `to_rollout_record
 and its truncation and salvage quality on the bad ones, without reading the records themselves:
 each file's index (harness.doctor.index) holds, per record, its key, reward, whether it was won,
 its guess statuses and its number of groups, which decide all of it, made from the columns of
-`FIELDS` that the Rust reader hands over. Token counts are needed
-only to break ties, and for every record under a token limit (a message over it makes its guess
-invalid); they are kept in the index's token file.
+`FIELDS` that the Rust reader hands over; and the choices of the analysis before
+(harness.doctor.choices) stand for the files it covered, so that the next loop looks only at the
+new file. Token counts are needed only to break ties (counted where they do, and kept with the
+choices) and for every record under a token limit (a message over it makes its guess invalid:
+kept in the index's token file).
 
 `rows(analysis, keys)` reads the chosen records of some puzzles and makes the seed's output rows
 (think-wrapped, tags, metadata), and `truncated(...)` the truncated examples of bad ones.
@@ -30,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from harness import jsonl
-from harness.doctor.index import CountAt, FileIndex, load_indexes, read_at
+from harness.doctor import choices
+from harness.doctor.index import INDEX_DIR, CountAt, FileIndex, load_indexes, read_at
 from harness.doctor.tokens import WORDS, CountTokens, token_counter
 from harness.jsonl import FileColumns
 
@@ -174,12 +177,16 @@ def salvage_facts(statuses: str, groups: int | None, max_mistakes: int) -> tuple
     return continuable, salvage_quality(history)
 
 
-@dataclass
+@dataclass(slots=True)
 class Chosen:
     key: str
     file: int
     """Position of the file in `Analysis.files`."""
     row: int
+    """Position of the record in its file."""
+    offset: int
+    length: int
+    """Where the record is in its file: bytes from the start, and its own, without the line end."""
     good: bool
     reason: str | None = None
     """`invalid guess` or `game lost` for a bad one."""
@@ -190,13 +197,15 @@ class Chosen:
 @dataclass
 class Analysis:
     files: list[Path]
-    indexes: list[FileIndex]
     chosen: dict[str, Chosen] = field(default_factory=dict)
     """Every puzzle with a rollout, in sorted order of its key."""
     skipped: int = 0
     """Records without a puzzle id."""
     parsed: int = 0
-    """Files parsed by this analysis (the others' indexes were up to date)."""
+    """Files parsed by this analysis (the others' indexes or choices were up to date)."""
+    reused: int = 0
+    """Leading files whose rollouts this analysis did not look at: an earlier analysis's choices
+    over them stood (harness.doctor.choices)."""
 
     @property
     def good(self) -> list[str]:
@@ -243,6 +252,10 @@ def best_rows(keys: np.ndarray, good: np.ndarray, reward: np.ndarray, present: n
     return best
 
 
+SHOWN_SKIPPED = 10
+"""Records without a puzzle id that the warning names."""
+
+
 def analyze(
     files: Sequence[str | Path],
     *,
@@ -252,68 +265,90 @@ def analyze(
     max_mistakes: int = 4,
     index_dir: str | Path | None = None,
 ) -> Analysis:
-    """Seed 001's filter, truncation check and salvage quality over every record of `files`."""
+    """Seed 001's filter, truncation check and salvage quality over every record of `files`.
+
+    The candidates of each puzzle are its best over the leading files that an earlier analysis
+    chose from (its saved choices, when they match) and every record of the other files (from
+    their indexes): the best of those is the best over all of them."""
     counter, count = token_counter(tokenizer)
     tokens_of = assistant_tokens(counter, count)
-    indexes = index_files(files, index_dir)
-    analysis = Analysis([Path(p) for p in files], indexes, parsed=sum(index.built for index in indexes))
-    per_file_tokens: list[list[list[int]] | None] = []
-    for index in indexes:  # under a token limit every record's message sizes decide its validity
-        every = list(range(len(index)))
-        per_file_tokens.append(None if token_limit is None else index.tokens(counter, every, tokens_of))
-
-    def statuses(f: int, row: int) -> str | None:
-        if not indexes[f].column("has_statuses")[row]:
-            return None
-        codes = indexes[f].column("statuses")[row]
-        sizes = per_file_tokens[f]
-        return marked(codes, sizes[row] if sizes is not None else None, token_limit)
-
-    if not indexes:
+    paths = [Path(p) for p in files]
+    analysis = Analysis(paths)
+    if not paths:
         return analysis
-    def joined(name: str) -> np.ndarray:
-        return np.concatenate([index.arrays[name] for index in indexes])
-
-    file_of = np.repeat(np.arange(len(indexes)), [len(index) for index in indexes])
-    row_of = np.concatenate([np.arange(len(index)) for index in indexes])
-    if token_limit is None:  # validity as the index has it
-        valid = joined("valid")
-    else:
-        valid = np.array([codes is not None and "i" not in codes for f, index in enumerate(indexes)
-                          for codes in (statuses(f, row) for row in range(len(index)))], bool)
-    keys = joined("key")
-    present = keys != ""
-    missing = np.flatnonzero(~present)
-    if len(missing):
-        named = [f"{indexes[file_of[i]].path.name}:{row_of[i] + 1}" for i in missing[:10]]
-        warnings.warn(f"connections: skipped {len(missing)} rollout record(s) without info.puzzle_id "
-                      f"(records {', '.join(named)}{', ...' if len(missing) > 10 else ''}, by record "
-                      "number in their file)", stacklevel=2)
-    analysis.skipped = len(missing)
+    settings = {"kind": KIND, "token_limit": token_limit, "counter": counter}
+    where = Path(index_dir) if index_dir is not None else paths[0].parent / INDEX_DIR
+    saved_at = choices.cache_file(where, settings)
+    described = choices.describe(paths)
+    earlier = choices.load(saved_at, described, settings)
+    if earlier is None:
+        earlier = choices.Choices([], {name: np.zeros(0, _DTYPES[name]) for name in choices.COLUMNS})
+    analysis.reused = n = len(earlier.files)
+    new = index_files(paths[n:], index_dir)
+    c = _candidates(earlier, new, n, counter, tokens_of, token_limit)
+    missing = np.flatnonzero(c["key"] == "")
+    analysis.skipped = earlier.skipped + len(missing)
+    skipped_names = earlier.skipped_names + [f"{paths[c['file'][i]].name}:{c['row'][i] + 1}"
+                                             for i in missing[:SHOWN_SKIPPED].tolist()]
+    if analysis.skipped:
+        shown = skipped_names[:SHOWN_SKIPPED]
+        more = ", ..." if analysis.skipped > len(shown) else ""
+        warnings.warn(f"connections: skipped {analysis.skipped} rollout record(s) without info.puzzle_id "
+                      f"(records {', '.join(shown)}{more}, by record number in their file)", stacklevel=2)
 
     def mean_tokens(tied: Sequence[int]) -> np.ndarray:
         at = np.asarray(tied, np.int64)
-        means = np.zeros(len(at))
-        for f in np.unique(file_of[at]).tolist():
-            here = np.flatnonzero(file_of[at] == f)
-            counts = indexes[f].tokens(counter, row_of[at[here]].tolist(), tokens_of)
-            means[here] = [sum(c) / len(c) if c else 0.0 for c in counts]
-        return means
+        unknown = at[np.isnan(c["tokens"][at])]
+        counted.append(len(unknown))
+        for f in set(c["file"][unknown].tolist()):  # counted at their places; the chosen keep theirs
+            here = unknown[c["file"][unknown] == f]
+            counts = tokens_of(paths[f], list(zip(c["offset"][here].tolist(), c["length"][here].tolist())))
+            c["tokens"][here] = [sum(n) / len(n) if n else 0.0 for n in counts]
+        return c["tokens"][at]
 
-    good = valid & joined("won")
-    reward = np.nan_to_num(joined("reward"), nan=0.0)
-    best = best_rows(keys, good, reward, present, mean_tokens)  # in key order
-    for key, f, row, is_good in zip(keys[best].tolist(), file_of[best].tolist(), row_of[best].tolist(),
-                                    good[best].tolist()):
-        chosen = analysis.chosen[key] = Chosen(key, f, row, is_good)
+    counted: list[int] = []
+    best = best_rows(c["key"], c["good"], c["reward"], c["key"] != "", mean_tokens)  # in key order
+    kept = {name: column[best] for name, column in c.items()}
+    analysis.parsed = sum(index.built for index in new)
+    if n < len(paths) or any(counted):
+        choices.save(saved_at, choices.Choices(described, kept, analysis.skipped, skipped_names[:SHOWN_SKIPPED]),
+                     settings)
+    for key, f, row, offset, length, is_good, has_statuses, codes, groups in zip(
+            *(kept[name].tolist() for name in ("key", "file", "row", "offset", "length", "good", "has_statuses",
+                                               "statuses", "groups"))):
+        chosen = analysis.chosen[key] = Chosen(key, f, row, offset, length, is_good)
         if not is_good:
-            codes = statuses(f, row)
-            chosen.reason = INVALID_GUESS if codes is None or "i" in codes else GAME_LOST
-            groups = indexes[f].column("groups")[row]
-            continuable, quality = salvage_facts(codes or "", None if groups < 0 else groups, max_mistakes)
+            chosen.reason = INVALID_GUESS if not has_statuses or "i" in codes else GAME_LOST
+            continuable, quality = salvage_facts(codes, None if groups < 0 else groups, max_mistakes)
             chosen.quality = quality
             chosen.salvageable = continuable and quality >= min_salvage_quality
     return analysis
+
+
+_DTYPES = {"key": str, "file": np.int64, "row": np.int64, "offset": np.int64, "length": np.int64, "good": bool,
+           "reward": np.float64, "has_statuses": bool, "statuses": str, "groups": np.int64, "tokens": np.float64}
+
+
+def _candidates(earlier: choices.Choices, new: list[FileIndex], first: int, counter: str, tokens_of: CountAt,
+                token_limit: int | None) -> dict[str, np.ndarray]:
+    """The columns of `choices.COLUMNS` over the earlier choices, then every record of the `new`
+    files (whose first is file `first`): the earlier first, so that among equals the earlier
+    file wins, as it would over all the records. A missing puzzle id is an empty key."""
+    parts = [earlier.arrays]
+    for f, index in enumerate(new, start=first):
+        a, size = index.arrays, len(index)
+        statuses, valid = a["statuses"], a["valid"]
+        if token_limit is not None:  # a message over the limit makes its guess invalid
+            sizes = index.tokens(counter, list(range(size)), tokens_of)
+            statuses = np.array([marked(codes, tokens, token_limit) for codes, tokens in
+                                 zip(statuses.tolist(), sizes)], str).reshape(size)
+            valid = a["has_statuses"] & (np.strings.find(statuses, "i") < 0)
+        parts.append({"key": a["key"], "file": np.full(size, f, np.int64), "row": np.arange(size, dtype=np.int64),
+                      "offset": a["offset"], "length": a["length"], "good": valid & a["won"],
+                      "reward": np.nan_to_num(a["reward"], nan=0.0), "has_statuses": a["has_statuses"],
+                      "statuses": statuses, "groups": a["groups"], "tokens": np.full(size, NAN)})
+    return {name: np.concatenate([part[name] for part in parts]).astype(_DTYPES[name], copy=False)
+            for name in choices.COLUMNS}
 
 
 def records(analysis: Analysis, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -323,10 +358,8 @@ def records(analysis: Analysis, keys: Sequence[str]) -> dict[str, dict[str, Any]
         by_file.setdefault(analysis.chosen[key].file, []).append(key)
     out: dict[str, dict[str, Any]] = {}
     for f, group in by_file.items():
-        index = analysis.indexes[f]
-        offsets, lengths = index.column("offset"), index.column("length")
-        places = [(offsets[analysis.chosen[k].row], lengths[analysis.chosen[k].row]) for k in group]
-        out.update(zip(group, read_at(index.path, places)))
+        places = [(analysis.chosen[k].offset, analysis.chosen[k].length) for k in group]
+        out.update(zip(group, read_at(analysis.files[f], places)))
     return out
 
 
