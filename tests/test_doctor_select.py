@@ -248,7 +248,7 @@ def test_the_readers_word_counts_are_the_counters(tmp_path):
     del records[1]["completion"]
     path = write(tmp_path / "results_1.jsonl", records)
     index = seed_results.index_files([path])[0]
-    places = list(zip(index.column("offset"), index.column("length")))
+    places = list(zip(index.arrays["offset"].tolist(), index.arrays["length"].tolist()))
     by_reader = seed_results.assistant_tokens("words", count_words)(path, places)
     assert by_reader == seed_results.assistant_tokens("any other", count_words)(path, places)
     assert by_reader == [[count_words(m["content"]) for m in r.get("completion", [])

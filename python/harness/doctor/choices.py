@@ -28,11 +28,12 @@ from harness.atomic import atomic_write
 from harness.doctor.index import identity
 
 FORMAT = 1
-COLUMNS = ("key", "file", "row", "offset", "length", "good", "reward", "has_statuses", "statuses", "groups",
-           "tokens")
-"""One item per puzzle each: `file` is the position of the file in the analysis's files, `row`
-the record's position in its file, `statuses` the guess statuses after the token limit, `tokens`
-the mean assistant tokens (NaN: not counted)."""
+COLUMNS: dict[str, Any] = {"key": str, "file": np.int64, "row": np.int64, "offset": np.int64, "length": np.int64,
+                           "good": bool, "reward": np.float64, "has_statuses": bool, "statuses": str,
+                           "groups": np.int64, "tokens": np.float64}
+"""The columns and their types, one item per puzzle each: `file` is the position of the file in
+the analysis's files, `row` the record's position in its file, `statuses` the guess statuses
+after the token limit, `tokens` the mean assistant tokens (NaN: not counted)."""
 SAVED = "column."
 """What the saved names of the columns begin with (`file` is also `numpy.savez`'s argument)."""
 
@@ -47,8 +48,10 @@ class Choices:
     skipped_names: list[str] = field(default_factory=list)
     """The first few of them, as `NAME:RECORD`."""
 
-    def __len__(self) -> int:
-        return len(self.arrays["key"])
+    @classmethod
+    def none(cls) -> Choices:
+        """No earlier choices: every file is new."""
+        return cls([], {name: np.zeros(0, dtype) for name, dtype in COLUMNS.items()})
 
 
 def describe(paths: Sequence[Path]) -> list[dict[str, Any]]:

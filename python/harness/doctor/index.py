@@ -107,7 +107,6 @@ class FileIndex:
         self.built = False
         """True when this process parsed the results file (the index was missing or stale)."""
         self._identity: dict[str, int] = {}
-        self._columns: dict[str, list[Any]] = {}
         self._tokens: dict[str, dict[int, list[int]]] = {}
 
     def current(self) -> bool:
@@ -120,26 +119,20 @@ class FileIndex:
                 arrays = {name: saved[name] for name in saved.files if name != "header"}
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return False  # missing or unreadable: a cache, rebuilt
-        self.arrays, self._columns = arrays, {}
+        self.arrays = arrays
         return True
 
     def build(self, found: jsonl.FileColumns, extract: Extract) -> None:
         """Make the arrays of `found` (the file's `harness.jsonl.columns`) and save them."""
         self.arrays = {**extract(found), "offset": np.array(found.offset, np.int64),
                        "length": np.array(found.length, np.int64)}
-        self._columns, self.built = {}, True
+        self.built = True
         saved: dict[str, Any] = {"header": np.frombuffer(json.dumps(self._header()).encode(), np.uint8),
                                  **self.arrays}
         self._replace(self.file, lambda f: np.savez(f, **saved))
 
     def _header(self) -> dict[str, Any]:
         return {"format": FORMAT, "kind": self.kind, "source": self.path.name, "identity": self._identity}
-
-    def column(self, name: str) -> list[Any]:
-        """One of `arrays` as a list (made once)."""
-        if name not in self._columns:
-            self._columns[name] = self.arrays[name].tolist()
-        return self._columns[name]
 
     def __len__(self) -> int:
         return len(self.arrays["offset"])

@@ -280,9 +280,7 @@ def analyze(
     where = Path(index_dir) if index_dir is not None else paths[0].parent / INDEX_DIR
     saved_at = choices.cache_file(where, settings)
     described = choices.describe(paths)
-    earlier = choices.load(saved_at, described, settings)
-    if earlier is None:
-        earlier = choices.Choices([], {name: np.zeros(0, _DTYPES[name]) for name in choices.COLUMNS})
+    earlier = choices.load(saved_at, described, settings) or choices.Choices.none()
     analysis.reused = n = len(earlier.files)
     new = index_files(paths[n:], index_dir)
     c = _candidates(earlier, new, n, counter, tokens_of, token_limit)
@@ -325,10 +323,6 @@ def analyze(
     return analysis
 
 
-_DTYPES = {"key": str, "file": np.int64, "row": np.int64, "offset": np.int64, "length": np.int64, "good": bool,
-           "reward": np.float64, "has_statuses": bool, "statuses": str, "groups": np.int64, "tokens": np.float64}
-
-
 def _candidates(earlier: choices.Choices, new: list[FileIndex], first: int, counter: str, tokens_of: CountAt,
                 token_limit: int | None) -> dict[str, np.ndarray]:
     """The columns of `choices.COLUMNS` over the earlier choices, then every record of the `new`
@@ -347,8 +341,8 @@ def _candidates(earlier: choices.Choices, new: list[FileIndex], first: int, coun
                       "offset": a["offset"], "length": a["length"], "good": valid & a["won"],
                       "reward": np.nan_to_num(a["reward"], nan=0.0), "has_statuses": a["has_statuses"],
                       "statuses": statuses, "groups": a["groups"], "tokens": np.full(size, NAN)})
-    return {name: np.concatenate([part[name] for part in parts]).astype(_DTYPES[name], copy=False)
-            for name in choices.COLUMNS}
+    return {name: np.concatenate([part[name] for part in parts]).astype(dtype, copy=False)
+            for name, dtype in choices.COLUMNS.items()}
 
 
 def records(analysis: Analysis, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
